@@ -1,0 +1,43 @@
+"""Sympy bounds ``A/K + B/b + C`` per optimizer, and what the template derives from them.
+
+``bound(name)`` returns a :class:`Bound`; ``symbols`` holds the book's sympy symbols.
+This package imports no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .bound import Bound, NumericBound, Parameter, StepSizeCondition
+from .momentum import momentum_bound
+from .sgd import sgd_bound
+from .symbols import symbols
+
+_BOUNDS: dict[str, Callable[[], Bound]] = {
+    "sgd": sgd_bound,
+    "momentum": momentum_bound,
+}
+_CACHE: dict[str, Bound] = {}
+
+
+def names() -> tuple[str, ...]:
+    """The optimizer names :func:`bound` knows."""
+    return tuple(_BOUNDS)
+
+
+def bound(name: str) -> Bound:
+    """The bound of optimizer ``name`` (one of :func:`names`).
+
+    >>> bound("sgd").measure
+    'grad_norm_sq'
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name={name!r} must be a string; known: {', '.join(_BOUNDS)}")
+    if name not in _BOUNDS:
+        raise ValueError(f"name={name!r} is not a known bound; known: {', '.join(_BOUNDS)}")
+    if name not in _CACHE:
+        _CACHE[name] = _BOUNDS[name]()
+    return _CACHE[name]
+
+
+__all__ = ["Bound", "NumericBound", "Parameter", "StepSizeCondition", "bound", "names", "symbols"]
