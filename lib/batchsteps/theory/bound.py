@@ -96,7 +96,12 @@ class Bound:
 
     def _instantiate(self, expr: sp.Expr) -> sp.Expr:
         return expr.subs(
-            {template.A: self.A, template.B: self.B, template.C: self.C, template.eps_t: self.target},
+            {
+                template.A: self.A,
+                template.B: self.B,
+                template.C: self.C,
+                template.eps_t: self.target,
+            },
             simultaneous=True,
         )
 

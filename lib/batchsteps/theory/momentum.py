@@ -1,4 +1,4 @@
-r"""Heavy-ball momentum, :math:`m_k = \beta m_{k-1} + g_k`, :math:`\theta_{k+1} = \theta_k - \alpha m_k`.
+r"""Heavy ball: :math:`m_k = \beta m_{k-1} + g_k`, :math:`\theta_{k+1} = \theta_k - \alpha m_k`.
 
 The auxiliary point :math:`z_k = \theta_k + \tfrac{\beta}{1-\beta}(\theta_k - \theta_{k-1})`
 moves like SGD with rate :math:`\eta = \alpha/(1-\beta)`. With Young's inequality and a free
@@ -44,7 +44,7 @@ def effective_rate() -> sp.Expr:
 
 
 def coupling() -> sp.Expr:
-    r""":math:`q = L^2\beta^2\alpha^2/(1-\beta)^4` from the distance :math:`\|z_k - \theta_k\|^2`."""
+    r""":math:`q = L^2\beta^2\alpha^2/(1-\beta)^4`, from bounding :math:`\|z_k - \theta_k\|^2`."""
     return S.L**2 * S.beta**2 * S.alpha**2 / (1 - S.beta) ** 4
 
 

@@ -69,9 +69,7 @@ def use_style() -> None:
 def style_of(name: str) -> SeriesStyle:
     """The style of optimizer ``name``; ``ValueError`` listing the known names otherwise."""
     if name not in OPTIMIZER_STYLES:
-        raise ValueError(
-            f"name={name!r} has no house style; known: {', '.join(OPTIMIZER_STYLES)}"
-        )
+        raise ValueError(f"name={name!r} has no house style; known: {', '.join(OPTIMIZER_STYLES)}")
     return OPTIMIZER_STYLES[name]
 
 

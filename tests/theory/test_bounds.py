@@ -1,0 +1,169 @@
+"""SGD and momentum bounds: known closed forms, the beta = 0 reduction, numeric evaluation."""
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import batchsteps as bs
+from batchsteps.theory import bound, names
+from batchsteps.theory.symbols import BY_NAME
+
+S = bs.theory.symbols
+SGD = bound("sgd")
+MOMENTUM = bound("momentum")
+
+
+def test_symbols_have_the_contract_names_and_signs():
+    expected = "b K epsilon L sigma Delta alpha beta beta1 beta2 G D d h_min h_max".split()
+    assert set(expected) <= set(BY_NAME)
+    assert all(getattr(S, n).is_positive for n in ("b", "K", "epsilon", "L", "sigma", "alpha"))
+    assert all(getattr(S, n).is_nonnegative for n in ("beta", "beta1", "beta2"))
+
+
+def test_sgd_constants_are_the_descent_lemma_ones():
+    L, a, s, D = S.L, S.alpha, S.sigma, S.Delta
+    assert sp.simplify(SGD.A - 2 * D / (a * (2 - L * a))) == 0
+    assert sp.simplify(SGD.B - L * a * s**2 / (2 - L * a)) == 0
+    assert SGD.C == 0
+    assert SGD.measure == "grad_norm_sq"
+
+
+def test_sgd_critical_batch_closed_form():
+    L, a, s, e = S.L, S.alpha, S.sigma, S.epsilon
+    assert sp.simplify(SGD.critical_batch - 2 * L * a * s**2 / ((2 - L * a) * e**2)) == 0
+    assert sp.simplify(SGD.min_steps - 2 * S.Delta / (a * (2 - L * a) * e**2)) == 0
+
+
+def test_momentum_constants_match_the_auxiliary_sequence_result():
+    L, a, s, D, be = S.L, S.alpha, S.sigma, S.Delta, S.beta
+    c = 2 - L * a * (1 + be) / (1 - be) ** 2
+    assert sp.simplify(MOMENTUM.A - 2 * D * (1 - be) / (a * c)) == 0
+    assert sp.simplify(MOMENTUM.B - L * a * s**2 / ((1 - be) ** 2 * c)) == 0
+    assert MOMENTUM.C == 0
+
+
+def test_momentum_at_beta_zero_is_sgd():
+    for field in ("A", "B", "C", "steps", "sfo", "critical_batch", "min_steps"):
+        difference = getattr(MOMENTUM, field).subs(S.beta, 0) - getattr(SGD, field)
+        assert sp.simplify(difference) == 0, field
+
+
+def test_momentum_has_larger_critical_batch_and_fewer_min_steps_at_equal_small_alpha():
+    # "small" relative to momentum's step-size limit 2(1 - beta)^2 / (L (1 + beta)) = 0.0105
+    values = dict(L=1.0, sigma=1.0, Delta=1.0, alpha=0.001, epsilon=0.1)
+    sgd = SGD.subs(**values)
+    mom = MOMENTUM.subs(**values, beta=0.9)
+    assert mom.critical_batch > sgd.critical_batch
+    assert mom.min_steps < sgd.min_steps
+
+
+def _random_point(rng, name):
+    L = rng.uniform(0.1, 10)
+    beta = rng.uniform(0, 0.95) if name == "momentum" else None
+    limit = 2 / L if beta is None else 2 * (1 - beta) ** 2 / (L * (1 + beta))
+    values = dict(
+        L=L,
+        sigma=rng.uniform(0.1, 10),
+        Delta=rng.uniform(0.1, 100),
+        alpha=rng.uniform(0.01, 0.99) * limit,
+        epsilon=rng.uniform(0.01, 1),
+    )
+    if beta is not None:
+        values["beta"] = beta
+    return values
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum"])
+def test_numeric_bound_agrees_with_sympy_at_random_points(name):
+    rng = np.random.default_rng(7)
+    bnd = bound(name)
+    for _ in range(50):
+        values = _random_point(rng, name)
+        num = bnd.subs(**values)
+        at = {BY_NAME[k]: v for k, v in values.items()}
+        for field in ("min_batch", "critical_batch", "min_steps"):
+            exact = float(getattr(bnd, field).subs(at))
+            assert math.isclose(getattr(num, field), exact, rel_tol=1e-9), field
+        batches = num.min_batch * np.array([1.01, 1.5, 2.0, 10.0, 1e4])
+        exact_steps = [float(bnd.steps.subs(at).subs(S.b, x)) for x in batches]
+        np.testing.assert_allclose(num.steps(batches), exact_steps, rtol=1e-9)
+        np.testing.assert_allclose(num.sfo(batches), batches * num.steps(batches), rtol=1e-12)
+
+
+def test_numeric_steps_are_infinite_at_and_below_the_pole_and_scalar_for_scalars():
+    num = SGD.subs(L=1, sigma=1, Delta=1, alpha=0.5, epsilon=0.5)
+    steps = num.steps(np.array([0.5, num.min_batch, num.min_batch * 1.0001]))
+    assert np.isinf(steps[:2]).all() and np.isfinite(steps[2])
+    assert isinstance(num.steps(8), float)
+    assert num.steps(num.critical_batch) == pytest.approx(2 * num.min_steps)
+
+
+def test_numeric_steps_decrease_towards_min_steps():
+    num = MOMENTUM.subs(L=2, sigma=3, Delta=5, alpha=0.01, epsilon=0.2, beta=0.5)
+    batches = num.min_batch * np.geomspace(1.01, 1e6, 40)
+    steps = num.steps(batches)
+    assert np.all(np.diff(steps) < 0)
+    assert steps[-1] == pytest.approx(num.min_steps, rel=1e-5)
+
+
+def test_assumptions_describe_every_parameter_with_a_range():
+    for name in ("sgd", "momentum"):
+        bnd = bound(name)
+        free = set().union(*(e.free_symbols for e in (bnd.A, bnd.B, bnd.C))) | {S.epsilon}
+        assert free == set(bnd.assumptions)
+        for spec in bnd.assumptions.values():
+            assert spec.meaning and spec.allows(spec.default)
+
+
+def test_bound_lists_the_known_names_for_an_unknown_one():
+    with pytest.raises(ValueError, match="sgd, momentum"):
+        bound("lamb")
+    with pytest.raises(TypeError, match="name"):
+        bound(3)
+    assert {"sgd", "momentum"} <= set(names())
+
+
+GOOD = dict(L=1.0, sigma=1.0, Delta=1.0, alpha=0.1, epsilon=0.1)
+
+
+@pytest.mark.parametrize(
+    ("bnd", "values", "error", "pattern"),
+    [
+        (SGD, {**GOOD, "gamma": 1.0}, ValueError, r"gamma=1\.0 is not a parameter.*allowed: L"),
+        (
+            SGD,
+            {k: v for k, v in GOOD.items() if k != "sigma"},
+            ValueError,
+            "needs a value for sigma",
+        ),
+        (SGD, {**GOOD, "L": -1.0}, ValueError, r"L=-1\.0 is outside the allowed range \(0, inf\)"),
+        (SGD, {**GOOD, "sigma": 0.0}, ValueError, r"sigma=0\.0 is outside"),
+        (SGD, {**GOOD, "Delta": math.inf}, ValueError, r"Delta=inf is outside"),
+        (SGD, {**GOOD, "epsilon": math.nan}, ValueError, r"epsilon=nan is outside"),
+        (SGD, {**GOOD, "alpha": "0.1"}, TypeError, r"alpha='0\.1' must be a real number"),
+        (
+            SGD,
+            {**GOOD, "alpha": 2.0},
+            ValueError,
+            r"alpha=2\.0 is outside the allowed range \(0, 2\)",
+        ),
+        (
+            MOMENTUM,
+            {**GOOD, "beta": 1.0},
+            ValueError,
+            r"beta=1\.0 is outside the allowed range \[0, 1\)",
+        ),
+        (MOMENTUM, {**GOOD, "beta": -0.1}, ValueError, r"beta=-0\.1 is outside"),
+        (
+            MOMENTUM,
+            {**GOOD, "beta": 0.9},
+            ValueError,
+            r"alpha=0\.1 is outside the allowed range \(0, 0\.0105",
+        ),
+    ],
+)
+def test_subs_rejects_bad_values_naming_them(bnd, values, error, pattern):
+    with pytest.raises(error, match=pattern):
+        bnd.subs(**values)
