@@ -3,3 +3,27 @@
 from __future__ import annotations
 
 __all__: list[str] = []
+
+from .fit import LAWS, PARAMETERS, Fit, Linearisation, compare_laws, fit_steps, linearise  # noqa: E402
+from .summary import MedianInterval, median_interval, per_batch  # noqa: E402
+
+__all__ += ["LAWS", "PARAMETERS", "Fit", "Linearisation", "compare_laws", "fit_steps", "linearise"]
+__all__ += ["MedianInterval", "median_interval", "per_batch"]
+from .variance import VarianceCurve, minibatch_variance, predicted_variance  # noqa: E402
+
+__all__ += ["VarianceCurve", "minibatch_variance", "predicted_variance"]
+from .noise import (  # noqa: E402
+    EngineNoiseRecorder,
+    ExactNoiseScale,
+    NoiseScale,
+    NoiseScaleRecorder,
+    NoiseScaleTrace,
+    exact_noise_scale,
+    noise_scale,
+    noise_scale_along,
+    noise_scale_from_norms,
+)
+
+__all__ += ["EngineNoiseRecorder", "ExactNoiseScale", "NoiseScale", "NoiseScaleRecorder"]
+__all__ += ["NoiseScaleTrace"]
+__all__ += ["exact_noise_scale", "noise_scale", "noise_scale_along", "noise_scale_from_norms"]

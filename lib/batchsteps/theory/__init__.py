@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import adam
 from .bound import Bound, NumericBound, Parameter, StepSizeCondition
 from .momentum import momentum_bound
 from .sgd import sgd_bound
 from .symbols import symbols
+from .tuned import NumericTunedBound, TunedBound, tuned_bound
 
 _BOUNDS: dict[str, Callable[[], Bound]] = {
     "sgd": sgd_bound,
     "momentum": momentum_bound,
+    "adam": adam.adam_bound,
+    "amsgrad": adam.amsgrad_bound,
+    "rmsprop": adam.rmsprop_bound,
+    "adabelief": adam.adabelief_bound,
 }
 _CACHE: dict[str, Bound] = {}
 
@@ -41,3 +47,4 @@ def bound(name: str) -> Bound:
 
 
 __all__ = ["Bound", "NumericBound", "Parameter", "StepSizeCondition", "bound", "names", "symbols"]
+__all__ += ["NumericTunedBound", "TunedBound", "tuned_bound"]

@@ -52,11 +52,12 @@ class Parameter:
 
 @dataclass(frozen=True)
 class StepSizeCondition:
-    """The analysis needs ``symbol < upper`` (an expression in the other parameters)."""
+    """The analysis needs ``symbol < upper`` (``<=`` if ``inclusive``), ``upper`` an expression."""
 
     symbol: sp.Symbol
     upper: sp.Expr
     reason: str
+    inclusive: bool = False
 
 
 def target_of(measure: str) -> sp.Expr:
@@ -182,10 +183,12 @@ class Bound:
         for condition in self.conditions:
             name = NAME_OF[condition.symbol]
             upper = float(condition.upper.subs(by_symbol))
-            if not checked[name] < upper:
+            inside = checked[name] <= upper if condition.inclusive else checked[name] < upper
+            if not inside:
+                right = "]" if condition.inclusive else ")"
                 raise ValueError(
-                    f"{name}={checked[name]!r} is outside the allowed range (0, {upper:.6g}): "
-                    f"{condition.reason}"
+                    f"{name}={checked[name]!r} is outside the allowed range (0, {upper:.6g}"
+                    f"{right}: {condition.reason}"
                 )
         return checked
 

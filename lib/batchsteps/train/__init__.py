@@ -5,4 +5,27 @@ torch is imported by the modules here, so ``batchsteps.train`` is loaded only wh
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .engine import StepsResult, measure_steps, steps_to_target
+from .optimizers import DEFAULTS, OPTIMIZERS, BatchedOptimizer, optimizer
+from .sweep import sweep
+from .targets import Target, parse_target
+from .workloads import WORKLOADS, Workload, mlp, read_idx, resnet20, workload
+
+__all__: list[str] = [
+    "steps_to_target",
+    "sweep",
+    "measure_steps",
+    "StepsResult",
+    "Workload",
+    "workload",
+    "WORKLOADS",
+    "mlp",
+    "resnet20",
+    "read_idx",
+    "OPTIMIZERS",
+    "DEFAULTS",
+    "optimizer",
+    "BatchedOptimizer",
+    "Target",
+    "parse_target",
+]

@@ -5,3 +5,16 @@ from __future__ import annotations
 from .style import OPTIMIZER_STYLES, SeriesStyle, batch_axis, mark_batch, style_of, use_style
 
 __all__ = ["OPTIMIZER_STYLES", "SeriesStyle", "batch_axis", "mark_batch", "style_of", "use_style"]
+
+from . import figures  # noqa: E402
+from .panels import BoundPanel, bound_panel  # noqa: E402
+
+__all__ += ["figures", "BoundPanel", "bound_panel"]
+
+from .fits import plot_fits, plot_linearisation  # noqa: E402
+
+__all__ += ["plot_fits", "plot_linearisation"]
+
+from .explorer import Explorer, explorer, needs_kernel, template_law  # noqa: E402
+
+__all__ += ["Explorer", "explorer", "needs_kernel", "template_law"]

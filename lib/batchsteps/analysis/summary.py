@@ -1,0 +1,108 @@
+r"""Per-batch summaries of measured step counts: the median and a distribution-free interval.
+
+For n independent runs with sorted step counts :math:`x_{(1)} \le \dots \le x_{(n)}`, the
+interval :math:`[x_{(j)}, x_{(n+1-j)}]` covers the true median with probability
+
+.. math:: 1 - 2\,P\bigl(\mathrm{Bin}(n, \tfrac12) \le j - 1\bigr),
+
+whatever the distribution of the runs (continuous case). The widest ``j`` whose coverage
+reaches the asked level is used; with too few runs for that level the full range is returned
+together with the coverage it actually has, so a figure never claims more than the data give.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class MedianInterval:
+    """The median of ``n`` runs and an order-statistic interval with its exact ``coverage``."""
+
+    median: float
+    low: float
+    high: float
+    coverage: float
+    n: int
+
+
+def _check_level(level: object) -> float:
+    if isinstance(level, bool) or not isinstance(level, numbers.Real):
+        raise TypeError(f"level={level!r} must be a real number in (0, 1)")
+    if not 0.0 < float(level) < 1.0:
+        raise ValueError(f"level={level!r} is outside the allowed range (0, 1)")
+    return float(level)
+
+
+def _order_interval(sorted_values: np.ndarray, level: float) -> MedianInterval:
+    n = sorted_values.size
+    ranks = np.arange(1, n // 2 + 1)  # candidate j, from the widest interval inwards
+    coverage = 1.0 - 2.0 * stats.binom.cdf(ranks - 1, n, 0.5)
+    good = ranks[coverage >= level]
+    j = int(good.max()) if good.size else 1
+    achieved = float(1.0 - 2.0 * stats.binom.cdf(j - 1, n, 0.5)) if n > 1 else 0.0
+    return MedianInterval(
+        median=float(np.median(sorted_values)),
+        low=float(sorted_values[j - 1]),
+        high=float(sorted_values[n - j]),
+        coverage=max(achieved, 0.0),
+        n=int(n),
+    )
+
+
+def median_interval(values: np.ndarray, level: float = 0.95) -> MedianInterval:
+    r"""Median of ``values`` with the order-statistic interval of coverage at least ``level``.
+
+    ``values``: a non-empty 1-D array of finite numbers; ``level`` in (0, 1). When
+    :math:`1 - 2^{1-n} <` ``level`` (too few values) the interval is the full range and
+    ``coverage`` says what it really covers (0 for a single value).
+
+    >>> m = median_interval([3.0, 1.0, 2.0, 5.0, 4.0, 6.0, 7.0], level=0.95)
+    >>> (m.median, m.low, m.high, round(m.coverage, 4))
+    (4.0, 1.0, 7.0, 0.9844)
+    """
+    level = _check_level(level)
+    array = np.asarray(values)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"values={values!r} must be an array of real numbers")
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"values={values!r} must be a non-empty 1-D array")
+    array = array.astype(float)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"values={values!r} must all be finite")
+    return _order_interval(np.sort(array), level)
+
+
+def per_batch(batch_sizes: np.ndarray, steps: np.ndarray, level: float = 0.95) -> pd.DataFrame:
+    """One row per distinct batch size: ``batch_size, n, median, low, high, coverage``.
+
+    The interval is :func:`median_interval` of the runs at that batch size. Both arrays are
+    1-D of equal length and finite; rows are sorted by batch size.
+
+    >>> per_batch([2, 2, 4], [10, 12, 7])[["batch_size", "n", "median"]].to_numpy().tolist()
+    [[2.0, 2.0, 11.0], [4.0, 1.0, 7.0]]
+    """
+    level = _check_level(level)
+    b = np.asarray(batch_sizes)
+    k = np.asarray(steps)
+    for name, array, given in (("batch_sizes", b, batch_sizes), ("steps", k, steps)):
+        if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+            raise TypeError(f"{name}={given!r} must be an array of real numbers")
+        if array.ndim != 1 or array.size == 0:
+            raise ValueError(f"{name}={given!r} must be a non-empty 1-D array")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name}={given!r} must all be finite")
+    if b.shape != k.shape:
+        raise ValueError(
+            f"batch_sizes has {b.size} entries but steps has {k.size}; they must be equal"
+        )
+    rows = []
+    for value in np.unique(b):
+        m = _order_interval(np.sort(k[b == value].astype(float)), level)
+        rows.append((float(value), m.n, m.median, m.low, m.high, m.coverage))
+    return pd.DataFrame(rows, columns=["batch_size", "n", "median", "low", "high", "coverage"])

@@ -1,0 +1,284 @@
+r"""A learning rate tuned for each batch size: the bound minimised over :math:`\alpha`.
+
+A constant-rate bound gives the steps :math:`K(b, \alpha)` needed for the target. Choosing, for
+every batch size, the rate that needs the fewest steps gives
+
+.. math:: \alpha^\star(b) = \operatorname*{arg\,min}_\alpha K(b, \alpha), \qquad
+   K^\star(b) = K(b, \alpha^\star(b)).
+
+For SGD sympy finds :math:`\alpha^\star(b) = \varepsilon^2 b / (L(\varepsilon^2 b + \sigma^2))`
+and :math:`K^\star(b) = (2\Delta L/\varepsilon^2)(1 + \sigma^2/(\varepsilon^2 b))`: the law
+:math:`S = S_{\min}(1 + B_{\text{noise}}/B)` of McCandlish et al. (2018), whose pole sits at
+:math:`b = 0` instead of at :math:`b_0`. Nothing here is typed per optimizer: the minimisation
+runs on the :class:`~batchsteps.theory.Bound` of :func:`~batchsteps.theory.bound`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+
+from .bound import Bound, Parameter
+from .symbols import NAME_OF
+from .symbols import symbols as S
+
+TUNABLE = ("sgd", "momentum")
+"""Bounds whose minimisation over the rate is derived and tested."""
+
+
+def _sample_point(bound: Bound) -> dict[sp.Symbol, float]:
+    """A point inside every parameter range (the defaults), with ``b = 1``, for root checks."""
+    point = {sym: spec.default for sym, spec in bound.assumptions.items() if sym != S.alpha}
+    point[S.b] = 1.0
+    return point
+
+
+def _is_maximiser(root: sp.Expr, speed: sp.Expr, bound: Bound) -> bool:
+    """Whether ``root`` is a real rate inside the analysis' range where ``speed`` peaks."""
+    point = _sample_point(bound)
+    value = complex(root.subs(point))
+    if abs(value.imag) > 1e-12 or not value.real > 0:
+        return False
+    at = {**point, S.alpha: value.real}
+    for condition in bound.conditions:
+        if not value.real < float(condition.upper.subs(at)):
+            return False
+    return float(sp.diff(speed, S.alpha, 2).subs(at)) < 0
+
+
+def minimise_over_rate(bound: Bound) -> tuple[sp.Expr, sp.Expr]:
+    r"""Solve :math:`\partial_\alpha K(b, \alpha) = 0` for the rate that minimises the steps.
+
+    Minimising :math:`K` is maximising its reciprocal :math:`1/K = ((\tilde\varepsilon - C) b
+    - B)/(A b)`, a polynomial in :math:`\alpha` for the bounds of SGD and momentum. Of the
+    stationary points, the one kept is real, positive, inside the step-size conditions and a
+    maximum of :math:`1/K`. Returns :math:`(\alpha^\star(b), K^\star(b))`.
+    """
+    speed = sp.cancel(1 / bound.steps)
+    numerator, _ = sp.fraction(sp.together(sp.diff(speed, S.alpha)))
+    roots = [r for r in sp.solve(numerator, S.alpha) if _is_maximiser(r, speed, bound)]
+    if len(roots) != 1:
+        raise ValueError(
+            f"bound={bound.name!r}: expected one rate minimising K(b, alpha), found {roots}"
+        )
+    (lr,) = roots
+    return sp.factor(sp.simplify(lr)), sp.factor(sp.simplify(bound.steps.subs(S.alpha, lr)))
+
+
+@dataclass(frozen=True)
+class TunedBound:
+    r"""The steps :math:`K^\star(b)` of a bound whose learning rate is tuned for each b.
+
+    ``steps`` is :math:`K^\star(b)`, ``lr`` the minimising rate :math:`\alpha^\star(b)`; the
+    law has the form :math:`K^\star(b) = S_{\min}(1 + B_{\text{noise}}/b)`, with
+    ``min_steps`` :math:`S_{\min} = \lim_{b\to\infty} K^\star(b)`, ``noise_batch``
+    :math:`B_{\text{noise}}`, ``critical_batch`` the b where :math:`K^\star = 2 S_{\min}`,
+    ``max_lr`` :math:`\lim_{b\to\infty}\alpha^\star(b)` and ``min_sfo``
+    :math:`E_{\min} = \lim_{b\to 0} b K^\star(b)`.
+
+    >>> from batchsteps.theory import tuned_bound
+    >>> tuned_bound("sgd").subs(L=1, sigma=1, Delta=1, epsilon=0.5).noise_batch
+    4.0
+    """
+
+    name: str
+    bound: Bound
+    lr: sp.Expr
+    steps: sp.Expr
+
+    @property
+    def measure(self) -> str:
+        """The measure of the underlying bound (``"grad_norm_sq"`` for SGD and momentum)."""
+        return self.bound.measure
+
+    @property
+    def assumptions(self) -> Mapping[sp.Symbol, Parameter]:
+        """The bound's parameters less the learning rate, which is no longer free."""
+        return {s: p for s, p in self.bound.assumptions.items() if s != S.alpha}
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """Keyword names ``subs`` needs."""
+        return tuple(NAME_OF[s] for s in self.assumptions)
+
+    @cached_property
+    def sfo(self) -> sp.Expr:
+        r""":math:`N^\star(b) = b K^\star(b)`, stochastic gradients computed."""
+        return sp.factor(S.b * self.steps)
+
+    @cached_property
+    def min_steps(self) -> sp.Expr:
+        r""":math:`S_{\min} = \lim_{b\to\infty} K^\star(b)`."""
+        return sp.factor(sp.limit(self.steps, S.b, sp.oo))
+
+    @cached_property
+    def noise_batch(self) -> sp.Expr:
+        r""":math:`B_{\text{noise}} = \lim_{b\to\infty} b\,(K^\star(b)/S_{\min} - 1)`."""
+        return sp.factor(sp.limit(S.b * (self.steps / self.min_steps - 1), S.b, sp.oo))
+
+    @cached_property
+    def critical_batch(self) -> sp.Expr:
+        r"""The batch where :math:`K^\star(b) = 2 S_{\min}`: twice the fewest steps."""
+        (root,) = sp.solve(sp.Eq(self.steps, 2 * self.min_steps), S.b)
+        return sp.factor(root)
+
+    @cached_property
+    def min_batch(self) -> sp.Expr:
+        r"""The pole of :math:`K^\star(b)`: :math:`b = 0`, where the constant-rate law has
+        :math:`b_0 > 0` (derived, not typed: the root of the denominator)."""
+        _, denominator = sp.fraction(sp.together(self.steps))
+        z = sp.Symbol("z", real=True)  # b itself is positive, which would hide the root 0
+        (pole,) = sp.solve(denominator.subs(S.b, z), z)
+        return pole
+
+    @cached_property
+    def max_lr(self) -> sp.Expr:
+        r""":math:`\alpha_{\max} = \lim_{b\to\infty}\alpha^\star(b)`: where linear scaling stops."""
+        return sp.factor(sp.limit(self.lr, S.b, sp.oo))
+
+    @cached_property
+    def min_sfo(self) -> sp.Expr:
+        r""":math:`E_{\min} = \lim_{b\to 0} b K^\star(b)`: the fewest samples, at tiny batches."""
+        return sp.factor(sp.limit(self.sfo, S.b, 0, "+"))
+
+    @cached_property
+    def _functions(self) -> dict[str, Callable[..., np.ndarray]]:
+        args = (*self.assumptions, S.b)
+        names = ("steps", "lr", "sfo", "min_steps", "noise_batch", "critical_batch", "max_lr")
+        names += ("min_batch",)
+        return {n: sp.lambdify(args, getattr(self, n), "numpy") for n in names}
+
+    def subs(self, **values: float) -> NumericTunedBound:
+        """Numeric tuned bound for the given parameter values (no ``alpha``: it is tuned).
+
+        Raises ``ValueError`` naming the parameter, its value and the allowed range for unknown
+        or missing names, non-finite or out-of-range values; ``TypeError`` for non-numbers.
+        """
+        return NumericTunedBound(self, self._check(values))
+
+    def _check(self, values: Mapping[str, float]) -> dict[str, float]:
+        allowed = self.parameters
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            reason = " (the tuned bound chooses it)" if unknown[0] == "alpha" else ""
+            raise ValueError(
+                f"{unknown[0]}={values[unknown[0]]!r} is not a parameter of the tuned "
+                f"{self.name} bound{reason}; allowed: {', '.join(allowed)}"
+            )
+        missing = [name for name in allowed if name not in values]
+        if missing:
+            raise ValueError(f"tuned {self.name} bound needs a value for {', '.join(missing)}")
+        checked: dict[str, float] = {}
+        for sym, spec in self.assumptions.items():
+            name = NAME_OF[sym]
+            value = values[name]
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name}={value!r} must be a real number in {spec.interval()}")
+            if not math.isfinite(float(value)) or not spec.allows(float(value)):
+                raise ValueError(
+                    f"{name}={value!r} is outside the allowed range {spec.interval()} "
+                    f"({spec.meaning})"
+                )
+            checked[name] = float(value)
+        return checked
+
+
+@dataclass(frozen=True)
+class NumericTunedBound:
+    """A tuned bound with numbers for every parameter.
+
+    ``steps(b)``, ``sfo(b)`` and ``lr(b)`` take scalars or arrays; ``steps`` and ``sfo`` are
+    ``inf`` and ``lr`` is ``nan`` where ``b <= 0``.
+    """
+
+    tuned: TunedBound
+    values: Mapping[str, float]
+
+    def _call(self, name: str, b: np.ndarray | float = 1.0) -> np.ndarray:
+        args = [self.values[n] for n in self.tuned.parameters]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = self.tuned._functions[name](*args, np.asarray(b, dtype=float))
+        return np.broadcast_to(np.asarray(out, dtype=float), np.shape(b))
+
+    def _constant(self, name: str) -> float:
+        return float(self._call(name))
+
+    @property
+    def min_steps(self) -> float:
+        r""":math:`S_{\min}`: the steps of an unbounded batch."""
+        return self._constant("min_steps")
+
+    @property
+    def noise_batch(self) -> float:
+        r""":math:`B_{\text{noise}}` of the law :math:`S_{\min}(1 + B_{\text{noise}}/b)`."""
+        return self._constant("noise_batch")
+
+    @property
+    def critical_batch(self) -> float:
+        r"""Where :math:`K^\star(b) = 2 S_{\min}`."""
+        return self._constant("critical_batch")
+
+    @property
+    def min_batch(self) -> float:
+        """The pole of the tuned law: 0."""
+        return self._constant("min_batch")
+
+    @property
+    def max_lr(self) -> float:
+        r""":math:`\alpha_{\max}`: the tuned rate at an unbounded batch."""
+        return self._constant("max_lr")
+
+    def _evaluate(self, name: str, b: np.ndarray | float, outside: float) -> np.ndarray | float:
+        batch = np.asarray(b, dtype=float)
+        result = np.where(batch > 0, self._call(name, batch), outside)
+        return float(result) if result.ndim == 0 else result
+
+    def steps(self, b: np.ndarray | float) -> np.ndarray | float:
+        r""":math:`K^\star(b)`; ``inf`` for ``b <= 0``."""
+        return self._evaluate("steps", b, np.inf)
+
+    def sfo(self, b: np.ndarray | float) -> np.ndarray | float:
+        r""":math:`b K^\star(b)`; ``inf`` for ``b <= 0``."""
+        return self._evaluate("sfo", b, np.inf)
+
+    def lr(self, b: np.ndarray | float) -> np.ndarray | float:
+        r""":math:`\alpha^\star(b)`; ``nan`` for ``b <= 0``."""
+        return self._evaluate("lr", b, np.nan)
+
+
+_CACHE: dict[str, TunedBound] = {}
+
+
+def tune(bound: Bound) -> TunedBound:
+    """The tuned-rate version of any bound whose steps sympy can minimise over ``alpha``."""
+    if not isinstance(bound, Bound):
+        raise TypeError(f"bound={bound!r} must be a batchsteps.theory.Bound")
+    lr, steps = minimise_over_rate(bound)
+    return TunedBound(name=bound.name, bound=bound, lr=lr, steps=steps)
+
+
+def tuned_bound(name: str) -> TunedBound:
+    r"""The bound of optimizer ``name`` with its rate tuned per batch size: ``.steps``, ``.lr``.
+
+    ``name`` is ``"sgd"`` or ``"momentum"``. For SGD,
+    :math:`K^\star(b) = \frac{2\Delta L}{\varepsilon^2}\bigl(1 + \frac{\sigma^2}{\varepsilon^2 b}
+    \bigr)` and :math:`\alpha^\star(b) = \frac{\varepsilon^2 b}{L(\varepsilon^2 b + \sigma^2)}`.
+
+    >>> tuned_bound("sgd").lr
+    \varepsilon**2*b/(L*(\sigma**2 + \varepsilon**2*b))
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name={name!r} must be a string; allowed: {', '.join(TUNABLE)}")
+    if name not in TUNABLE:
+        raise ValueError(f"name={name!r} has no tuned bound; allowed: {', '.join(TUNABLE)}")
+    if name not in _CACHE:
+        from . import bound
+
+        _CACHE[name] = tune(bound(name))
+    return _CACHE[name]

@@ -1,0 +1,418 @@
+"""The multi-replica engine: steps to a target for many seeds as one batched computation."""
+
+from __future__ import annotations
+
+import numbers
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .optimizers import BatchedOptimizer, check_lr
+from .optimizers import optimizer as _optimizer
+from .problems import Problem
+from .sampling import Sampler
+from .targets import Target, parse_target
+from .workloads import Workload
+from .workloads import workload as _workload
+
+__all__ = ["StepsResult", "measure_steps", "steps_to_target", "default_device", "check_seeds"]
+
+#: Reasons a replica stops: target met, loss NaN/inf, step budget spent, no target given.
+REASONS = ("reached", "diverged", "max_steps", "no target")
+_MAX_CHECK_EVERY = 256
+#: How close to the target a check must come for the replay to start from before it: a
+#: factor on loss and grad_norm_sq thresholds, an absolute margin below accuracy thresholds.
+NEAR = {"loss": 1.25, "grad_norm_sq": 4.0, "accuracy": 0.05}
+#: A replay checks ``SPLIT`` times per interval before it searches the sub-interval again.
+SPLIT = 8
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def check_int(value: object, argument: str, minimum: int = 1) -> int:
+    """Validate an integer argument ``>= minimum`` (bools and floats rejected)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{argument} must be an int >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{argument} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_seeds(seeds: object) -> list[int]:
+    """Validate seeds: an int ``k >= 1`` (meaning ``range(k)``) or distinct ints ``>= 0``."""
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+        return list(range(check_int(seeds, "seeds")))
+    if not isinstance(seeds, (Sequence, np.ndarray, range)) or isinstance(seeds, str):
+        raise TypeError(f"seeds must be a sequence of ints >= 0 or a count, got {seeds!r}")
+    out = [check_int(s, "seeds[i]", 0) for s in seeds]
+    if not out:
+        raise ValueError(f"seeds must not be empty, got {seeds!r}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"seeds must be distinct, got {seeds!r}")
+    return out
+
+
+def _device(device: object) -> torch.device:
+    if device is None:
+        return default_device()
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device={device!r} is not a torch device (e.g. 'cpu', 'cuda')") from None
+
+
+@dataclass(frozen=True)
+class StepsResult:
+    """What :func:`measure_steps` measured, one entry per seed.
+
+    ``steps[i]`` is the first step (number of updates) after which the target held for seed
+    ``seeds[i]``, or -1; ``reason[i]`` is one of ``"reached"``, ``"diverged"``,
+    ``"max_steps"``, ``"no target"``. The target is checked every ``check_every`` steps; a
+    replica's state is saved at each check that finds it far from the target (see
+    :data:`NEAR`), and when a check finds the target met, the run is replayed step by step
+    from that saved state. So ``steps`` equals checking after every step unless the measure
+    crossed the target and moved back beyond the margin of :data:`NEAR` within one interval.
+    ``replayed_steps`` counts the replica-steps spent replaying.
+    """
+
+    workload: str
+    optimizer: str
+    batch_size: int
+    lr: float
+    hyper: dict
+    seeds: tuple[int, ...]
+    steps: np.ndarray
+    reason: tuple[str, ...]
+    target: str | None
+    max_steps: int
+    check_every: int
+    wall_time: float
+    device: str
+    replayed_steps: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def reached(self) -> np.ndarray:
+        """Boolean array: where the target was reached."""
+        return self.steps >= 0
+
+
+def _clone(tensors):
+    return [t.clone() for t in tensors]
+
+
+def _select(tensors, keep):
+    return [t[keep] for t in tensors]
+
+
+class _Run:
+    """Training loop pieces shared by the main pass and the replays."""
+
+    def __init__(self, problem: Problem, opt: BatchedOptimizer, target: Target | None):
+        self.problem = problem
+        self.opt = opt
+        self.target = target
+        self.replayed = 0
+
+    def advance(self, params, state, sampler: Sampler, t0: int, t1: int, bad=None, record=None):
+        for k in range(t0, t1):
+            if record is not None:
+                record(k, params, sampler.seeds)
+            loss, grads = self.problem.loss_grad(params, sampler.batch(k))
+            if bad is not None:
+                bad |= ~torch.isfinite(loss)
+            self.opt.step(params, grads, state, k + 1)
+
+    def check(self, params) -> torch.Tensor:
+        value = self.problem.measure(params, self.target.measure)
+        return self.target.holds(value) & torch.isfinite(value)
+
+    def near(self, value: torch.Tensor) -> torch.Tensor:
+        """Where a measured value is close enough to the target that it may have been met and
+        lost again since the last check (the snapshot then stays where it was)."""
+        tgt = self.target
+        if tgt.measure == "accuracy":
+            return value >= tgt.threshold - NEAR["accuracy"]
+        return value <= tgt.threshold * NEAR[tgt.measure] + 1e-12
+
+    def locate(self, params, state, sampler: Sampler, t0: int, t1: int) -> list[int]:
+        """First step in (t0, t1] where the target holds, for replicas known to hold at t1.
+
+        Replays from the state at ``t0`` (``params`` and ``state``, modified in place) with
+        checks every ``ceil((t1 - t0) / SPLIT)`` steps and the main pass's rule: a replica's
+        state is saved at each check far from the target, and the interval from its last
+        saved state to the check where the target holds is searched again, recursively, down
+        to single steps.
+        """
+        count = len(sampler.seeds)
+        found = [t1] * count
+        every = -(-(t1 - t0) // SPLIT)
+        if t1 - t0 == 1:
+            return found
+        where = torch.arange(count)
+        snap_t = torch.full((count,), t0, dtype=torch.long)
+        snap_p, snap_s = _clone(params), [_clone(x) for x in state]
+        t = t0
+        while len(where):
+            nxt = min(t + every, t1)
+            self.advance(params, state, sampler, t, nxt)
+            self.replayed += (nxt - t) * len(where)
+            t = nxt
+            if t == t1:
+                hold = torch.ones(len(where), dtype=torch.bool)
+                far = torch.zeros(len(where), dtype=torch.bool)
+            else:
+                value = self.problem.measure(params, self.target.measure)
+                finite = torch.isfinite(value)
+                hold = (self.target.holds(value) & finite).cpu()
+                far = (~self.near(value) & finite).cpu()
+            for start in sorted(set(snap_t[hold].tolist())):
+                group = hold & (snap_t == start)
+                if every == 1:  # every step in (start, t) was checked and failed
+                    firsts = [t] * int(group.sum())
+                else:
+                    on = group.to(snap_p[0].device)
+                    sub_p, sub_s = _select(snap_p, on), [_select(x, on) for x in snap_s]
+                    if (start, t) == (t0, t1):  # no progress possible: scan step by step
+                        firsts = self._scan_each_step(sub_p, sub_s, sampler.select(group), t0, t1)
+                    else:
+                        firsts = self.locate(sub_p, sub_s, sampler.select(group), start, t)
+                for pos, first in zip(where[group].tolist(), firsts, strict=True):
+                    found[pos] = first
+            if far.any():
+                snap_t[far] = t
+                _copy_rows(params, state, snap_p, snap_s, far.to(params[0].device))
+            keep = ~hold
+            if hold.any():
+                on = keep.to(params[0].device)
+                where, snap_t, sampler = where[keep], snap_t[keep], sampler.select(keep)
+                params, state = _select(params, on), [_select(x, on) for x in state]
+                snap_p, snap_s = _select(snap_p, on), [_select(x, on) for x in snap_s]
+        return found
+
+    def _scan_each_step(self, params, state, sampler: Sampler, t0: int, t1: int) -> list[int]:
+        """First step in (t0, t1] where the target holds, checking after every step."""
+        found = [t1] * len(sampler.seeds)
+        left = torch.arange(len(sampler.seeds))
+        for k in range(t0, t1 - 1):
+            self.advance(params, state, sampler, k, k + 1)
+            self.replayed += len(left)
+            hold = self.check(params).cpu()
+            for pos in left[hold].tolist():
+                found[pos] = k + 1
+            if hold.all():
+                break
+            if hold.any():
+                keep = ~hold
+                on = keep.to(params[0].device)
+                left, sampler = left[keep], sampler.select(keep)
+                params, state = _select(params, on), [_select(x, on) for x in state]
+        return found
+
+
+def _copy_rows(params, state, snap_p, snap_s, rows) -> None:
+    """Save the current state of the replicas where ``rows`` is true into the snapshot."""
+    current = params + [x for st in state for x in st]
+    saved = snap_p + [x for st in snap_s for x in st]
+    for src, dst in zip(current, saved, strict=True):
+        dst[rows] = src[rows]
+
+
+def _default_check_every(problem: Problem, batch_size: int) -> int:
+    """About one check per pass over the data: the checks then cost about as much as training."""
+    if problem.n is None:
+        return 8
+    return max(1, min(_MAX_CHECK_EVERY, round(problem.n / batch_size)))
+
+
+def measure_steps(
+    workload: str | Workload,
+    optimizer: str,
+    batch_size: int,
+    *,
+    lr: float,
+    seeds: Sequence[int] | int,
+    target: str | None,
+    max_steps: int,
+    device: str | torch.device | None = None,
+    check_every: int | None = None,
+    record: Callable[[int, list[torch.Tensor], list[int]], None] | None = None,
+    record_every: int = 1,
+    on_check: Callable[[int], None] | None = None,
+    **hyper: float,
+) -> StepsResult:
+    r"""Train one replica per seed as one batched computation; steps until ``target`` holds.
+
+    Replica ``s`` starts from the model built after ``torch.manual_seed(s)`` and at step
+    :math:`k` draws :math:`b` = ``batch_size`` training indices uniformly with replacement from
+    a generator that depends only on :math:`(s, k)`; its update is the optimizer's (see
+    :class:`~batchsteps.train.optimizers.BatchedOptimizer`). The target is a full-training-set
+    measure (``"loss<=x"``, ``"grad_norm_sq<=x"``, ``"accuracy>=x"``), checked at step 0 and
+    every ``check_every`` steps (default: about once per pass over the data); when a check
+    first succeeds, the run is replayed from the state saved at the replica's last check far
+    from the target (:data:`NEAR`), with finer and finer checks, to find the first step
+    exactly (see :class:`StepsResult` for the one caveat). A replica whose mini-batch loss becomes NaN or inf stops with reason
+    ``"diverged"``; the others go on. ``record(step, params, seeds)`` (optional) is called
+    every ``record_every`` steps (from step 0 to ``max_steps``) with the stacked parameters of
+    the replicas still running (live tensors: clone what you keep) and their seeds.
+
+    Returns a :class:`StepsResult`; :func:`steps_to_target` returns just its ``steps``.
+    """
+    start_time = time.perf_counter()
+    wl = _workload(workload)
+    opt_name = optimizer
+    batch_size = check_int(batch_size, "batch_size")
+    lr = check_lr(lr)
+    seeds = check_seeds(seeds)
+    max_steps = check_int(max_steps, "max_steps")
+    tgt = parse_target(target)
+    if tgt is not None and tgt.measure == "accuracy" and not wl.classification:
+        raise ValueError(
+            f"target={target!r}: accuracy is undefined for workload {wl.name!r} ({wl.loss} loss)"
+        )
+    if check_every is not None:
+        check_every = check_int(check_every, "check_every")
+    record_every = check_int(record_every, "record_every")
+    if record is not None and not callable(record):
+        raise TypeError(f"record must be callable or None, got {record!r}")
+    opt = _optimizer(opt_name, lr, **hyper)
+    dev = _device(device)
+    problem = wl.problem(dev)
+    every = check_every or _default_check_every(problem, batch_size)
+
+    with torch.no_grad():
+        steps, reason, replayed = _main_pass(
+            problem, opt, tgt, batch_size, seeds, max_steps, every, record, record_every, on_check
+        )
+    return StepsResult(
+        workload=wl.name,
+        optimizer=opt_name,
+        batch_size=batch_size,
+        lr=lr,
+        hyper=dict(opt.hyper),
+        seeds=tuple(seeds),
+        steps=steps,
+        reason=tuple(reason),
+        target=None if tgt is None else tgt.text,
+        max_steps=max_steps,
+        check_every=every,
+        wall_time=time.perf_counter() - start_time,
+        device=str(dev),
+        replayed_steps=replayed,
+    )
+
+
+def _main_pass(
+    problem, opt, tgt, batch_size, seeds, max_steps, every, record, record_every, on_check
+):
+    count = len(seeds)
+    steps = np.full(count, -1, dtype=np.int64)
+    reason = ["no target" if tgt is None else "max_steps"] * count
+    run = _Run(problem, opt, tgt)
+    sampler = Sampler(seeds, lambda s, c: problem.draw(s, c, batch_size))
+    params = problem.init(seeds)
+    state = opt.init_state(params)
+    dev = params[0].device
+    where = torch.arange(count)  # positions (in seeds) of the replicas still running
+    bad = torch.zeros(count, dtype=torch.bool, device=dev)
+    # per replica: the state at the last check that was far from the target (replays start there)
+    snap_t = torch.zeros(count, dtype=torch.long)
+    snap_p, snap_s = _clone(params), [_clone(x) for x in state]
+
+    def recorder(k, p, s):
+        if k % record_every == 0:
+            record(k, p, s)
+
+    hold = run.check(params).cpu() if tgt is not None else torch.zeros(count, dtype=torch.bool)
+    t = 0
+    while True:
+        for pos in where[hold].tolist():
+            steps[pos], reason[pos] = t, "reached"
+        for start in sorted(set(snap_t[hold].tolist()) - {t}):
+            group = hold & (snap_t == start)
+            on = group.to(dev)
+            firsts = run.locate(
+                _select(snap_p, on),
+                [_select(x, on) for x in snap_s],
+                sampler.select(group),
+                start,
+                t,
+            )
+            for pos, first in zip(where[group].tolist(), firsts, strict=True):
+                steps[pos] = first
+        diverged = bad.cpu() & ~hold
+        for pos in where[diverged].tolist():
+            reason[pos] = "diverged"
+        done = hold | diverged
+        if done.any():
+            keep = ~done
+            on = keep.to(dev)
+            where, bad, sampler, snap_t = where[keep], bad[on], sampler.select(keep), snap_t[keep]
+            params, state = _select(params, on), [_select(x, on) for x in state]
+            snap_p, snap_s = _select(snap_p, on), [_select(x, on) for x in snap_s]
+        if len(where) == 0 or t >= max_steps:
+            break
+        nxt = min(t + every, max_steps) if tgt is not None else max_steps
+        run.advance(params, state, sampler, t, nxt, bad, recorder if record else None)
+        t = nxt
+        if on_check is not None:
+            on_check(t)
+        if tgt is None:
+            hold = torch.zeros(len(where), dtype=torch.bool)
+            continue
+        value = problem.measure(params, tgt.measure)
+        finite = torch.isfinite(value) & ~bad
+        hold = (tgt.holds(value) & finite).cpu()
+        far = (~run.near(value) & finite).cpu()
+        if far.any():
+            snap_t[far] = t
+            _copy_rows(params, state, snap_p, snap_s, far.to(dev))
+    if record is not None and len(where) and max_steps % record_every == 0:
+        record(max_steps, params, sampler.seeds)
+    return steps, reason, run.replayed
+
+
+def steps_to_target(
+    workload: str | Workload,
+    optimizer: str,
+    batch_size: int,
+    *,
+    lr: float,
+    seeds: Sequence[int] | int,
+    target: str | None,
+    max_steps: int,
+    device: str | torch.device | None = None,
+    **hyper: float,
+) -> np.ndarray:
+    r"""Per seed, the first step at which ``target`` holds (checked after every step), else -1.
+
+    ``workload``: a name (``"digits-mlp"``, ``"teacher-student"``, ``"nqm"``,
+    ``"fashion-mnist-mlp"``, ``"cifar10-resnet20"``) or a :class:`Workload`; ``optimizer``: one
+    of ``OPTIMIZERS``; ``batch_size`` :math:`b \ge 1`; ``lr`` :math:`\alpha > 0`; ``seeds``:
+    distinct ints :math:`\ge 0` (or a count); ``target``: ``"loss<=x"``, ``"grad_norm_sq<=x"``
+    (:math:`\|\nabla f(\theta_k)\|^2 \le x` on the full training set), ``"accuracy>=x"`` or
+    ``None`` (train ``max_steps`` without checks); ``max_steps`` :math:`\ge 1`; ``hyper``: the
+    optimizer's hyperparameters (``beta``; ``beta1``, ``beta2``, ``eps``). Diverged runs
+    (NaN/inf loss) count as not reached. Deterministic on CPU. See :func:`measure_steps` for
+    the method and a richer result.
+
+    >>> steps_to_target("nqm", "sgd", 8, lr=0.5, seeds=[0, 1], target="loss<=1.0", max_steps=500)
+    array([10, 10])
+    """
+    return measure_steps(
+        workload,
+        optimizer,
+        batch_size,
+        lr=lr,
+        seeds=seeds,
+        target=target,
+        max_steps=max_steps,
+        device=device,
+        **hyper,
+    ).steps

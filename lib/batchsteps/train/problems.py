@@ -1,0 +1,297 @@
+"""Batched problems: what the engine needs from a workload, for R replicas at once.
+
+A problem turns a :class:`~batchsteps.train.workloads.Workload` into four operations on
+stacked parameters (replica index first): initial parameters for a list of seeds, mini-batch
+descriptors for a seed and a chunk of steps, mini-batch loss and gradient, and full-data
+measures (loss, accuracy, squared gradient norm). Three kinds:
+
+- :class:`StackedMLP`: a ReLU MLP as stacked weights, forward and backward written out with
+  ``baddbmm``/``bmm`` (the fast path: no autograd graph, no per-replica Python);
+- :class:`FunctionalModel`: any ``nn.Module`` through ``torch.func`` (``vmap`` of ``grad``);
+- :class:`NoisyQuadratic`: the noisy quadratic model, gradients sampled in closed form.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from .sampling import CHUNK, chunk_seed, draw_indices
+
+__all__ = ["Problem", "StackedMLP", "FunctionalModel", "NoisyQuadratic", "init_modules"]
+
+# Rows of the data processed at once in full-data measures (bounds the memory of R x rows).
+_EVAL_ELEMENTS = 1 << 23
+
+
+def init_modules(factory: Callable[[], nn.Module], seeds: Sequence[int]) -> list[nn.Module]:
+    """One module per seed, built right after ``torch.manual_seed(seed)`` (global RNG restored).
+
+    So replica ``seed`` starts exactly where a plain script ``torch.manual_seed(seed);
+    model = factory()`` starts.
+    """
+    modules = []
+    with torch.random.fork_rng(devices=[]):
+        for seed in seeds:
+            torch.manual_seed(seed)
+            modules.append(factory())
+    return modules
+
+
+class Problem:
+    """Interface of a batched problem (see the module docstring)."""
+
+    n: int | None = None
+    classification: bool = False
+
+    def init(self, seeds: Sequence[int]) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def draw(self, seed: int, chunk: int, batch_size: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def loss_grad(
+        self, params: list[torch.Tensor], batch: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        raise NotImplementedError
+
+    def measure(self, params: list[torch.Tensor], what: str) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class _DataProblem(Problem):
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, loss: str, device: torch.device):
+        self.X = X.to(device)
+        self.y = y.to(device)
+        self.n = int(X.shape[0])
+        self.loss = loss
+        self.classification = loss == "cross_entropy"
+        self.device = device
+
+    def draw(self, seed: int, chunk: int, batch_size: int) -> torch.Tensor:
+        return draw_indices(seed, chunk, self.n, batch_size, self.device)
+
+    def _rows(self, replicas: int) -> int:
+        width = max(int(math.prod(self.X.shape[1:])), 1)
+        return max(1, _EVAL_ELEMENTS // (replicas * width))
+
+
+def _loss_and_dout(out: torch.Tensor, t: torch.Tensor, loss: str, grad: bool):
+    """Per-replica mean loss of outputs ``out`` (R, b, k) against ``t``, and d loss / d out."""
+    if loss == "cross_entropy":
+        lse = torch.logsumexp(out, dim=-1, keepdim=True)
+        picked = out.gather(-1, t.unsqueeze(-1))
+        value = (lse - picked).squeeze(-1).mean(dim=1)
+        if not grad:
+            return value, None
+        dout = torch.exp(out - lse)
+        dout.scatter_add_(-1, t.unsqueeze(-1), torch.full_like(picked, -1.0))
+        dout.div_(out.shape[1])
+        return value, dout
+    diff = out - t
+    value = diff.square().mean(dim=(1, 2))
+    if not grad:
+        return value, None
+    return value, diff.mul_(2.0 / (out.shape[1] * out.shape[2]))
+
+
+class StackedMLP(_DataProblem):
+    r"""A ReLU MLP for R replicas as stacked weights ``W_l`` (R, in, out) and ``b_l`` (R, 1, out).
+
+    Forward :math:`a_l = \mathrm{relu}(a_{l-1} W_l + b_l)` (no ReLU on the last layer); the
+    backward pass is written out: :math:`\partial W_l = a_{l-1}^\top \delta_l`,
+    :math:`\partial b_l = \sum_i \delta_{l,i}`,
+    :math:`\delta_{l-1} = (\delta_l W_l^\top) \odot [a_{l-1} > 0]`. Losses: mean cross-entropy
+    (:math:`\delta_L = (\mathrm{softmax} - \mathrm{onehot})/b`) or mean squared error.
+    """
+
+    def __init__(self, factory, X, y, loss, device):
+        super().__init__(X, y, loss, device)
+        self.factory = factory
+
+    def init(self, seeds):
+        modules = init_modules(self.factory, seeds)
+        linears = [[m for m in mod if isinstance(m, nn.Linear)] for mod in modules]
+        params = []
+        for layer in range(len(linears[0])):
+            w = torch.stack([ls[layer].weight.detach().t() for ls in linears])
+            b = torch.stack([ls[layer].bias.detach().unsqueeze(0) for ls in linears])
+            params += [w.contiguous().to(self.device), b.to(self.device)]
+        return params
+
+    @staticmethod
+    def to_modules(params: list[torch.Tensor], factory) -> list[nn.Module]:
+        """Plain ``nn.Module`` copies of the replicas (for inspection and tests)."""
+        out = []
+        for r in range(params[0].shape[0]):
+            mod = factory()
+            linears = [m for m in mod if isinstance(m, nn.Linear)]
+            with torch.no_grad():
+                for i, lin in enumerate(linears):
+                    lin.weight.copy_(params[2 * i][r].t())
+                    lin.bias.copy_(params[2 * i + 1][r, 0])
+            out.append(mod)
+        return out
+
+    def _forward(self, params, x):
+        acts = [x]
+        layers = len(params) // 2
+        a = x
+        for i in range(layers):
+            w, b = params[2 * i], params[2 * i + 1]
+            z = torch.baddbmm(b, a, w) if a.dim() == 3 else torch.matmul(a, w).add_(b)
+            a = torch.relu_(z) if i < layers - 1 else z
+            acts.append(a)
+        return acts
+
+    def _backward(self, params, acts, dout):
+        layers = len(params) // 2
+        grads: list[torch.Tensor] = [None] * len(params)  # type: ignore[list-item]
+        delta = dout
+        for i in reversed(range(layers)):
+            a = acts[i]
+            at = a.transpose(-1, -2)
+            grads[2 * i] = torch.bmm(at, delta) if a.dim() == 3 else torch.matmul(at, delta)
+            grads[2 * i + 1] = delta.sum(dim=1, keepdim=True)
+            if i > 0:
+                delta = torch.bmm(delta, params[2 * i].transpose(1, 2))
+                delta.mul_(a > 0)
+        return grads
+
+    def loss_grad(self, params, batch):
+        x = self.X[batch]
+        t = self.y[batch]
+        acts = self._forward(params, x)
+        value, dout = _loss_and_dout(acts[-1], t, self.loss, True)
+        return value, self._backward(params, acts, dout)
+
+    def measure(self, params, what):
+        replicas = params[0].shape[0]
+        rows = self._rows(replicas)
+        total = torch.zeros(replicas, dtype=params[0].dtype, device=self.device)
+        grads = None
+        for start in range(0, self.n, rows):
+            x = self.X[start : start + rows]
+            t = self.y[start : start + rows]
+            t = t.expand(replicas, *t.shape)
+            acts = self._forward(params, x)
+            out = acts[-1]
+            weight = x.shape[0] / self.n
+            if what == "accuracy":
+                total += (out.argmax(-1) == t).sum(1).to(total.dtype) / self.n
+                continue
+            value, dout = _loss_and_dout(out, t, self.loss, what == "grad_norm_sq")
+            total += value * weight
+            if what == "grad_norm_sq":
+                part = self._backward(params, acts, dout.mul_(weight))
+                grads = (
+                    part if grads is None else [g.add_(p) for g, p in zip(grads, part, strict=True)]
+                )
+        if what == "grad_norm_sq":
+            return sum(g.square().flatten(1).sum(1) for g in grads)
+        return total
+
+
+class FunctionalModel(_DataProblem):
+    """Any ``nn.Module`` for R replicas through ``torch.func`` (``vmap`` over stacked params).
+
+    Batch-norm layers are made functional first (``torch.func.replace_all_batch_norm_modules_``:
+    batch statistics always, no running averages), so every replica is a pure function.
+    """
+
+    def __init__(self, factory, X, y, loss, device):
+        super().__init__(X, y, loss, device)
+        self.factory = factory
+        self._template = self._fresh()
+        self._names = [n for n, _ in self._template.named_parameters()]
+        self._buffers = {k: v.to(device) for k, v in self._template.named_buffers()}
+        self._step = torch.func.vmap(torch.func.grad_and_value(self._loss), in_dims=(0, 0, 0))
+        self._eval_loss = torch.func.vmap(self._loss, in_dims=(0, None, None))
+        self._eval_grad = torch.func.vmap(torch.func.grad(self._loss), in_dims=(0, None, None))
+        self._eval_out = torch.func.vmap(self._out, in_dims=(0, None))
+
+    def _fresh(self) -> nn.Module:
+        module = self.factory()
+        torch.func.replace_all_batch_norm_modules_(module)
+        return module.to(self.device)
+
+    def init(self, seeds):
+        modules = init_modules(self.factory, seeds)
+        per = [[p.detach() for p in m.parameters()] for m in modules]
+        return [torch.stack(ps).to(self.device) for ps in zip(*per, strict=True)]
+
+    def _out(self, plist, x):
+        return torch.func.functional_call(
+            self._template, ({**dict(zip(self._names, plist, strict=True)), **self._buffers}), (x,)
+        )
+
+    def _loss(self, plist, x, t):
+        out = self._out(plist, x)
+        if self.loss == "cross_entropy":
+            return nn.functional.cross_entropy(out, t)
+        return nn.functional.mse_loss(out, t)
+
+    def loss_grad(self, params, batch):
+        grads, value = self._step(params, self.X[batch], self.y[batch])
+        return value, list(grads)
+
+    def measure(self, params, what):
+        replicas = params[0].shape[0]
+        rows = self._rows(replicas)
+        total = torch.zeros(replicas, dtype=params[0].dtype, device=self.device)
+        grads = None
+        for start in range(0, self.n, rows):
+            x, t = self.X[start : start + rows], self.y[start : start + rows]
+            weight = x.shape[0] / self.n
+            if what == "accuracy":
+                out = self._eval_out(params, x)
+                total += (out.argmax(-1) == t).sum(1).to(total.dtype) / self.n
+            elif what == "loss":
+                total += self._eval_loss(params, x, t) * weight
+            else:
+                part = [g * weight for g in self._eval_grad(params, x, t)]
+                grads = (
+                    part if grads is None else [g.add_(p) for g, p in zip(grads, part, strict=True)]
+                )
+        if what == "grad_norm_sq":
+            return sum(g.square().flatten(1).sum(1) for g in grads)
+        return total
+
+
+class NoisyQuadratic(Problem):
+    r"""The noisy quadratic model: :math:`f(\theta) = \tfrac12 \sum_i h_i \theta_i^2`.
+
+    The mini-batch gradient is :math:`h \odot \theta + \xi` with independent
+    :math:`\xi_i \sim \mathcal N(0, c_i / b)`: the mean of :math:`b` one-sample gradients whose
+    noise has variance :math:`c_i`, drawn fresh at every step (an infinite data stream; Zhang
+    et al. 2019 take :math:`c_i = h_i`). Every replica starts at the same ``theta0``.
+    """
+
+    def __init__(self, curvature, noise, theta0, device: torch.device):
+        self.h = curvature.to(device)
+        self.c = noise.to(device)
+        self.theta0 = theta0.to(device)
+        self.device = device
+
+    def init(self, seeds):
+        return [self.theta0.expand(len(seeds), -1).clone()]
+
+    def draw(self, seed, chunk, batch_size):
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(chunk_seed(seed, chunk))
+        noise = torch.randn((CHUNK, self.h.shape[0]), generator=gen, device=self.device)
+        return noise.mul_(torch.sqrt(self.c / batch_size))
+
+    def loss_grad(self, params, batch):
+        (theta,) = params
+        value = 0.5 * (self.h * theta.square()).sum(1)
+        return value, [self.h * theta + batch]
+
+    def measure(self, params, what):
+        (theta,) = params
+        if what == "loss":
+            return 0.5 * (self.h * theta.square()).sum(1)
+        return (self.h * theta).square().sum(1)

@@ -1,0 +1,274 @@
+"""Sweeps over optimizers, batch sizes and learning rates, with a resumable on-disk store.
+
+A cell is one (optimizer, batch size, learning rate, hyperparameters) setting run for all
+seeds at once. With ``store`` (a folder), every finished cell is written as one JSON file,
+atomically (temp file in the same folder, then ``os.replace``), named by a hash of everything
+that determines its result; a rerun reads the finished cells and computes only the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .engine import _device, check_int, check_seeds, measure_steps
+from .optimizers import DEFAULTS, check_lr, resolve_hyper
+from .targets import parse_target
+from .workloads import Workload
+from .workloads import workload as _workload
+
+__all__ = ["sweep", "cell_path", "STORE_VERSION"]
+
+#: Bumped when a change to the engine changes results (old cells are then not reused).
+STORE_VERSION = 1
+_HYPER_COLUMNS = ("beta", "beta1", "beta2", "eps")
+
+
+def _as_list(value: Any, argument: str) -> list:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, range)):
+        return [value]
+    if len(value) == 0:
+        raise ValueError(f"{argument} must not be empty, got {value!r}")
+    return list(value)
+
+
+def _lr_grid(lr: Any, optimizers: list[str]) -> dict[str, list[float]]:
+    if isinstance(lr, Mapping):
+        missing = [o for o in optimizers if o not in lr]
+        if missing:
+            raise ValueError(f"lr is a dict without an entry for optimizer {missing[0]!r}")
+        return {o: [check_lr(v, f"lr[{o!r}]") for v in _as_list(lr[o], "lr")] for o in optimizers}
+    values = [check_lr(v) for v in _as_list(lr, "lr")]
+    return {o: values for o in optimizers}
+
+
+def _hyper_grid(name: str, hyper: Mapping[str, Any]) -> list[dict[str, float]]:
+    mine = {k: _as_list(v, k) for k, v in hyper.items() if k in DEFAULTS[name]}
+    keys = sorted(mine)
+    return [
+        resolve_hyper(name, dict(zip(keys, combo, strict=True)))
+        for combo in itertools.product(*(mine[k] for k in keys))
+    ]
+
+
+def cell_path(store: str | os.PathLike, key: Mapping[str, Any]) -> Path:
+    """File of the cell whose identity is ``key``: ``cell-<sha256 of its JSON>.json``."""
+    text = json.dumps(key, sort_keys=True)
+    return Path(store) / f"cell-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
+
+
+def _write_atomic(path: Path, record: Mapping[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f, sort_keys=True, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _read_cell(path: Path, key: Mapping[str, Any]) -> dict | None:
+    if not path.is_file():
+        return None
+    with open(path) as f:
+        record = json.load(f)
+    if record.get("key") != json.loads(json.dumps(key)):
+        raise ValueError(f"store file {str(path)!r} holds another cell (hash collision or edit)")
+    return record
+
+
+def _run_cell(wl: Workload, cell: dict, device, check_every, on_check=None) -> dict:
+    result = measure_steps(
+        wl,
+        cell["optimizer"],
+        cell["batch_size"],
+        lr=cell["lr"],
+        seeds=cell["seeds"],
+        target=cell["target"],
+        max_steps=cell["max_steps"],
+        device=device,
+        check_every=check_every,
+        on_check=on_check,
+        **cell["hyper"],
+    )
+    return {
+        "key": cell,
+        "steps": result.steps.tolist(),
+        "reason": list(result.reason),
+        "check_every": result.check_every,
+        "wall_time": result.wall_time,
+        "device": result.device,
+    }
+
+
+def _rows(record: dict, cached: bool) -> list[dict]:
+    key = record["key"]
+    common = {
+        "workload": key["workload_name"],
+        "optimizer": key["optimizer"],
+        "batch_size": key["batch_size"],
+        "lr": key["lr"],
+        **{h: key["hyper"].get(h, math.nan) for h in _HYPER_COLUMNS},
+        "target": key["target"],
+        "max_steps": key["max_steps"],
+        "check_every": record["check_every"],
+        "wall_time": record["wall_time"],
+        "device": record["device"],
+        "cached": cached,
+    }
+    return [
+        {**common, "seed": seed, "steps": steps, "reached": steps >= 0, "reason": reason}
+        for seed, steps, reason in zip(key["seeds"], record["steps"], record["reason"], strict=True)
+    ]
+
+
+_COLUMNS = [
+    "workload",
+    "optimizer",
+    "batch_size",
+    "lr",
+    *_HYPER_COLUMNS,
+    "seed",
+    "steps",
+    "reached",
+    "reason",
+    "target",
+    "max_steps",
+    "check_every",
+    "wall_time",
+    "device",
+    "cached",
+]
+
+
+def sweep(
+    workload: str | Workload,
+    optimizers: str | Sequence[str],
+    batch_sizes: int | Sequence[int],
+    *,
+    lr: float | Sequence[float] | Mapping[str, float | Sequence[float]],
+    seeds: Sequence[int] | int,
+    target: str | None,
+    max_steps: int,
+    store: str | os.PathLike | None = None,
+    progress: bool = True,
+    device: str | None = None,
+    executor: Any = None,
+    check_every: int | None = None,
+    **hyper: float | Sequence[float],
+) -> pd.DataFrame:
+    r"""Steps to ``target`` for every optimizer x batch size x learning rate, one row per seed.
+
+    ``lr``: a number, a list (a grid: one cell per value) or a dict optimizer -> number or
+    list. ``hyper`` (``beta``, ``beta1``, ``beta2``, ``eps``; a number or a list) applies to
+    the optimizers that take it; those not given take the defaults
+    (:data:`~batchsteps.train.optimizers.DEFAULTS`), recorded in the result. ``store``: a
+    folder where each finished cell is written atomically as JSON; a rerun reads finished
+    cells and computes only the rest. ``executor``: optional ``concurrent.futures`` executor
+    to run cells concurrently (the workload must then be picklable for process pools).
+
+    Returns a DataFrame with columns workload, optimizer, batch_size, lr, beta, beta1, beta2,
+    eps, seed, steps (-1 where not reached), reached, reason, target, max_steps, check_every,
+    wall_time (seconds for the whole cell), device, cached (read from the store).
+    """
+    wl = _workload(workload)
+    opts = [o for o in _as_list(optimizers, "optimizers")]
+    for o in opts:
+        resolve_hyper(o, {})  # validates the name
+    sizes = [check_int(b, "batch_sizes[i]") for b in _as_list(batch_sizes, "batch_sizes")]
+    lrs = _lr_grid(lr, opts)
+    seeds = check_seeds(seeds)
+    max_steps = check_int(max_steps, "max_steps")
+    tgt = parse_target(target)
+    if check_every is not None:
+        check_every = check_int(check_every, "check_every")
+    for k in hyper:
+        if not any(k in DEFAULTS[o] for o in opts):
+            raise TypeError(f"sweep got unexpected keyword {k!r}: no optimizer in {opts} takes it")
+    dev = _device(device)
+    folder = None
+    if store is not None:
+        folder = Path(store)
+        folder.mkdir(parents=True, exist_ok=True)
+
+    cells = []
+    for o in opts:
+        for b in sizes:
+            for rate in lrs[o]:
+                for h in _hyper_grid(o, hyper):
+                    cells.append(
+                        {
+                            "version": STORE_VERSION,
+                            "workload": wl.key,
+                            "workload_name": wl.name,
+                            "optimizer": o,
+                            "batch_size": b,
+                            "lr": rate,
+                            "hyper": h,
+                            "seeds": seeds,
+                            "target": None if tgt is None else tgt.text,
+                            "max_steps": max_steps,
+                            "check_every": check_every,
+                        }
+                    )
+
+    from tqdm.auto import tqdm
+
+    records: list[tuple[dict, bool] | None] = [None] * len(cells)
+    todo = []
+    for i, cell in enumerate(cells):
+        found = _read_cell(cell_path(folder, cell), cell) if folder is not None else None
+        if found is not None:
+            records[i] = (found, True)
+        else:
+            todo.append(i)
+    bar = tqdm(
+        total=len(cells),
+        initial=len(cells) - len(todo),
+        desc="cells",
+        unit="cell",
+        disable=not progress,
+    )
+
+    def finish(i: int, record: dict) -> None:
+        records[i] = (record, False)
+        if folder is not None:
+            _write_atomic(cell_path(folder, cells[i]), record)
+        bar.update(1)
+
+    try:
+        if executor is None:
+            for i in todo:
+                cell = cells[i]
+                label = f"{cell['optimizer']} b={cell['batch_size']} lr={cell['lr']:g}"
+                bar.set_postfix_str(f"{label} step 0")
+
+                def show(step: int, label: str = label) -> None:
+                    bar.set_postfix_str(f"{label} step {step}", refresh=False)
+
+                finish(i, _run_cell(wl, cell, dev, check_every, show if progress else None))
+        else:
+            from concurrent.futures import as_completed
+
+            futures = {
+                executor.submit(_run_cell, wl, cells[i], str(dev), check_every): i for i in todo
+            }
+            for future in as_completed(futures):
+                finish(futures[future], future.result())
+    finally:
+        bar.close()
+    rows = [row for rec, cached in records for row in _rows(rec, cached)]
+    return pd.DataFrame(rows, columns=_COLUMNS)

@@ -1,0 +1,68 @@
+"""Targets: what "reached" means for a run, parsed from strings like ``"loss<=0.5"``."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["Target", "parse_target", "TARGET_FORMS"]
+
+#: The accepted target strings (x a finite number).
+TARGET_FORMS = ("loss<=x", "grad_norm_sq<=x", "accuracy>=x")
+
+_PATTERN = re.compile(
+    r"^\s*(?P<measure>loss|grad_norm_sq|accuracy)\s*(?P<op><=|>=)\s*(?P<value>[-+0-9.eE]+)\s*$"
+)
+_OPERATOR = {"loss": "<=", "grad_norm_sq": "<=", "accuracy": ">="}
+
+
+@dataclass(frozen=True)
+class Target:
+    r"""A target on a full-training-set measure.
+
+    ``measure`` is ``"loss"`` (:math:`f(\theta)`), ``"grad_norm_sq"``
+    (:math:`\|\nabla f(\theta)\|^2`, the theory's measure) or ``"accuracy"`` (fraction of the
+    training set classified correctly); ``threshold`` is the value to reach.
+    """
+
+    measure: str
+    threshold: float
+
+    @property
+    def text(self) -> str:
+        """The target as the string that parses to it."""
+        return f"{self.measure}{_OPERATOR[self.measure]}{self.threshold!r}"
+
+    def holds(self, value: torch.Tensor) -> torch.Tensor:
+        """Boolean tensor: where the measured ``value`` meets the target (NaN never does)."""
+        if self.measure == "accuracy":
+            return value >= self.threshold
+        return value <= self.threshold
+
+
+def parse_target(target: str | Target | None) -> Target | None:
+    """Parse ``"loss<=x"``, ``"grad_norm_sq<=x"`` or ``"accuracy>=x"`` (or pass ``None``).
+
+    >>> parse_target("loss<=0.5")
+    Target(measure='loss', threshold=0.5)
+    """
+    if target is None or isinstance(target, Target):
+        return target
+    forms = ", ".join(repr(f) for f in TARGET_FORMS)
+    if not isinstance(target, str):
+        raise TypeError(f"target must be a str or None, got {target!r}; accepted forms: {forms}")
+    match = _PATTERN.match(target)
+    if match is None or _OPERATOR[match["measure"]] != match["op"]:
+        raise ValueError(f"target={target!r} is malformed; accepted forms: {forms} or None")
+    try:
+        value = float(match["value"])
+    except ValueError:
+        raise ValueError(
+            f"target={target!r} is malformed; accepted forms: {forms} or None"
+        ) from None
+    if not math.isfinite(value):
+        raise ValueError(f"target={target!r} needs a finite threshold; accepted forms: {forms}")
+    return Target(match["measure"], value)

@@ -1,0 +1,370 @@
+"""Workloads: a training set, a model and a loss, by name or built by the reader.
+
+No workload downloads anything: the data are bundled with scikit-learn (digits), generated
+(teacher-student, noisy quadratic) or read from a local folder (Fashion-MNIST idx files,
+the CIFAR-10 python archive).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import itertools
+import json
+import os
+import pickle
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .problems import FunctionalModel, NoisyQuadratic, Problem, StackedMLP
+
+__all__ = ["Workload", "workload", "WORKLOADS", "mlp", "resnet20", "read_idx", "DATA_ENV"]
+
+#: Environment variable naming the folder of the file-based data sets.
+DATA_ENV = "BATCHSTEPS_DATA"
+_LOSSES = ("cross_entropy", "mse", "quadratic")
+
+
+def mlp(sizes: tuple[int, ...]) -> nn.Sequential:
+    """A ReLU MLP ``Linear(sizes[0], sizes[1]), ReLU, ..., Linear(sizes[-2], sizes[-1])``.
+
+    Layers keep PyTorch's default ``nn.Linear`` initialisation.
+
+    >>> mlp((64, 128, 10))
+    Sequential(
+      (0): Linear(in_features=64, out_features=128, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=128, out_features=10, bias=True)
+    )
+    """
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        if i:
+            layers.append(nn.ReLU())
+        layers.append(nn.Linear(a, b))
+    return nn.Sequential(*layers)
+
+
+def _is_plain_mlp(module: nn.Module) -> bool:
+    if not isinstance(module, nn.Sequential) or len(module) == 0:
+        return False
+    kinds = [type(m) for m in module]
+    expected = [nn.Linear if i % 2 == 0 else nn.ReLU for i in range(len(kinds))]
+    biased = all(m.bias is not None for m in module if isinstance(m, nn.Linear))
+    return kinds == expected and kinds[-1] is nn.Linear and biased
+
+
+@dataclass(frozen=True, eq=False)
+class Workload:
+    """A training problem: data ``X``, targets ``y``, a model factory and a loss.
+
+    ``model`` builds one replica's ``nn.Module`` (called right after ``torch.manual_seed``
+    of the replica's seed, so its default initialisation is the seed's). ``loss`` is
+    ``"cross_entropy"`` (``y`` class indices; accuracy defined) or ``"mse"`` (``y`` a float
+    tensor shaped like the model's output). A ReLU MLP (``nn.Sequential`` of ``Linear`` and
+    ``ReLU``) runs on the engine's hand-written stacked path, any other module through
+    ``torch.func``. The noisy quadratic model uses ``loss="quadratic"`` with ``curvature``
+    :math:`h_i`, one-sample gradient-noise variances ``noise`` :math:`c_i` and starting point
+    ``theta0`` instead of data. ``options`` records how the workload was built (its identity
+    in a result store together with ``name``).
+    """
+
+    name: str
+    X: torch.Tensor | None = None
+    y: torch.Tensor | None = None
+    model: Callable[[], nn.Module] | None = None
+    loss: str = "cross_entropy"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    curvature: torch.Tensor | None = None
+    noise: torch.Tensor | None = None
+    theta0: torch.Tensor | None = None
+    _problems: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty str, got {self.name!r}")
+        if self.loss not in _LOSSES:
+            raise ValueError(f"loss={self.loss!r} is not allowed; allowed: {', '.join(_LOSSES)}")
+        if self.loss == "quadratic":
+            parts = (self.curvature, self.noise, self.theta0)
+            if not all(isinstance(t, torch.Tensor) for t in parts):
+                raise TypeError("loss='quadratic' needs curvature, noise and theta0 tensors")
+            if len({tuple(t.shape) for t in parts}) != 1 or self.curvature.dim() != 1:
+                raise ValueError(
+                    f"curvature, noise and theta0 must be 1-D of one shape, got "
+                    f"{[tuple(t.shape) for t in parts]}"
+                )
+            return
+        for arg in ("X", "y"):
+            if not isinstance(getattr(self, arg), torch.Tensor):
+                raise TypeError(f"{arg} must be a torch.Tensor, got {type(getattr(self, arg))}")
+        if not callable(self.model):
+            raise TypeError(f"model must be a callable returning an nn.Module, got {self.model!r}")
+        if self.X.shape[0] != self.y.shape[0] or self.X.shape[0] == 0:
+            raise ValueError(
+                f"X and y must have the same number (> 0) of rows, got {self.X.shape[0]} "
+                f"and {self.y.shape[0]}"
+            )
+        if self.loss == "cross_entropy" and self.y.dtype != torch.long:
+            raise TypeError(
+                f"y must hold class indices (torch.long) for cross_entropy, got {self.y.dtype}"
+            )
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_problems"] = {}  # device copies and compiled functions are rebuilt on demand
+        return state
+
+    @property
+    def n(self) -> int | None:
+        """Training-set size (``None`` for the noisy quadratic model's infinite stream)."""
+        return None if self.X is None else int(self.X.shape[0])
+
+    @property
+    def classification(self) -> bool:
+        """Whether accuracy is defined (cross-entropy workloads)."""
+        return self.loss == "cross_entropy"
+
+    @property
+    def key(self) -> str:
+        """A stable identity: name, options, loss and data sizes, as JSON."""
+        shape = None if self.X is None else list(self.X.shape)
+        record = {"name": self.name, "options": dict(self.options), "loss": self.loss, "X": shape}
+        return json.dumps(record, sort_keys=True, default=str)
+
+    def problem(self, device: torch.device) -> Problem:
+        """The batched problem on ``device`` (built once per device; data moved there once)."""
+        device = torch.device(device)
+        if device not in self._problems:
+            if self.loss == "quadratic":
+                prob: Problem = NoisyQuadratic(self.curvature, self.noise, self.theta0, device)
+            elif _is_plain_mlp(self.model()):
+                prob = StackedMLP(self.model, self.X, self.y, self.loss, device)
+            else:
+                prob = FunctionalModel(self.model, self.X, self.y, self.loss, device)
+            self._problems[device] = prob
+        return self._problems[device]
+
+
+# ---------------------------------------------------------------- built-in workloads
+
+
+def _digits(hidden: int = 128) -> Workload:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    X = torch.tensor(data.data / 16.0, dtype=torch.float32)
+    y = torch.tensor(data.target, dtype=torch.long)
+    sizes = (64, int(hidden), 10)
+    return Workload("digits-mlp", X, y, partial(mlp, sizes), "cross_entropy", {"hidden": hidden})
+
+
+def _teacher_student(
+    n: int = 1024, dim: int = 16, hidden: int = 32, noise: float = 0.1, data_seed: int = 0
+) -> Workload:
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0 (label-noise variance), got {noise!r}")
+    gen = torch.Generator().manual_seed(int(data_seed))
+    X = torch.randn((n, dim), generator=gen)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(data_seed) + 1_000_003)
+        teacher = mlp((dim, hidden, 1))
+    with torch.no_grad():
+        clean = teacher(X)
+        clean = (clean - clean.mean()) / clean.std()  # signal of unit variance
+    y = clean + noise**0.5 * torch.randn(clean.shape, generator=gen)
+    options = {"n": n, "dim": dim, "hidden": hidden, "noise": noise, "data_seed": data_seed}
+    return Workload("teacher-student", X, y, partial(mlp, (dim, hidden, 1)), "mse", options)
+
+
+def _nqm(dim: int = 100, decay: float = 1.0, theta0: float = 1.0, noise_factor: float = 1.0):
+    if not (isinstance(dim, int) and dim >= 1):
+        raise ValueError(f"dim must be an int >= 1, got {dim!r}")
+    if not (decay >= 0 and noise_factor >= 0):
+        raise ValueError(f"decay and noise_factor must be >= 0, got {decay!r}, {noise_factor!r}")
+    curvature = torch.arange(1, dim + 1, dtype=torch.float32) ** -float(decay)
+    options = {"dim": dim, "decay": decay, "theta0": theta0, "noise_factor": noise_factor}
+    return Workload(
+        "nqm",
+        loss="quadratic",
+        options=options,
+        curvature=curvature,
+        noise=noise_factor * curvature,
+        theta0=torch.full((dim,), float(theta0)),
+    )
+
+
+def _data_dir(data_dir: str | os.PathLike | None, default: str) -> Path:
+    folder = Path(data_dir or os.environ.get(DATA_ENV) or default)
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"data folder {str(folder)!r} does not exist; pass data_dir= or set {DATA_ENV}"
+        )
+    return folder
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one idx file (the MNIST format), gzipped or not, into a numpy array."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{str(path)!r} is not an idx file of unsigned bytes")
+    dims = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims)
+    if body.size != int(np.prod(shape)):
+        raise ValueError(f"{str(path)!r} holds {body.size} values, its header says {shape}")
+    return body.reshape(shape)
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"{str(folder / stem)!r} (or .gz) not found: expected the idx file {stem}"
+    )
+
+
+def _fashion(
+    data_dir: str | os.PathLike | None = None, n_train: int | None = None, hidden: int = 128
+) -> Workload:
+    folder = _data_dir(data_dir, "/usr/share/datasets/fashion-mnist")
+    images = read_idx(_find(folder, "train-images-idx3-ubyte"))
+    labels = read_idx(_find(folder, "train-labels-idx1-ubyte"))
+    if n_train is not None:
+        if not (isinstance(n_train, int) and 0 < n_train <= len(labels)):
+            raise ValueError(f"n_train must be an int in [1, {len(labels)}], got {n_train!r}")
+        images, labels = images[:n_train], labels[:n_train]
+    X = torch.tensor(images.reshape(len(images), -1), dtype=torch.float32) / 255.0
+    y = torch.tensor(labels, dtype=torch.long)
+    options = {"n_train": len(labels), "hidden": hidden}
+    return Workload(
+        "fashion-mnist-mlp", X, y, partial(mlp, (784, hidden, 10)), "cross_entropy", options
+    )
+
+
+class _Block(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.pad = cout - cin
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        short = x[:, :, :: self.stride, :: self.stride] if self.stride > 1 else x
+        if self.pad:
+            short = nn.functional.pad(short, (0, 0, 0, 0, 0, self.pad))
+        return torch.relu(out + short)
+
+
+def resnet20(classes: int = 10) -> nn.Module:
+    """ResNet-20 for 32x32 images (He et al. 2016): 3 stages of 3 basic blocks, 16/32/64
+    channels, identity shortcuts padded with zeros where the width doubles (option A)."""
+    layers: list[nn.Module] = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    cin = 16
+    for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        for i in range(3):
+            layers.append(_Block(cin, cout, stride if i == 0 else 1))
+            cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes)]
+    return nn.Sequential(*layers)
+
+
+_CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+_CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+def _cifar(data_dir: str | os.PathLike | None = None, n_train: int | None = None) -> Workload:
+    folder = _data_dir(data_dir, "cifar-10-batches-py")
+    if (folder / "cifar-10-batches-py").is_dir():
+        folder = folder / "cifar-10-batches-py"
+    images, labels = [], []
+    for i in range(1, 6):
+        path = folder / f"data_batch_{i}"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{str(path)!r} not found: expected the CIFAR-10 python archive"
+            )
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")  # the data set's own format
+        images.append(np.asarray(batch[b"data"], dtype=np.uint8))
+        labels.extend(batch[b"labels"])
+    data = np.concatenate(images).reshape(-1, 3, 32, 32)
+    target = np.asarray(labels)
+    if n_train is not None:
+        if not (isinstance(n_train, int) and 0 < n_train <= len(target)):
+            raise ValueError(f"n_train must be an int in [1, {len(target)}], got {n_train!r}")
+        data, target = data[:n_train], target[:n_train]
+    X = torch.tensor(data, dtype=torch.float32) / 255.0
+    mean = torch.tensor(_CIFAR_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(_CIFAR_STD).view(1, 3, 1, 1)
+    X = (X - mean) / std
+    y = torch.tensor(target, dtype=torch.long)
+    return Workload("cifar10-resnet20", X, y, resnet20, "cross_entropy", {"n_train": len(target)})
+
+
+WORKLOADS: dict[str, Callable[..., Workload]] = {
+    "digits-mlp": _digits,
+    "teacher-student": _teacher_student,
+    "nqm": _nqm,
+    "fashion-mnist-mlp": _fashion,
+    "cifar10-resnet20": _cifar,
+}
+
+_CACHE: dict[str, Workload] = {}
+
+
+def workload(name: str | Workload, **options: Any) -> Workload:
+    r"""The built-in workload ``name`` (one of :data:`WORKLOADS`) with its ``options``.
+
+    - ``"digits-mlp"`` (``hidden=128``): scikit-learn's 1797 digits, pixels / 16, MLP 64-128-10;
+    - ``"teacher-student"`` (``n=1024, dim=16, hidden=32, noise=0.1, data_seed=0``): Gaussian
+      inputs, targets from a random teacher MLP (``dim``-``hidden``-1, output standardised to
+      unit variance) plus label noise of variance ``noise`` (the gradient-noise knob); the
+      student has the teacher's shape; mean squared error;
+    - ``"nqm"`` (``dim=100, decay=1.0, theta0=1.0, noise_factor=1.0``): the noisy quadratic of
+      :func:`batchsteps.theory.nqm.noisy_quadratic`: :math:`h_i = i^{-\mathrm{decay}}`,
+      one-sample noise variances :math:`c_i = \mathrm{noise\_factor}\, h_i`, every coordinate
+      starting at ``theta0``;
+    - ``"fashion-mnist-mlp"`` (``data_dir, n_train, hidden=128``): idx files from a folder;
+    - ``"cifar10-resnet20"`` (``data_dir, n_train``): the CIFAR-10 python archive, ResNet-20.
+
+    A :class:`Workload` passes through unchanged. Built workloads are cached by their options.
+
+    >>> workload("digits-mlp").n
+    1797
+    """
+    if isinstance(name, Workload):
+        if options:
+            raise TypeError(f"options {sorted(options)} cannot apply to an already built Workload")
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"workload must be a name (str) or a Workload, got {name!r}")
+    if name not in WORKLOADS:
+        raise ValueError(f"workload={name!r} is unknown; allowed: {', '.join(WORKLOADS)}")
+    key = hashlib.sha256(
+        json.dumps([name, options], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    if key not in _CACHE:
+        try:
+            _CACHE[key] = WORKLOADS[name](**options)
+        except TypeError as err:
+            if "unexpected keyword" in str(err):
+                raise TypeError(f"workload {name!r}: {err}") from None
+            raise
+    return _CACHE[key]

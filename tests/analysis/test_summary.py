@@ -1,0 +1,65 @@
+"""Median of runs per batch size with an order-statistic interval: exact coverage, known values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from batchsteps.analysis import median_interval, per_batch
+
+
+def test_interval_uses_the_widest_symmetric_ranks_reaching_the_level():
+    values = np.arange(1.0, 21.0)  # n = 20: ranks 6 and 15 cover the median with 95.86%
+    m = median_interval(values, level=0.95)
+    assert (m.low, m.high) == (6.0, 15.0)
+    assert m.coverage == pytest.approx(1 - 2 * stats.binom.cdf(5, 20, 0.5))
+    assert m.coverage >= 0.95
+    assert 1 - 2 * stats.binom.cdf(6, 20, 0.5) < 0.95  # one rank further in is too narrow
+    assert m.median == 10.5 and m.n == 20
+
+
+def test_too_few_runs_give_the_full_range_and_say_what_it_covers():
+    m = median_interval([5.0, 1.0, 3.0], level=0.95)
+    assert (m.low, m.median, m.high) == (1.0, 3.0, 5.0)
+    assert m.coverage == pytest.approx(0.75)  # 1 - 2 / 2^3
+    single = median_interval([7.0])
+    assert (single.low, single.high, single.coverage) == (7.0, 7.0, 0.0)
+
+
+def test_coverage_of_the_true_median_over_many_samples():
+    # Exponential runs (skewed, like step counts): true median ln 2; n = 9 gives 96.1%.
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(2000):
+        m = median_interval(rng.exponential(size=9))
+        hits += m.low <= np.log(2) <= m.high
+    assert m.coverage == pytest.approx(1 - 2 * stats.binom.cdf(1, 9, 0.5))
+    assert abs(hits / 2000 - m.coverage) < 0.02
+
+
+def test_per_batch_has_one_sorted_row_per_batch_size():
+    table = per_batch([8, 2, 2, 2, 8, 4], [10, 40, 30, 50, 12, 20])
+    assert list(table.columns) == ["batch_size", "n", "median", "low", "high", "coverage"]
+    assert table["batch_size"].tolist() == [2.0, 4.0, 8.0]
+    assert table["n"].tolist() == [3, 1, 2]
+    assert table["median"].tolist() == [40.0, 20.0, 11.0]
+    assert table.loc[0, ["low", "high"]].tolist() == [30.0, 50.0]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: median_interval([]), ValueError, "non-empty"),
+        (lambda: median_interval([1.0, np.nan]), ValueError, "finite"),
+        (lambda: median_interval(["a"]), TypeError, "values="),
+        (lambda: median_interval([1.0], level=1.2), ValueError, "level=1.2"),
+        (lambda: median_interval([1.0], level=True), TypeError, "level=True"),
+        (lambda: per_batch([1, 2], [3.0]), ValueError, "batch_sizes has 2.*steps has 1"),
+        (lambda: per_batch([1, np.inf], [3.0, 4.0]), ValueError, "batch_sizes="),
+        (lambda: per_batch([[1, 2]], [3.0, 4.0]), ValueError, "batch_sizes="),
+    ],
+)
+def test_bad_input_is_a_clear_error(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

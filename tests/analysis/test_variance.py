@@ -1,0 +1,76 @@
+"""The mini-batch variance law: sigma^2/b with replacement, times (n-b)/(n-1) without."""
+
+import numpy as np
+import pytest
+import torch
+
+from batchsteps.analysis.variance import VarianceCurve, minibatch_variance, predicted_variance
+
+# Five gradients in the plane: sigma^2 is computed by hand below.
+GRADS = np.array([[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0], [3.0, -1.0], [2.0, 3.0]])
+SIGMA_SQ = float(((GRADS - GRADS.mean(axis=0)) ** 2).sum(axis=1).mean())
+
+
+def test_sigma_sq_is_the_exact_one_sample_variance():
+    curve = minibatch_variance(GRADS, [1], draws=10)
+    assert curve.sigma_sq == pytest.approx(SIGMA_SQ, rel=1e-12)
+    assert curve.sigma_sq == pytest.approx(4.0, rel=1e-12)  # by hand: mean (1, 1), spreads 20/5
+
+
+def test_with_replacement_matches_sigma_sq_over_b():
+    curve = minibatch_variance(GRADS, [1, 2, 3, 5, 8], draws=40_000, replacement=True, seed=1)
+    np.testing.assert_allclose(curve.predicted, SIGMA_SQ / np.array([1, 2, 3, 5, 8]))
+    assert np.all(np.abs(curve.z_scores) < 4.5)
+    np.testing.assert_allclose(curve.variance, curve.predicted, rtol=0.03)
+
+
+def test_without_replacement_carries_the_finite_population_factor():
+    sizes = np.array([1, 2, 3, 4])
+    curve = minibatch_variance(GRADS, sizes, draws=40_000, replacement=False, seed=2)
+    np.testing.assert_allclose(curve.predicted, SIGMA_SQ / sizes * (5 - sizes) / 4)
+    assert np.all(np.abs(curve.z_scores) < 4.5)
+    # and it is clearly below the with-replacement law for b > 1
+    assert np.all(curve.variance[1:] < 0.8 * SIGMA_SQ / sizes[1:])
+
+
+def test_the_whole_population_without_replacement_has_no_variance():
+    curve = minibatch_variance(GRADS, [5], draws=50, replacement=False)
+    assert curve.variance[0] == pytest.approx(0.0, abs=1e-24)
+
+
+def test_accepts_a_torch_tensor_and_is_reproducible_by_seed():
+    a = minibatch_variance(torch.tensor(GRADS), [2, 4], draws=100, seed=7)
+    b = minibatch_variance(GRADS, [2, 4], draws=100, seed=7)
+    c = minibatch_variance(GRADS, [2, 4], draws=100, seed=8)
+    np.testing.assert_array_equal(a.variance, b.variance)
+    assert not np.array_equal(a.variance, c.variance)
+    assert isinstance(a, VarianceCurve) and a.draws == 100 and a.n == 5
+
+
+def test_predicted_variance_is_sigma_sq_over_b_and_zero_at_n():
+    np.testing.assert_allclose(predicted_variance(6.0, [1, 2, 3]), [6.0, 3.0, 2.0])
+    np.testing.assert_allclose(predicted_variance(6.0, [1, 3], n=3), [6.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        (dict(per_sample_grads=np.ones(4), batch_sizes=[1]), ValueError, "per_sample_grads"),
+        (dict(per_sample_grads=[[np.nan]] * 3, batch_sizes=[1]), ValueError, "finite"),
+        (dict(per_sample_grads=GRADS, batch_sizes=[0]), ValueError, "batch_sizes"),
+        (dict(per_sample_grads=GRADS, batch_sizes=[2.5]), TypeError, "batch_sizes"),
+        (dict(per_sample_grads=GRADS, batch_sizes=[]), ValueError, "batch_sizes"),
+        (dict(per_sample_grads=GRADS, batch_sizes=[6], replacement=False), ValueError, "n=5"),
+        (dict(per_sample_grads=GRADS, batch_sizes=[1], draws=1), ValueError, "draws=1"),
+        (dict(per_sample_grads=GRADS, batch_sizes=[1], draws=2.0), TypeError, "draws"),
+        (dict(per_sample_grads=GRADS, batch_sizes=[1], replacement="no"), TypeError, "replacement"),
+    ],
+)
+def test_bad_inputs_are_named(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        minibatch_variance(**kwargs)
+
+
+def test_batches_larger_than_n_are_allowed_with_replacement():
+    curve = minibatch_variance(GRADS, [16], draws=20_000, replacement=True, seed=3)
+    assert abs(curve.z_scores[0]) < 4.5

@@ -1,0 +1,104 @@
+"""Helpers of the book tests: the pages of ``_toc.yml``, staleness, the build, a page visit.
+
+A module of its own (not ``conftest``) so that test modules can import it by a unique name.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SOURCES = ("_config.yml", "_toc.yml", "references.bib", "requirements.txt")
+SOURCE_DIRS = ("chapters", "lib/batchsteps", "_static")
+SOURCE_SUFFIXES = {".md", ".py", ".js", ".css", ".yml", ".bib", ".ipynb", ".txt", ".csv"}
+
+
+def toc_pages() -> list[str]:
+    """Every page of ``_toc.yml`` (the root first), as docnames like ``chapters/sgd``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or ():
+            if "file" in entry:
+                pages.append(str(Path(entry["file"]).with_suffix("")))
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", ()):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    walk(toc.get("sections"))
+    return pages
+
+
+def _newest_source() -> float:
+    files = [ROOT / name for name in SOURCES]
+    files += [p for p in ROOT.glob("*.md")]
+    for folder in SOURCE_DIRS:
+        files += [p for p in (ROOT / folder).rglob("*") if p.suffix in SOURCE_SUFFIXES]
+    return max((p.stat().st_mtime for p in files if p.is_file()), default=0.0)
+
+
+def book_is_stale(html: Path = HTML) -> bool:
+    """Whether ``html/index.html`` is missing or older than any source of the book."""
+    index = html / "index.html"
+    return not index.exists() or index.stat().st_mtime < _newest_source()
+
+
+def build_book() -> subprocess.CompletedProcess:
+    """``jupyter-book build . -W -n --keep-going --all``, with this interpreter's tools."""
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book), "build", ".", "-W", "-n", "--keep-going", "--all"]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+
+
+class Visit:
+    """One page opened in the browser: requests that left the server, console errors."""
+
+    def __init__(self, context, base: str) -> None:
+        self.base = base
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.page = context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        self.page.route("**/*", self._route)
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(f"console error: {message.text} ({message.location})")
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        if url.startswith(self.base + "/") or url.startswith(("data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def open(self, docname: str) -> None:
+        self.page.goto(f"{self.base}/{docname}.html", wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+
+    def close(self) -> None:
+        self.page.close()

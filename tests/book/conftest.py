@@ -1,0 +1,101 @@
+"""Fixtures for the built book: build it when stale, serve it on 127.0.0.1, drive Chromium.
+
+``built_book`` (session) returns ``_build/html``, building the book first with
+``jupyter-book build . -W -n --keep-going --all`` when ``_build/html/index.html`` is missing or
+older than any source (chapters, the library, ``_config.yml``, ``_toc.yml``, ...). The browser
+is Debian's ``/usr/bin/chromium`` driven by Python Playwright (no browser download); without
+it the browser tests skip with a loud reason, and fail instead when
+``BATCHSTEPS_REQUIRE_BROWSER=1`` (CI sets it).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from book_pages import CHROMIUM, CHROMIUM_ARGS, HTML, Visit, book_is_stale, build_book
+from book_pages import toc_pages as toc_pages  # re-exported: test modules import it from here
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    """``_build/html``, built now if missing or stale; a failed build fails the test."""
+    if book_is_stale():
+        result = build_book()
+        if result.returncode != 0 or not (HTML / "index.html").exists():
+            tail = (result.stdout + result.stderr)[-6000:]
+            pytest.fail(f"jupyter-book build failed (exit {result.returncode}):\n{tail}")
+    return HTML
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class names it so
+        pass
+
+
+@pytest.fixture(scope="session")
+def book_url(built_book: Path):
+    """The built book served over HTTP on 127.0.0.1 (a free port); the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium through Playwright, with a fresh user-data-dir.
+
+    Skips loudly when Playwright or Chromium is missing; fails then if
+    ``BATCHSTEPS_REQUIRE_BROWSER=1``.
+    """
+    required = os.environ.get("BATCHSTEPS_REQUIRE_BROWSER") == "1"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        if required:
+            pytest.fail(f"BATCHSTEPS_REQUIRE_BROWSER=1 but Python Playwright is missing: {error}")
+        pytest.skip(f"BROWSER TESTS SKIPPED: Python Playwright is not installed ({error})")
+    if not CHROMIUM.exists():
+        if required:
+            pytest.fail(f"BATCHSTEPS_REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
+        pytest.skip(
+            f"BROWSER TESTS SKIPPED: {CHROMIUM} is missing; install Debian's chromium "
+            "(apt-get install chromium) to check the built book in a real browser"
+        )
+    with tempfile.TemporaryDirectory(prefix="batchsteps-chromium-") as profile:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                profile,
+                executable_path=str(CHROMIUM),
+                args=CHROMIUM_ARGS,
+                headless=True,
+                viewport={"width": 1280, "height": 900},
+                service_workers="block",
+            )
+            yield context
+            context.close()
+
+
+@pytest.fixture
+def visit(browser, book_url):
+    """A factory: ``visit("chapters/sgd")`` opens that page and returns its :class:`Visit`."""
+    opened: list[Visit] = []
+
+    def open_page(docname: str) -> Visit:
+        v = Visit(browser, book_url)
+        opened.append(v)
+        v.open(docname)
+        return v
+
+    yield open_page
+    for v in opened:
+        v.close()

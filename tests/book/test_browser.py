@@ -1,0 +1,153 @@
+"""The built book in a real browser (headless Debian Chromium, served from 127.0.0.1).
+
+On every page of ``_toc.yml``: no request leaves the local server, no console error, every
+math element typeset by MathJax (no TeX error), a full-page screenshot saved under
+``_build/screenshots/`` (a CI artefact). On every theory chapter: an explorer whose critical
+batch size, after a slider is moved, is the one ``Bound.subs(...)`` gives for the new values.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+from book_pages import SCREENSHOTS, Visit, toc_pages
+
+import batchsteps as bs
+from batchsteps.viz.explorer import format_value, template_law
+
+pytestmark = pytest.mark.browser
+
+PAGES = toc_pages()
+THEORY_CHAPTERS = (
+    "chapters/template",
+    "chapters/sgd",
+    "chapters/momentum",
+    "chapters/adam",
+    "chapters/tuned",
+)
+"""Chapters that derive a bound: each must carry an explorer (those in ``_toc.yml`` are tested)."""
+
+
+def law_of(name: str, kind: str):
+    """The Python object an explorer on a page was generated from."""
+    if kind == "tuned-rate":
+        return bs.theory.tuned_bound(name)
+    if name == "template":
+        return template_law()
+    return bs.theory.bound(name)
+
+
+@pytest.fixture(scope="module")
+def reports(browser, book_url):
+    """Each page opened once: what it requested outside, its errors, its math, a screenshot."""
+    cache: dict[str, dict] = {}
+
+    def report(docname: str) -> dict:
+        if docname not in cache:
+            v = Visit(browser, book_url)
+            v.open(docname)
+            math_state = v.page.evaluate(
+                """async () => {
+                    if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+                        await MathJax.startup.promise;
+                    }
+                    return {
+                        mathjax: !!(window.MathJax && MathJax.version),
+                        elements: document.querySelectorAll('.math').length,
+                        typeset: document.querySelectorAll('.math mjx-container').length,
+                        errors: [...document.querySelectorAll('mjx-merror')]
+                            .map(e => e.getAttribute('data-mjx-error') || e.textContent),
+                    };
+                }"""
+            )
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shot = SCREENSHOTS / (docname.replace("/", "__") + ".png")
+            v.page.screenshot(path=str(shot), full_page=True)
+            cache[docname] = {
+                "outside": list(v.outside),
+                "errors": list(v.errors),
+                "math": math_state,
+                "screenshot": shot,
+            }
+            v.close()
+        return cache[docname]
+
+    return report
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_makes_no_request_outside_the_book(reports, docname):
+    assert reports(docname)["outside"] == []
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_logs_no_console_error(reports, docname):
+    assert reports(docname)["errors"] == []
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_every_formula_on_the_page_is_typeset_by_the_books_own_mathjax(reports, docname):
+    state = reports(docname)["math"]
+    if state["elements"] == 0:
+        pytest.skip(f"{docname} has no math")
+    assert state["mathjax"], "MathJax did not load"
+    assert state["typeset"] == state["elements"]
+    assert state["errors"] == []
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_a_full_page_screenshot_is_saved(reports, docname):
+    shot = reports(docname)["screenshot"]
+    assert shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 10_000
+
+
+def shown_number(text: str) -> float:
+    """Parse the explorer's display: ``1235``, ``0.005848`` or ``1.235×10¹²``."""
+    digits = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+    mantissa, _, exponent = text.partition("×10")
+    return float(mantissa) * (10.0 ** int(exponent.translate(digits)) if exponent else 1.0)
+
+
+def agree_to_four_digits(shown: float, exact: float) -> bool:
+    digits = 3 - math.floor(math.log10(abs(exact)))
+    return abs(shown - exact) <= 0.5 * 10.0 ** (-digits) * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("docname", [p for p in PAGES if p in THEORY_CHAPTERS])
+def test_moving_a_slider_shows_the_critical_batch_python_computes(visit, docname):
+    v = visit(docname)
+    explorers = v.page.locator(".bs-explorer[data-ready=true]")
+    assert explorers.count() >= 1, f"{docname} has no working explorer"
+    for i in range(explorers.count()):
+        root = explorers.nth(i)
+        law = law_of(root.get_attribute("data-explorer"), root.get_attribute("data-kind"))
+        shown = root.locator('[data-output="critical-batch"]')
+        before = shown.text_content()
+        # the noise (sigma, or the template's B) moves b* and no validity condition
+        name = next(
+            (n for n in ("sigma", "B") if root.locator(f'input[data-param="{n}"]').count()),
+            root.locator("input[data-param]").first.get_attribute("data-param"),
+        )
+        slider = root.locator(f'input[data-param="{name}"]')
+        slider.scroll_into_view_if_needed()
+        box = slider.bounding_box()
+        start = float(slider.input_value())
+        fraction = 0.2 if start > 500 else 0.85  # click well away from where the thumb is
+        v.page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)
+        values = v.page.evaluate("e => JSON.parse(e.dataset.values)", root.element_handle())
+        assert float(slider.input_value()) != start, "the click did not move the slider"
+        expected = law.subs(**values).critical_batch
+        text = shown.text_content()
+        assert text != before
+        assert agree_to_four_digits(shown_number(text), expected), (text, expected)
+        assert text == format_value(expected)
+    assert v.errors == [] and v.outside == []
+
+
+def test_every_theory_chapter_in_the_book_is_tested():
+    assert re.search(r"chapters/(template|sgd)", "\n".join(PAGES)), (
+        "_toc.yml lists none of the theory chapters the explorer tests expect"
+    )

@@ -1,0 +1,73 @@
+"""What the built HTML carries, read without a browser: launch buttons, local assets, explorers.
+
+Every notebook chapter has Binder, Colab (on its generated ``.ipynb``), JupyterHub and Thebe
+buttons and a notebook download; no page loads a script or a style sheet from outside the book;
+MathJax is the book's own copy; no page carries a widget view that would be dead without a
+kernel; every theory chapter carries an explorer.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from book_pages import ROOT, toc_pages
+
+pytestmark = pytest.mark.book
+
+PAGES = toc_pages()
+NOTEBOOKS = [
+    p
+    for p in PAGES
+    if (ROOT / f"{p}.md").exists()
+    and "kernelspec:" in (ROOT / f"{p}.md").read_text(encoding="utf-8")[:600]
+]
+THEORY_CHAPTERS = ("chapters/template", "chapters/sgd", "chapters/momentum", "chapters/adam")
+
+
+def html_of(built_book, docname: str) -> str:
+    return (built_book / f"{docname}.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("docname", NOTEBOOKS)
+def test_notebook_chapter_has_launch_buttons_and_a_notebook_download(built_book, docname):
+    page = html_of(built_book, docname)
+    for where in ("Binder", "Colab", "JupyterHub", "Thebe"):
+        assert f'title="Launch {"on " if where != "Thebe" else ""}{where}"' in page, where
+    assert 'href="https://mybinder.org/v2/gh/' in page and f"{docname}.md" in page
+    colab = re.search(r'href="(https://colab\.research\.google\.com/[^"]+)"', page).group(1)
+    assert colab.endswith(f"/_sources/{docname}.ipynb"), "Colab must open the generated notebook"
+    download = f"_sources/{docname}.ipynb"
+    assert download in page and (built_book / download).exists()
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_no_script_or_style_sheet_comes_from_outside_the_book(built_book, docname):
+    page = html_of(built_book, docname)
+    assert not re.search(r"""<script[^>]+src=["']?(https?:)?//""", page)
+    assert not re.search(r"""<link[^>]+href=["']?(https?:)?//[^>]*(stylesheet|preload)""", page)
+    assert not re.search(r"""<link[^>]+(stylesheet|preload)[^>]+href=["']?(https?:)?//""", page)
+
+
+def test_mathjax_is_served_from_the_book(built_book):
+    pages = [html_of(built_book, p) for p in PAGES]
+    sources = {m for page in pages for m in re.findall(r'src="([^"]*tex-chtml\.js)[^"]*"', page)}
+    assert sources, "no page loads MathJax"
+    assert all("_static/mathjax/tex-chtml.js" in s and "//" not in s for s in sources)
+    mathjax = built_book / "_static" / "mathjax"
+    assert (mathjax / "tex-chtml.js").exists()
+    assert list((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_no_page_carries_a_widget_that_would_be_dead_without_a_kernel(built_book, docname):
+    page = html_of(built_book, docname)
+    assert "application/vnd.jupyter.widget-view+json" not in page
+    assert "embed-amd" not in page and "require.min.js" not in page
+
+
+@pytest.mark.parametrize("docname", [p for p in PAGES if p in THEORY_CHAPTERS])
+def test_theory_chapter_carries_an_explorer(built_book, docname):
+    page = html_of(built_book, docname)
+    assert 'class="bs-explorer"' in page and 'data-output="critical-batch"' in page
+    assert "window.batchstepsExplorer.mount" in page

@@ -1,0 +1,251 @@
+"""The engine: exact first steps, agreement with a plain torch loop, divergence, determinism."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import batchsteps.train as bt
+from batchsteps.train.problems import FunctionalModel, StackedMLP
+from batchsteps.train.reference import plain_steps_to_target
+
+DIGITS = dict(lr=0.1, target="loss<=0.5", max_steps=400)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "target", "hyper"),
+    [
+        ("sgd", "loss<=0.5", {}),
+        ("momentum", "accuracy>=0.9", {}),
+        ("adam", "grad_norm_sq<=0.05", {"beta2": 0.99}),
+    ],
+)
+def test_sparse_checks_with_replay_equal_checking_every_step(optimizer, target, hyper):
+    lr = 0.1 if optimizer == "sgd" else 0.01 if optimizer == "momentum" else 0.003
+    common = dict(lr=lr, seeds=[0, 1, 2, 3, 4], target=target, max_steps=400, **hyper)
+    sparse = bt.measure_steps("digits-mlp", optimizer, 32, check_every=40, **common)
+    dense = bt.measure_steps("digits-mlp", optimizer, 32, check_every=1, **common)
+    assert (dense.steps > 0).all()
+    np.testing.assert_array_equal(sparse.steps, dense.steps)
+    assert sparse.replayed_steps > 0
+
+
+def test_engine_follows_the_plain_torch_loop_on_the_same_batches():
+    seeds = [0, 1, 2]
+    for optimizer, lr in [("sgd", 0.1), ("nesterov", 0.02), ("rmsprop", 0.001)]:
+        engine = bt.steps_to_target(
+            "digits-mlp", optimizer, 16, lr=lr, seeds=seeds, target="loss<=0.6", max_steps=300
+        )
+        plain = [
+            plain_steps_to_target(
+                "digits-mlp", optimizer, 16, lr=lr, seed=s, target="loss<=0.6", max_steps=300
+            )
+            for s in seeds
+        ]
+        assert (engine > 0).all()
+        np.testing.assert_array_equal(engine, plain)
+
+
+def test_median_steps_agree_with_an_independent_plain_loop_within_5_percent():
+    # the plain loop samples its own batches with torch.randint: agreement is statistical
+    seeds = list(range(32))
+    engine = bt.steps_to_target("digits-mlp", "sgd", 32, seeds=seeds, **DIGITS)
+    plain = [
+        plain_steps_to_target("digits-mlp", "sgd", 32, seed=s + 1000, sampling="torch", **DIGITS)
+        for s in seeds
+    ]
+    assert (engine > 0).all() and min(plain) > 0
+    assert abs(np.median(engine) / np.median(plain) - 1) < 0.05
+
+
+def test_same_arguments_same_steps():
+    first = bt.steps_to_target(
+        "digits-mlp", "momentum", 64, seeds=[5, 6, 7], **{**DIGITS, "lr": 0.03}
+    )
+    again = bt.steps_to_target(
+        "digits-mlp", "momentum", 64, seeds=[5, 6, 7], **{**DIGITS, "lr": 0.03}
+    )
+    np.testing.assert_array_equal(first, again)
+
+
+def test_a_seed_does_not_depend_on_the_seeds_beside_it():
+    many = bt.steps_to_target("digits-mlp", "sgd", 32, seeds=[0, 1, 2, 3, 4, 5], **DIGITS)
+    few = bt.steps_to_target("digits-mlp", "sgd", 32, seeds=[4, 1], **DIGITS)
+    np.testing.assert_array_equal(few, many[[4, 1]])
+
+
+def _wild_factory():
+    """An MLP whose initial weights are multiplied by 1e6 for about half the seeds."""
+    model = bt.mlp((16, 32, 1))
+    if torch.rand(()) < 0.5:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(1e6)
+    return model
+
+
+def test_diverged_replicas_stop_with_reason_and_leave_the_others_alone():
+    base = bt.workload("teacher-student")
+    wild = bt.Workload("wild-teacher", base.X, base.y, _wild_factory, "mse")
+    seeds = list(range(8))
+    result = bt.measure_steps(
+        wild, "sgd", 32, lr=0.2, seeds=seeds, target="loss<=0.5", max_steps=300
+    )
+    diverged = np.array([r == "diverged" for r in result.reason])
+    assert 0 < diverged.sum() < len(seeds)
+    assert (result.steps[diverged] == -1).all()
+    calm = [s for s, d in zip(seeds, diverged, strict=True) if not d]
+    alone = bt.steps_to_target(
+        wild, "sgd", 32, lr=0.2, seeds=calm, target="loss<=0.5", max_steps=300
+    )
+    np.testing.assert_array_equal(alone, result.steps[~diverged])
+    assert (alone > 0).all()
+
+
+def test_no_target_trains_max_steps_and_reaches_nothing():
+    result = bt.measure_steps("digits-mlp", "adam", 8, lr=1e-3, seeds=2, target=None, max_steps=5)
+    assert result.steps.tolist() == [-1, -1]
+    assert result.reason == ("no target", "no target")
+
+
+def test_a_target_met_at_initialisation_is_step_zero():
+    steps = bt.steps_to_target(
+        "digits-mlp", "sgd", 8, lr=0.1, seeds=[0], target="loss<=10", max_steps=5
+    )
+    assert steps.tolist() == [0]
+
+
+def test_unreached_targets_are_minus_one_with_reason_max_steps():
+    result = bt.measure_steps(
+        "digits-mlp", "sgd", 8, lr=0.01, seeds=[0, 1], target="loss<=0.01", max_steps=20
+    )
+    assert result.steps.tolist() == [-1, -1]
+    assert result.reason == ("max_steps", "max_steps")
+
+
+def test_record_receives_stacked_params_every_n_steps():
+    seen = []
+    bt.measure_steps(
+        "digits-mlp",
+        "sgd",
+        8,
+        lr=0.1,
+        seeds=[3, 4],
+        target=None,
+        max_steps=10,
+        record=lambda k, params, seeds: seen.append((k, tuple(params[0].shape), list(seeds))),
+        record_every=5,
+    )
+    assert seen == [
+        (0, (2, 64, 128), [3, 4]),
+        (5, (2, 64, 128), [3, 4]),
+        (10, (2, 64, 128), [3, 4]),
+    ]
+
+
+def test_nqm_loss_decays_like_its_exact_expectation():
+    # SGD on f = 1/2 sum h theta^2: E theta_{k,i}^2 = (1 - a h_i)^{2k} theta_0^2 + noise terms
+    wl = bt.workload("nqm", dim=10)
+    lr, b, k = 0.5, 4, 30
+    finals = []
+    bt.measure_steps(
+        wl,
+        "sgd",
+        b,
+        lr=lr,
+        seeds=list(range(200)),
+        target=None,
+        max_steps=k,
+        record=lambda step, p, s: finals.append(p[0].clone()) if step == k else None,
+    )
+    h = wl.curvature.double()
+    decay = (1 - lr * h) ** 2
+    second = decay**k + lr**2 * h / b * (1 - decay**k) / (1 - decay)
+    expected = 0.5 * (h * second).sum().item()
+    measured = 0.5 * (h * finals[0].double().square()).sum(1)
+    assert abs(measured.mean().item() - expected) < 3 * measured.std().item() / math.sqrt(200)
+
+
+def test_hand_written_mlp_gradients_equal_torch_func_gradients():
+    wl = bt.workload("digits-mlp")
+    fast = StackedMLP(wl.model, wl.X, wl.y, wl.loss, torch.device("cpu"))
+    generic = FunctionalModel(wl.model, wl.X, wl.y, wl.loss, torch.device("cpu"))
+    p_fast, p_gen = fast.init([0, 1]), generic.init([0, 1])
+    batch = torch.randint(wl.n, (2, 16), generator=torch.Generator().manual_seed(0))
+    loss_f, grads_f = fast.loss_grad(p_fast, batch)
+    loss_g, grads_g = generic.loss_grad(p_gen, batch)
+    torch.testing.assert_close(loss_f, loss_g)
+    order = [
+        0,
+        1,
+        2,
+        3,
+    ]  # generic: weight (out, in), bias (out,); fast: weight (in, out), bias (1, out)
+    for i in order:
+        g = grads_g[i]
+        expected = g.transpose(1, 2) if g.dim() == 3 else g.unsqueeze(1)
+        torch.testing.assert_close(grads_f[i], expected, atol=1e-6, rtol=1e-5)
+    for what in ("loss", "accuracy", "grad_norm_sq"):
+        torch.testing.assert_close(
+            fast.measure(p_fast, what), generic.measure(p_gen, what), atol=1e-6, rtol=1e-5
+        )
+
+
+def test_generic_modules_run_through_torch_func_and_match_the_plain_loop():
+    digits = bt.workload("digits-mlp")
+    tanh_net = bt.Workload(
+        "digits-tanh",
+        digits.X,
+        digits.y,
+        lambda: torch.nn.Sequential(
+            torch.nn.Linear(64, 32), torch.nn.Tanh(), torch.nn.Linear(32, 10)
+        ),
+    )
+    assert isinstance(tanh_net.problem(torch.device("cpu")), FunctionalModel)
+    args = dict(lr=0.2, target="loss<=0.8", max_steps=200)
+    engine = bt.steps_to_target(tanh_net, "momentum", 16, seeds=[0, 1], **{**args, "lr": 0.05})
+    plain = [
+        plain_steps_to_target(tanh_net, "momentum", 16, seed=s, **{**args, "lr": 0.05})
+        for s in [0, 1]
+    ]
+    assert (engine > 0).all()
+    np.testing.assert_array_equal(engine, plain)
+
+
+GOOD = dict(lr=0.1, seeds=[0], target="loss<=0.5", max_steps=5)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "name"),
+    [
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": 2.5}, TypeError, "batch_size"),
+        ({"batch_size": True}, TypeError, "batch_size"),
+        ({"lr": -0.1}, ValueError, "lr"),
+        ({"lr": float("nan")}, ValueError, "lr"),
+        ({"lr": 0}, ValueError, "lr"),
+        ({"seeds": []}, ValueError, "seeds"),
+        ({"seeds": [-1]}, ValueError, "seeds"),
+        ({"seeds": [1, 1]}, ValueError, "seeds"),
+        ({"max_steps": 0}, ValueError, "max_steps"),
+        ({"workload": "imagenet"}, ValueError, "imagenet"),
+        ({"optimizer": "lion"}, ValueError, "lion"),
+        ({"beta1": 0.9}, TypeError, "beta1"),
+        ({"target": "loss<0.5"}, ValueError, "accepted forms"),
+        ({"target": "loss<=x"}, ValueError, "accepted forms"),
+        ({"device": "gpu0"}, ValueError, "device"),
+    ],
+)
+def test_bad_inputs_raise_errors_naming_them(change, error, name):
+    args = {"workload": "digits-mlp", "optimizer": "sgd", "batch_size": 8, **GOOD, **change}
+    wl, opt, b = args.pop("workload"), args.pop("optimizer"), args.pop("batch_size")
+    with pytest.raises(error, match=name):
+        bt.steps_to_target(wl, opt, b, **args)
+
+
+def test_accuracy_targets_need_a_classification_workload():
+    with pytest.raises(ValueError, match="accuracy"):
+        bt.steps_to_target(
+            "teacher-student", "sgd", 8, lr=0.1, seeds=[0], target="accuracy>=0.9", max_steps=5
+        )

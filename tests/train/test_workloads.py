@@ -1,0 +1,192 @@
+"""Workloads: the data and models they promise, loaders on real files, clear errors."""
+
+import gzip
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import batchsteps.train as bt
+from batchsteps.train.problems import NoisyQuadratic, StackedMLP
+from batchsteps.train.sampling import draw_indices
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+CPU = torch.device("cpu")
+
+
+def test_digits_is_all_1797_samples_scaled_to_unit_range_with_a_64_128_10_mlp():
+    wl = bt.workload("digits-mlp")
+    assert tuple(wl.X.shape) == (1797, 64) and tuple(wl.y.shape) == (1797,)
+    assert wl.X.min().item() == 0.0 and wl.X.max().item() == 1.0
+    assert sorted(wl.y.unique().tolist()) == list(range(10))
+    assert [tuple(p.shape) for p in wl.model().parameters()] == [
+        (128, 64),
+        (128,),
+        (10, 128),
+        (10,),
+    ]
+    assert isinstance(wl.problem(CPU), StackedMLP)
+
+
+def test_replica_s_starts_where_torch_manual_seed_s_starts():
+    wl = bt.workload("digits-mlp")
+    params = wl.problem(CPU).init([7, 3])
+    torch.manual_seed(3)
+    plain = wl.model()
+    torch.testing.assert_close(params[0][1], plain[0].weight.detach().t(), rtol=0, atol=0)
+    torch.testing.assert_close(params[3][1, 0], plain[2].bias.detach(), rtol=0, atol=0)
+
+
+def test_teacher_student_label_noise_sets_the_floor_of_the_loss():
+    # the teacher itself reaches a mean squared error equal to the label-noise variance
+    for noise in (0.05, 0.5):
+        wl = bt.workload("teacher-student", noise=noise, n=4096)
+        clean = bt.workload("teacher-student", noise=0.0, n=4096)
+        residual = (wl.y - clean.y).square().mean().item()
+        assert residual == pytest.approx(noise, rel=0.1)
+
+
+@pytest.mark.parametrize("factor", [1.0, 3.0])
+def test_nqm_gradients_are_unbiased_with_variance_c_over_b(factor):
+    # one-sample noise variance c_i = factor * h_i, so a batch of 4 has variance c_i / 4
+    wl = bt.workload("nqm", dim=5, noise_factor=factor)
+    prob = wl.problem(CPU)
+    assert isinstance(prob, NoisyQuadratic)
+    theta = [torch.full((1, 5), 2.0)]
+    noise = torch.cat([prob.draw(0, c, 4) for c in range(100)])  # 6400 draws
+    grads = torch.stack([prob.loss_grad(theta, n.unsqueeze(0))[1][0][0] for n in noise[:2000]])
+    h = wl.curvature
+    torch.testing.assert_close(grads.mean(0), 2.0 * h, atol=0.05, rtol=0)
+    torch.testing.assert_close(noise.var(0), factor * h / 4, rtol=0.08, atol=0)
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="dataset-fashion-mnist is not installed")
+def test_fashion_mnist_reads_the_real_idx_files():
+    wl = bt.workload("fashion-mnist-mlp", data_dir=FASHION, n_train=1000)
+    assert tuple(wl.X.shape) == (1000, 784)
+    assert 0.0 <= wl.X.min().item() and wl.X.max().item() <= 1.0
+    assert sorted(wl.y.unique().tolist()) == list(range(10))
+    full = bt.read_idx(FASHION / "train-labels-idx1-ubyte.gz")
+    assert full.shape == (60000,)
+    np.testing.assert_array_equal(wl.y.numpy(), full[:1000])
+
+
+def test_missing_data_folder_or_file_is_a_clear_error(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        bt.workload("fashion-mnist-mlp", data_dir=missing)
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
+        bt.workload("fashion-mnist-mlp", data_dir=tmp_path)
+    with pytest.raises(FileNotFoundError, match="data_batch_1"):
+        bt.workload("cifar10-resnet20", data_dir=tmp_path)
+
+
+def _idx_bytes(array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_reader_reads_plain_and_gzipped_files(tmp_path, gz):
+    array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    path = tmp_path / ("a.idx.gz" if gz else "a.idx")
+    (gzip.open if gz else open)(path, "wb").write(_idx_bytes(array))
+    np.testing.assert_array_equal(bt.read_idx(path), array)
+
+
+def test_idx_reader_refuses_a_file_of_another_format(tmp_path):
+    path = tmp_path / "bad"
+    path.write_bytes(b"\x89PNG not idx")
+    with pytest.raises(ValueError, match="idx"):
+        bt.read_idx(path)
+
+
+def test_cifar_loader_reads_the_python_archive_format(tmp_path):
+    # five tiny batches in the archive's own layout (dict with b"data" rows of 3072 bytes)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(1, 6):
+        batch = {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": [i % 10] * 4}
+        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch))
+    wl = bt.workload("cifar10-resnet20", data_dir=tmp_path)
+    assert tuple(wl.X.shape) == (20, 3, 32, 32)
+    assert wl.y.tolist() == [i % 10 for i in range(1, 6) for _ in range(4)]
+
+
+def test_resnet20_has_twenty_weight_layers_and_classifies_32x32_images():
+    net = bt.resnet20()
+    weighted = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(weighted) == 20
+    assert sum(p.numel() for p in net.parameters()) == pytest.approx(0.27e6, rel=0.03)
+    assert tuple(net(torch.zeros(2, 3, 32, 32)).shape) == (2, 10)
+
+
+def test_resnet20_replicas_train_through_torch_func_like_a_plain_module():
+    gen = torch.Generator().manual_seed(0)
+    X, y = torch.randn(32, 3, 32, 32, generator=gen), torch.randint(10, (32,), generator=gen)
+    wl = bt.Workload("tiny-resnet", X, y, bt.resnet20)
+    seen = {}
+    bt.measure_steps(
+        wl,
+        "momentum",
+        8,
+        lr=0.05,
+        seeds=[0, 1],
+        target=None,
+        max_steps=3,
+        record=lambda k, params, seeds: seen.update({k: [p[1].clone() for p in params]}),
+    )
+    torch.manual_seed(1)
+    plain = bt.resnet20()  # batch norm in training mode: batch statistics, as the engine uses
+    opt = torch.optim.SGD(plain.parameters(), lr=0.05, momentum=0.9)
+    batches = draw_indices(1, 0, 32, 8)
+    for k in range(3):
+        loss = torch.nn.functional.cross_entropy(plain(X[batches[k]]), y[batches[k]])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for ours, theirs in zip(seen[3], plain.parameters(), strict=True):
+        torch.testing.assert_close(ours, theirs.detach(), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "name"),
+    [
+        (lambda: bt.workload("mnist"), ValueError, "mnist"),
+        (lambda: bt.workload("digits-mlp", width=3), TypeError, "width"),
+        (lambda: bt.workload("teacher-student", noise=-1.0), ValueError, "noise"),
+        (
+            lambda: bt.Workload("w", torch.zeros(3, 2), torch.zeros(4, dtype=torch.long), bt.mlp),
+            ValueError,
+            "rows",
+        ),
+        (
+            lambda: bt.Workload("w", torch.zeros(3, 2), torch.zeros(3), lambda: bt.mlp((2, 2))),
+            TypeError,
+            "y",
+        ),
+        (
+            lambda: bt.Workload("w", torch.zeros(3, 2), torch.zeros(3, 1), None, "mse"),
+            TypeError,
+            "model",
+        ),
+        (
+            lambda: bt.Workload("w", torch.zeros(3, 2), torch.zeros(3, 1), bt.mlp, "hinge"),
+            ValueError,
+            "loss",
+        ),
+    ],
+)
+def test_bad_workload_arguments_name_the_culprit(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+def test_workloads_pickle_without_their_device_copies():
+    wl = bt.workload("digits-mlp")
+    wl.problem(CPU)
+    again = pickle.loads(pickle.dumps(wl))
+    assert again._problems == {} and torch.equal(again.X, wl.X)

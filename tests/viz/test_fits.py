@@ -1,0 +1,160 @@
+"""Figures of fitted laws: what is drawn is the measured medians, the fits, and their marks."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from batchsteps.analysis import fit_steps, per_batch  # noqa: E402
+from batchsteps.viz import OPTIMIZER_STYLES, plot_fits, plot_linearisation  # noqa: E402
+
+POWERS = 2.0 ** np.arange(1, 11)
+
+
+def _sweep(min_steps, min_batch, seed, seeds=3):
+    rng = np.random.default_rng(seed)
+    b = np.repeat(POWERS, seeds)
+    with np.errstate(divide="ignore"):
+        k = np.where(b > min_batch, min_steps * b / (b - min_batch), np.inf)
+    k = k * np.exp(0.05 * rng.standard_normal(b.size))
+    reached = np.isfinite(k)
+    return b, np.where(reached, np.round(k), -1.0), reached
+
+
+SGD_DATA = _sweep(1000.0, 6.0, 0)
+SGD = fit_steps(*SGD_DATA[:2], reached=SGD_DATA[2], n_boot=50)
+SGD_TUNED = fit_steps(*SGD_DATA[:2], "tuned_lr", reached=SGD_DATA[2], n_boot=50)
+MOM_DATA = _sweep(400.0, 12.0, 1)
+MOMENTUM = fit_steps(*MOM_DATA[:2], reached=MOM_DATA[2], n_boot=50)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _labelled(ax, text):
+    return [h for h in ax.get_lines() + ax.collections if text in str(h.get_label())]
+
+
+def test_steps_figure_draws_the_fit_on_log_log_axes_over_the_measured_range():
+    fig = plot_fits({"sgd": SGD})
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "batch size" in ax.get_xlabel() and "steps" in ax.get_ylabel()
+    (curve,) = _labelled(ax, "constant-rate law fit")
+    x, y = curve.get_data()
+    assert x[0] == pytest.approx(SGD.batch_sizes.min()) and x[-1] == pytest.approx(1024)
+    np.testing.assert_allclose(y, SGD.predict(x))
+    assert curve.get_color() == OPTIMIZER_STYLES["sgd"].color
+
+
+def test_measured_points_are_the_medians_per_batch_size():
+    ax = plot_fits({"sgd": SGD}).axes[0]
+    (points,) = [c for c in ax.containers if "median" in c.get_label()]
+    x, y = points.lines[0].get_data()
+    table = per_batch(SGD.batch_sizes, SGD.steps)
+    np.testing.assert_allclose(x, table["batch_size"])
+    np.testing.assert_allclose(y, table["median"])
+
+
+def test_runs_not_reached_are_shown_and_counted():
+    ax = plot_fits({"sgd": SGD}).axes[0]
+    (missed,) = _labelled(ax, "not reached")
+    assert f"({SGD.n_excluded} runs)" in missed.get_label()
+    np.testing.assert_allclose(missed.get_xdata(), np.unique(SGD.excluded_batch_sizes))
+
+
+def test_sfo_figure_multiplies_by_b_and_marks_the_critical_batch():
+    ax = plot_fits({"sgd": SGD}, quantity="sfo").axes[0]
+    (curve,) = _labelled(ax, "constant-rate law fit")
+    x, y = curve.get_data()
+    np.testing.assert_allclose(y, x * SGD.predict(x))
+    assert "gradients" in ax.get_ylabel()
+    vertical = [line for line in ax.get_lines() if np.ptp(line.get_xdata()) == 0]
+    assert [line.get_xdata()[0] for line in vertical] == pytest.approx([SGD.critical_batch])
+
+
+def test_several_optimizers_and_laws_each_get_their_style_and_a_legend_entry():
+    ax = plot_fits({"sgd": [SGD, SGD_TUNED], "momentum": MOMENTUM}).axes[0]
+    tuned = _labelled(ax, "SGD: tuned-rate law fit")
+    assert len(tuned) == 1 and tuned[0].get_linestyle() == "--"
+    (mom,) = _labelled(ax, "Momentum: constant-rate law fit")
+    assert mom.get_color() == OPTIMIZER_STYLES["momentum"].color
+    marks = _labelled(ax, "≈")
+    positions = sorted(line.get_xdata()[0] for line in marks)
+    expected = [SGD.critical_batch, SGD_TUNED.critical_batch, MOMENTUM.critical_batch]
+    assert positions == pytest.approx(sorted(expected))
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("B_noise" in t for t in legend) and any("b*" in t for t in legend)
+
+
+def test_a_single_fit_draws_in_a_neutral_style_and_into_a_given_axes():
+    fig, ax = plt.subplots()
+    assert plot_fits(SGD, ax=ax, band=False, mark_critical=False) is fig
+    assert not any(isinstance(c, PolyCollection) for c in ax.collections)  # no band
+    assert not _labelled(ax, "≈") and not ax.patches  # no critical mark or interval
+    assert any("constant-rate law fit" == t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_band_and_critical_interval_are_drawn_when_asked():
+    ax = plot_fits(SGD).axes[0]
+    assert any(isinstance(c, PolyCollection) for c in ax.collections)
+    low, high = SGD.ci["critical_batch"]
+    (span,) = ax.patches
+    assert span.get_x() == pytest.approx(low) and span.get_width() == pytest.approx(high - low)
+
+
+def test_linearisation_draws_the_constant_law_as_a_line_through_one_over_k_min():
+    ax = plot_linearisation({"sgd": [SGD, SGD_TUNED]}).axes[0]
+    assert ax.get_xscale() == "linear" and ax.get_xlim()[0] == 0.0
+    (line,) = _labelled(ax, "constant-rate law fit")
+    x, y = line.get_data()
+    slope, intercept = np.polyfit(x, y, 1)
+    assert intercept == pytest.approx(1 / SGD.min_steps, rel=1e-9)
+    assert slope == pytest.approx(-SGD.params["min_batch"] / SGD.min_steps, rel=1e-9)
+    (bent,) = _labelled(ax, "tuned-rate law fit")
+    bx, by = bent.get_data()
+    residual = by - np.polyval(np.polyfit(bx, by, 1), bx)
+    assert np.abs(residual).max() > 1e-3 * by.max()  # the tuned law is not straight here
+    intercepts = [line for line in ax.get_lines() if list(line.get_xdata()) == [0.0]]
+    assert {round(float(line.get_ydata()[0]), 12) for line in intercepts} == {
+        round(1 / SGD.min_steps, 12),
+        round(1 / SGD_TUNED.min_steps, 12),
+    }
+
+
+def test_linearisation_points_are_inverse_medians():
+    ax = plot_linearisation({"momentum": MOMENTUM}).axes[0]
+    (points,) = [c for c in ax.containers if "median" in c.get_label()]
+    x, y = points.lines[0].get_data()
+    table = per_batch(MOMENTUM.batch_sizes, MOMENTUM.steps)
+    np.testing.assert_allclose(x, 1 / table["batch_size"])
+    np.testing.assert_allclose(y, 1 / table["median"])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: plot_fits({}), TypeError, "fits="),
+        (lambda: plot_fits([SGD]), TypeError, "fits="),
+        (lambda: plot_fits({"sgd": "fit"}), TypeError, r"fits\['sgd'\]"),
+        (lambda: plot_fits({"sgd": [SGD, MOMENTUM]}), ValueError, "different data"),
+        (lambda: plot_fits(SGD, quantity="time"), ValueError, "quantity='time'"),
+        (lambda: plot_fits(SGD, ax="axes"), TypeError, "ax="),
+        (lambda: plot_fits(SGD, level=2.0), ValueError, "level=2.0"),
+        (lambda: plot_linearisation(None), TypeError, "fits="),
+    ],
+)
+def test_bad_arguments_are_clear_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -1,0 +1,62 @@
+"""The ipywidgets panel: a slider per parameter, live K(b)/N(b), reasons instead of figures."""
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from batchsteps.theory import bound  # noqa: E402
+from batchsteps.viz.panels import BoundPanel, bound_panel  # noqa: E402
+
+
+def test_one_slider_per_parameter_with_initial_values():
+    panel = bound_panel(bound("sgd"), L=2.0, alpha=0.1)
+    assert isinstance(panel, BoundPanel)
+    assert set(panel.sliders) == {"L", "sigma", "Delta", "alpha", "epsilon"}
+    assert panel.values()["L"] == pytest.approx(2.0)
+    assert panel.values()["alpha"] == pytest.approx(0.1)
+
+
+def test_panel_numbers_are_the_bound_at_the_slider_values():
+    panel = bound_panel(bound("sgd"), L=1.0, sigma=2.0, Delta=1.0, alpha=0.5, epsilon=0.3)
+    expected = bound("sgd").subs(**panel.values())
+    assert panel.numeric.critical_batch == pytest.approx(expected.critical_batch)
+    assert f"{expected.critical_batch:.4g}" in panel.status.value
+
+
+def test_moving_a_slider_recomputes():
+    panel = bound_panel(bound("sgd"), L=1.0, alpha=0.5)
+    before = panel.numeric.critical_batch
+    panel.sliders["sigma"].value = 4 * panel.sliders["sigma"].value
+    assert panel.numeric.critical_batch == pytest.approx(16 * before, rel=1e-3)
+
+
+def test_values_outside_the_analysis_show_the_reason():
+    panel = bound_panel(bound("sgd"), L=2.0, alpha=0.5)
+    panel.sliders["alpha"].value = 1.5  # alpha >= 2/L
+    assert panel.numeric is None
+    assert "alpha" in panel.message and "Outside" in panel.status.value
+    panel.sliders["alpha"].value = 0.5
+    assert panel.numeric is not None and panel.message == ""
+
+
+def test_momentum_panel_has_a_beta_slider():
+    panel = bound_panel(bound("momentum"), alpha=0.002, beta=0.9)
+    assert "beta" in panel.sliders and panel.numeric is not None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        (dict(gamma=1.0), ValueError, "gamma"),
+        (dict(L=1000.0), ValueError, "L=1000.0"),
+        (dict(L="big"), TypeError, "L="),
+    ],
+)
+def test_bad_initial_values_are_named(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        bound_panel(bound("sgd"), **kwargs)
+
+
+def test_rejects_something_that_is_not_a_bound():
+    with pytest.raises(TypeError, match="bound="):
+        bound_panel("sgd")
