@@ -1,7 +1,10 @@
-"""Sphinx glue for the batchsteps book: each inline script once, Colab on the generated notebook.
+"""Sphinx glue for the batchsteps book: MathJax everywhere, each inline script once, Colab.
 
-Two fixes to what the book's pages would otherwise carry:
+Three fixes to what the book's pages would otherwise carry:
 
+- Sphinx loads MathJax only on pages whose body has math, but the navigation of every page
+  shows chapter titles with math (``One template: $A/K + B/b + C$``): raw TeX there. Assets
+  are loaded on every page (``set_html_assets_policy("always")``).
 - Sphinx 7.4 adds an inline script registered after the builder started (sphinx-thebe's
   ``const THEBE_JS_URL = ...``) twice, once as filename ``None`` and once as ``''``; the second
   ``const`` is a SyntaxError in every page's console. Each page keeps the first copy only.
@@ -62,6 +65,7 @@ def colab_opens_the_notebook(app, pagename, templatename, context, doctree) -> N
 
 
 def setup(app) -> dict[str, Any]:
+    app.set_html_assets_policy("always")
     app.add_config_value("batchsteps_colab_branch", "gh-pages", "html")
     app.connect("html-page-context", each_script_once, priority=900)
     app.connect("html-page-context", colab_opens_the_notebook, priority=900)

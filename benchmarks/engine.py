@@ -1,12 +1,13 @@
 """The engine against the plain loop, side by side in one process (issue 3, "Speed").
 
-    .venv/bin/python benchmarks/engine.py            # full run (a few minutes on 2 cores)
-    .venv/bin/python benchmarks/engine.py --quick    # fewer steps, for a smoke test
+    .venv/bin/python benchmarks/engine.py                # 2 threads (the CPU's two cores)
+    .venv/bin/python benchmarks/engine.py --threads 1    # one core
+    .venv/bin/python benchmarks/engine.py --quick        # fewer steps, for a smoke test
 
 Prints a Markdown report: the side-by-side ratio (digits-mlp, momentum, 32 seeds x 300 steps,
-batch 32, no target checks; repeated, median and spread), achieved GFLOP/s against the
-measured fp32 matmul peak, and throughput as the replicas (8 to 256) and the batch size
-(8 to 1024) grow. Never run by the tests.
+batch 32, no target checks; repeated, median and spread) in wall-clock and in CPU time,
+achieved GFLOP/s against the measured fp32 matmul peak, and throughput as the replicas
+(8 to 256) and the batch size (8 to 1024) grow. Never run by the tests.
 """
 
 from __future__ import annotations
@@ -29,12 +30,11 @@ def mlp_step_flops(sizes: tuple[int, ...], batch: int) -> int:
     the input gradients of every layer but the first."""
     pairs = list(itertools.pairwise(sizes))
     forward = sum(2 * batch * a * b for a, b in pairs)
-    weight_grads = forward
     input_grads = sum(2 * batch * a * b for a, b in pairs[1:])
-    return forward + weight_grads + input_grads
+    return 2 * forward + input_grads
 
 
-def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
+def matmul_peak(size: int = 2048, repeats: int = 5) -> float:
     """Best fp32 GFLOP/s of an n x n matmul (the machine's practical peak)."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     torch.mm(a, b)
@@ -46,77 +46,86 @@ def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
     return best
 
 
-def time_engine(wl, replicas: int, batch: int, steps: int) -> float:
-    t = time.perf_counter()
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    """Wall-clock and CPU (all threads of this process) seconds since ``start``."""
+    wall, cpu = _clock()
+    return wall - start[0], cpu - start[1]
+
+
+def time_engine(wl, replicas: int, batch: int, steps: int) -> tuple[float, float]:
+    start = _clock()
     bt.measure_steps(wl, "momentum", batch, lr=0.05, seeds=replicas, target=None, max_steps=steps)
-    return time.perf_counter() - t
+    return _since(start)
 
 
-def time_plain(wl, replicas: int, batch: int, steps: int) -> float:
-    t = time.perf_counter()
+def time_plain(wl, replicas: int, batch: int, steps: int) -> tuple[float, float]:
+    start = _clock()
     for seed in range(replicas):
         plain_steps_to_target(
-            wl,
-            "momentum",
-            batch,
-            lr=0.05,
-            seed=seed,
-            target=None,
-            max_steps=steps,
+            wl, "momentum", batch, lr=0.05, seed=seed, target=None, max_steps=steps,
             sampling="torch",
-        )
-    return time.perf_counter() - t
+        )  # fmt: skip
+    return _since(start)
+
+
+def side_by_side(wl, steps: int, repeats: int) -> None:
+    print(f"## side by side: digits-mlp, momentum, 32 seeds x {steps} steps, batch 32\n")
+    print("wall: elapsed seconds; cpu: CPU seconds of this process (all its threads), which")
+    print("other processes on a shared machine disturb less.\n")
+    columns = ["run", "plain wall (s)", "engine wall (s)", "wall ratio"]
+    columns += ["plain cpu (s)", "engine cpu (s)", "cpu ratio"]
+    print("| " + " | ".join(columns) + " |")
+    print("|---" * len(columns) + "|")
+    walls, cpus = [], []
+    for r in range(repeats):
+        plain = time_plain(wl, 32, 32, steps)
+        engine = time_engine(wl, 32, 32, steps)
+        walls.append(plain[0] / engine[0])
+        cpus.append(plain[1] / engine[1])
+        print(f"| {r + 1} | {plain[0]:.2f} | {engine[0]:.3f} | {walls[-1]:.1f}x "
+              f"| {plain[1]:.2f} | {engine[1]:.3f} | {cpus[-1]:.1f}x |")  # fmt: skip
+    for name, ratios in (("wall", walls), ("cpu", cpus)):
+        print(f"\n{name} ratio: median {statistics.median(ratios):.1f}x "
+              f"(min {min(ratios):.1f}x, max {max(ratios):.1f}x)")  # fmt: skip
+
+
+def scaling(wl, steps: int) -> None:
+    peak = matmul_peak()
+    print(f"\n## arithmetic throughput (fp32 2048^3 matmul, best of 5: {peak:.1f} GFLOP/s)\n")
+    print("Per-step wall time from a 2n-step run minus an n-step run (set-up excluded).\n")
+    print("| replicas | batch | steps/s | replica-steps/s | GFLOP/s | % of peak |")
+    print("|---|---|---|---|---|---|")
+    grid = [(r, 32) for r in (8, 16, 32, 64, 128, 256)]
+    grid += [(32, b) for b in (8, 16, 64, 128, 256, 512, 1024)]
+    for replicas, batch in grid:
+        n = max(20, min(steps, steps * 32 * 32 // (replicas * batch)))
+        long, short = time_engine(wl, replicas, batch, 2 * n), time_engine(wl, replicas, batch, n)
+        seconds = long[0] - short[0]
+        flops = mlp_step_flops((64, 128, 10), batch) * replicas * n / seconds / 1e9
+        print(f"| {replicas} | {batch} | {n / seconds:.0f} | {replicas * n / seconds:.0f} "
+              f"| {flops:.1f} | {100 * flops / peak:.0f}% |")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     steps = 60 if args.quick else 300
     wl = bt.workload("digits-mlp")
-    sizes = (64, 128, 10)
     time_engine(wl, 8, 32, 10)  # warm-up: data, allocator, kernels
     time_plain(wl, 1, 32, 10)
-
-    print(
-        f"# engine benchmark ({platform.processor() or platform.machine()}, "
-        f"torch {torch.__version__}, {args.threads} threads)\n"
-    )
+    print(f"# engine benchmark ({platform.machine()}, {os.cpu_count()} CPUs, "
+          f"torch {torch.__version__}, {args.threads} threads)\n")  # fmt: skip
     print(f"load average before: {os.getloadavg()}\n")
-    print(f"## side by side: digits-mlp, momentum, 32 seeds x {steps} steps, batch 32\n")
-    print("| run | plain loop (s) | engine (s) | ratio |\n|---|---|---|---|")
-    ratios = []
-    for r in range(args.repeats):
-        plain = time_plain(wl, 32, 32, steps)
-        engine = time_engine(wl, 32, 32, steps)
-        ratios.append(plain / engine)
-        print(f"| {r + 1} | {plain:.2f} | {engine:.3f} | {plain / engine:.1f}x |")
-    print(
-        f"\nmedian ratio {statistics.median(ratios):.1f}x "
-        f"(min {min(ratios):.1f}x, max {max(ratios):.1f}x); "
-        f"load average after: {os.getloadavg()}\n"
-    )
-
-    peak = matmul_peak(args.threads)
-    print(f"## arithmetic throughput (fp32 matmul peak measured: {peak:.1f} GFLOP/s)\n")
-    print("| replicas | batch | steps/s (all replicas) | replica-steps/s | GFLOP/s | % of peak |")
-    print("|---|---|---|---|---|---|")
-    grid = [(r, 32) for r in (8, 16, 32, 64, 128, 256)] + [
-        (32, b) for b in (8, 16, 64, 128, 256, 512, 1024)
-    ]
-    for replicas, batch in grid:
-        n = max(20, min(steps, int(steps * 32 * 32 / (replicas * batch))))
-        # per-step time without the set-up (initial weights, first draws): a 2n-step run
-        # minus an n-step run
-        seconds = time_engine(wl, replicas, batch, 2 * n) - time_engine(wl, replicas, batch, n)
-        flops = mlp_step_flops(sizes, batch) * replicas * n / seconds / 1e9
-        print(
-            f"| {replicas} | {batch} | {n / seconds:.0f} | {replicas * n / seconds:.0f} | "
-            f"{flops:.1f} | {100 * flops / peak:.0f}% |"
-        )
+    side_by_side(wl, steps, args.repeats)
+    scaling(wl, steps)
     print(f"\nload average at the end: {os.getloadavg()}")
 
 

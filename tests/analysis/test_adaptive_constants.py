@@ -97,6 +97,16 @@ def test_sigma_is_the_one_sample_gradient_spread_at_the_start():
     assert run.sigma**2 == pytest.approx(subsample, rel=0.15)
 
 
+def test_plain_adam_is_measured_too_and_the_identity_still_holds():
+    run = _run(amsgrad=False)
+    assert not run.amsgrad and RUN.amsgrad
+    measured = sum(value for value, _ in run.terms().values())
+    assert measured == pytest.approx(run.stochastic_variational, rel=1e-4, abs=1e-7)
+    assert run.variational != RUN.variational
+    with pytest.raises(TypeError, match="amsgrad=1"):
+        _run(amsgrad=1)
+
+
 def test_preconditioner_without_moments_is_a_running_max_so_never_shrinks():
     run = _run(betas=(0.0, 0.0))
     assert run.shrink_fraction == 0.0 and run.max_shrink == 0.0

@@ -59,9 +59,15 @@ def _newest_source() -> float:
 
 
 def book_is_stale(html: Path = HTML) -> bool:
-    """Whether ``html/index.html`` is missing or older than any source of the book."""
-    index = html / "index.html"
-    return not index.exists() or index.stat().st_mtime < _newest_source()
+    """Whether the built book is missing or older than any of its sources.
+
+    The age of a build is that of ``searchindex.js``, which Sphinx writes at the end of every
+    HTML build; ``index.html`` is only a redirect that Jupyter Book writes once, when missing.
+    """
+    index, stamp = html / "index.html", html / "searchindex.js"
+    if not index.exists() or not stamp.exists():
+        return True
+    return stamp.stat().st_mtime < _newest_source()
 
 
 def build_book() -> subprocess.CompletedProcess:

@@ -1,8 +1,8 @@
 """Fixtures for the built book: build it when stale, serve it on 127.0.0.1, drive Chromium.
 
 ``built_book`` (session) returns ``_build/html``, building the book first with
-``jupyter-book build . -W -n --keep-going --all`` when ``_build/html/index.html`` is missing or
-older than any source (chapters, the library, ``_config.yml``, ``_toc.yml``, ...). The browser
+``jupyter-book build . -W -n --keep-going --all`` when it is missing or older than any source
+(chapters, the library, ``_config.yml``, ``_toc.yml``, ...; see ``book_is_stale``). The browser
 is Debian's ``/usr/bin/chromium`` driven by Python Playwright (no browser download); without
 it the browser tests skip with a loud reason, and fail instead when
 ``BATCHSTEPS_REQUIRE_BROWSER=1`` (CI sets it).

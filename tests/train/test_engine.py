@@ -176,16 +176,16 @@ def test_hand_written_mlp_gradients_equal_torch_func_gradients():
     loss_f, grads_f = fast.loss_grad(p_fast, batch)
     loss_g, grads_g = generic.loss_grad(p_gen, batch)
     torch.testing.assert_close(loss_f, loss_g)
-    order = [
-        0,
-        1,
-        2,
-        3,
-    ]  # generic: weight (out, in), bias (out,); fast: weight (in, out), bias (1, out)
-    for i in order:
-        g = grads_g[i]
-        expected = g.transpose(1, 2) if g.dim() == 3 else g.unsqueeze(1)
+    # generic: weight (out, in), bias (out,); fast: weight in its layout, bias (1, out)
+    for i, g in enumerate(grads_g):
+        if g.dim() == 2:
+            expected = g.unsqueeze(1)
+        else:
+            expected = g if fast.layout[i // 2] == "out_in" else g.transpose(1, 2)
         torch.testing.assert_close(grads_f[i], expected, atol=1e-6, rtol=1e-5)
+    for r, module in enumerate(fast.to_modules(p_fast)):
+        for ours, theirs in zip(module.parameters(), p_gen, strict=True):
+            torch.testing.assert_close(ours, theirs[r], rtol=0, atol=0)
     for what in ("loss", "accuracy", "grad_norm_sq"):
         torch.testing.assert_close(
             fast.measure(p_fast, what), generic.measure(p_gen, what), atol=1e-6, rtol=1e-5

@@ -85,6 +85,7 @@ class AdaptiveRun:
     loss_final: float
     seed: int
     reference: str
+    amsgrad: bool = True
 
     def terms(self) -> dict[str, tuple[float, float]]:
         r"""Each term of the averaged identity: ``name -> (measured, its bound in the proof)``.
@@ -178,6 +179,7 @@ def measure_adaptive_run(
     seed: int = 0,
     reference: str | Any = "final",
     variance_every: int = 10,
+    amsgrad: bool = True,
 ) -> AdaptiveRun:
     r"""Train a copy of ``model`` with AMSGrad for ``steps`` steps and measure (A2)-(A3).
 
@@ -186,6 +188,8 @@ def measure_adaptive_run(
     optimizer's state gives :math:`m_k`, :math:`\hat v_k` and hence :math:`h_k`; the full-batch
     gradient :math:`\nabla f(\theta_k)` is computed at every iterate, the one-sample gradient
     variance every ``variance_every`` steps. ``model`` itself is not changed.
+    ``amsgrad=False`` runs plain Adam instead (:math:`\hat v_k` replaced by :math:`v_k` in
+    :math:`h_k`), for which the bound's monotone assumption is only an assumption.
     """
     import torch
 
@@ -211,7 +215,9 @@ def measure_adaptive_run(
 
     net = copy.deepcopy(model)
     params = [p for p in net.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, amsgrad=True)
+    if not isinstance(amsgrad, bool):
+        raise TypeError(f"amsgrad={amsgrad!r} must be True or False")
+    optimizer = torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, amsgrad=amsgrad)
     loss_fn = torch.nn.functional.cross_entropy
     generator = torch.Generator().manual_seed(seed)
     n = inputs.shape[0]
@@ -283,6 +289,7 @@ def measure_adaptive_run(
         loss_final=loss_final,
         seed=seed,
         reference=reference if isinstance(reference, str) else "given",
+        amsgrad=amsgrad,
     )
 
 
@@ -364,7 +371,8 @@ def _preconditioner(optimizer, params, betas, eps):
     for p in params:
         state = optimizer.state[p]
         t = float(state["step"])
-        corrected = (state["max_exp_avg_sq"] / (1 - betas[1] ** t)).sqrt() + eps
+        second = state["max_exp_avg_sq"] if "max_exp_avg_sq" in state else state["exp_avg_sq"]
+        corrected = (second / (1 - betas[1] ** t)).sqrt() + eps
         pieces.append(((1 - betas[0] ** t) * corrected).reshape(-1))
     return torch.cat(pieces).detach().clone()
 

@@ -257,10 +257,11 @@ def measure_steps(
     every ``check_every`` steps (default: about once per pass over the data); when a check
     first succeeds, the run is replayed from the state saved at the replica's last check far
     from the target (:data:`NEAR`), with finer and finer checks, to find the first step
-    exactly (see :class:`StepsResult` for the one caveat). A replica whose mini-batch loss becomes NaN or inf stops with reason
-    ``"diverged"``; the others go on. ``record(step, params, seeds)`` (optional) is called
-    every ``record_every`` steps (from step 0 to ``max_steps``) with the stacked parameters of
-    the replicas still running (live tensors: clone what you keep) and their seeds.
+    exactly (see :class:`StepsResult` for the one caveat). A replica whose mini-batch loss
+    becomes NaN or inf stops with reason ``"diverged"``; the others go on.
+    ``record(step, params, seeds)`` (optional) is called every ``record_every`` steps (from
+    step 0 to ``max_steps``) with the stacked parameters of the replicas still running (live
+    tensors: clone what you keep) and their seeds.
 
     Returns a :class:`StepsResult`; :func:`steps_to_target` returns just its ``steps``.
     """

@@ -1,0 +1,66 @@
+r"""Published steps-versus-batch-size measurements, read from a CSV file with its source.
+
+The file holds one row per (model, batch size) with the steps that run needed to reach its
+target, after ``#`` comment lines that name the source and its license. The comment lines are
+kept with the data, so a chapter can print where the numbers come from.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REQUIRED = ("model", "batch_size", "steps")
+"""Columns a file of published measurements must have."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """Published measurements: ``frame`` (one row per run, columns :data:`REQUIRED` and
+    whatever else the file has, plus ``reached``, always true: a published point reached its
+    target) and ``source``, the file's comment lines without the leading ``#``."""
+
+    frame: pd.DataFrame
+    source: tuple[str, ...]
+    path: str
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The model names in the order they first appear in the file."""
+        return tuple(pd.unique(self.frame["model"]))
+
+
+def read_published(path: str | os.PathLike) -> Published:
+    r"""Read a CSV of published measurements (``model, batch_size, steps``, ...).
+
+    Lines starting with ``#`` before the header are the source. Batch sizes and steps must be
+    positive and finite; ``ValueError`` names the file and the offending column otherwise,
+    ``FileNotFoundError`` if there is no such file.
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path={path!r} must be a str or os.PathLike")
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"path={str(file)!r} is not a file")
+    with open(file, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    source = tuple(line.lstrip("#").strip() for line in lines if line.startswith("#"))
+    frame = pd.read_csv(file, comment="#")
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"path={str(file)!r} lacks the column(s) {missing}; required: {', '.join(REQUIRED)}"
+        )
+    for column in ("batch_size", "steps"):
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        if not np.all(np.isfinite(values) & (values > 0)):
+            raise ValueError(
+                f"path={str(file)!r}: column {column!r} must hold positive finite numbers"
+            )
+    frame["model"] = frame["model"].astype(str)
+    frame["reached"] = True
+    return Published(frame=frame, source=source, path=str(file))

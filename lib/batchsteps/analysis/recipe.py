@@ -1,0 +1,341 @@
+r"""The critical batch size of a model, step by step: tune the rate per batch size, fit, choose.
+
+The recipe a practitioner follows with their own :class:`~batchsteps.train.Workload`:
+
+1. measure the gradient noise scale :math:`B_{\text{simple}}` along a short run
+   (:func:`noise_scale_during`): it says where the critical batch is likely to be;
+2. sweep a few batch sizes around it, each with a small grid of learning rates
+   (:func:`rate_grid`, :func:`tuned_sweep`), keeping for each batch size the rate with the
+   fewest steps (:func:`best_rate`);
+3. fit both laws (:func:`fit_laws`, :func:`law_table`): with the rate tuned per batch size the
+   measurements should follow :math:`K(b) = S_{\min}(1 + B_{\text{noise}}/b)`;
+4. choose a batch size (:func:`choose_batch_size`): the critical batch, where steps and
+   samples are each twice their minimum, or the smallest batch that meets a step budget.
+
+Everything here calls the engine (:mod:`batchsteps.train`, imported when used) and the fits of
+:mod:`batchsteps.analysis.fit`; nothing is specific to a built-in workload.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .fit import LAWS, PARAMETERS, Fit, fit_steps
+from .noise import EngineNoiseRecorder, NoiseScaleTrace
+
+if TYPE_CHECKING:
+    from ..train import Workload
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}={value!r} must be an integer >= 1")
+    if value < 1:
+        raise ValueError(f"{name}={value!r} is outside the allowed range: an integer >= 1")
+    return int(value)
+
+
+def _positive_real(name: str, value: object, *, finite: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}={value!r} must be a real number > 0")
+    if not (value > 0 and (math.isfinite(value) or not finite)):
+        raise ValueError(f"{name}={value!r} is outside the allowed range: a finite number > 0")
+    return float(value)
+
+
+def _batch_list(batch_sizes: object) -> list[int]:
+    if isinstance(batch_sizes, str) or not isinstance(batch_sizes, Sequence | np.ndarray):
+        raise TypeError(f"batch_sizes={batch_sizes!r} must be a sequence of integers >= 1")
+    sizes = [_positive_int("batch_sizes[i]", b) for b in batch_sizes]
+    if not sizes or len(set(sizes)) != len(sizes):
+        raise ValueError(f"batch_sizes={batch_sizes!r} must be non-empty and distinct")
+    return sizes
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. The noise scale along a short run
+
+
+def noise_scale_during(
+    workload: str | Workload,
+    optimizer: str,
+    batch_size: int,
+    *,
+    lr: float,
+    steps: int,
+    every: int,
+    small: int,
+    large: int,
+    draws: int,
+    seed: int = 0,
+    device: str | None = None,
+    **hyper: float,
+) -> NoiseScaleTrace:
+    r"""Train one replica of ``workload`` with the engine for ``steps`` steps and record the
+    two-batch estimate of :math:`B_{\text{simple}} = \operatorname{tr}\Sigma/\|G\|^2` every
+    ``every`` steps (``small`` < ``large`` batch sizes, ``draws`` >= 2 pairs each time).
+
+    The replica is the one the engine trains with seed ``seed``, so the trace belongs to a run
+    of the sweep that follows. Returns a :class:`~batchsteps.analysis.NoiseScaleTrace`.
+    """
+    from ..train import measure_steps
+    from ..train import workload as build
+
+    wl = build(workload)
+    recorder = EngineNoiseRecorder(wl, small, large, draws, every, replica_seed=seed, seed=seed)
+    measure_steps(
+        wl, optimizer, batch_size, lr=lr, seeds=[seed], target=None, max_steps=steps,
+        device=device, record=recorder, record_every=recorder.every, **hyper,
+    )  # fmt: skip
+    return recorder.trace
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. A small grid of rates per batch size, and the best rate of each
+
+
+def rate_grid(
+    batch_sizes: Sequence[int],
+    *,
+    base_lr: float,
+    base_batch: int,
+    width: int = 4,
+    ratio: float = 2.0,
+    max_lr: float = math.inf,
+) -> dict[int, tuple[float, ...]]:
+    r"""A geometric grid of ``width`` rates for each batch size, around the guess
+    :math:`g(b) = \min(\alpha_{\max}, \alpha_0\, b/b_0)`: linear scaling from ``base_lr`` at
+    ``base_batch``, capped at ``max_lr`` (the shape of the tuned rate
+    :math:`\alpha^\star(b) = \alpha_{\max}/(1 + B_{\text{noise}}/b)`).
+
+    The grid is :math:`g(b)\,r^{j}` for :math:`j = -\lceil w/2\rceil, \dots, \lfloor w/2\rfloor
+    - 1` (one step more below the guess than above when ``width`` is even).
+
+    >>> rate_grid([4, 8], base_lr=0.4, base_batch=4, width=3)
+    {4: (0.2, 0.4, 0.8), 8: (0.4, 0.8, 1.6)}
+    """
+    sizes = _batch_list(batch_sizes)
+    base_lr = _positive_real("base_lr", base_lr)
+    base_batch = _positive_int("base_batch", base_batch)
+    width = _positive_int("width", width)
+    ratio = _positive_real("ratio", ratio)
+    if ratio <= 1:
+        raise ValueError(f"ratio={ratio!r} is outside the allowed range: a number > 1")
+    max_lr = _positive_real("max_lr", max_lr, finite=False)
+    powers = np.arange(width) - (width + 1) // 2 + (1 if width % 2 else 0)
+    grid = {}
+    for b in sizes:
+        guess = min(max_lr, base_lr * b / base_batch)
+        grid[b] = tuple(float(f"{guess * ratio**p:.6g}") for p in powers)
+    return grid
+
+
+def best_rate(frame: pd.DataFrame, by: str = "optimizer") -> pd.DataFrame:
+    r"""The runs of the best learning rate at each batch size: the rate whose median steps
+    over seeds is smallest (a run that did not reach counts as :math:`+\infty`; ties go to
+    the smaller rate).
+
+    ``frame`` is a sweep frame (columns ``by, batch_size, lr, seed, steps, reached``) with
+    several rates per batch size. Returns its rows at the chosen rates, with two more columns:
+    ``lr_at_edge`` (the chosen rate is the smallest or largest tried at that batch size: the
+    grid should then be widened before the minimum is trusted) and ``n_rates``. The result can
+    be passed to :func:`~batchsteps.analysis.fit_steps` as it is.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame={type(frame).__name__} must be a pandas DataFrame (a sweep)")
+    needed = (by, "batch_size", "lr", "steps", "reached")
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks the column(s) {missing}; a sweep frame has {needed}")
+    if frame.empty:
+        raise ValueError("frame is empty: no runs to choose a rate from")
+    cost = frame["steps"].where(frame["reached"], np.inf).astype(float)
+    medians = cost.groupby([frame[by], frame["batch_size"], frame["lr"]]).median().reset_index()
+    medians.columns = [by, "batch_size", "lr", "median"]
+    chosen = []
+    for (key, b), group in medians.groupby([by, "batch_size"], sort=True):
+        group = group.sort_values("lr", kind="stable")
+        best = group.iloc[int(np.argmin(group["median"].to_numpy()))]
+        edge = best["lr"] in (group["lr"].min(), group["lr"].max())
+        chosen.append({by: key, "batch_size": b, "lr": best["lr"], "lr_at_edge": bool(edge),
+                       "n_rates": len(group)})  # fmt: skip
+    picks = pd.DataFrame(chosen)
+    return frame.merge(picks, on=[by, "batch_size", "lr"], how="inner").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class TunedSweep:
+    """A sweep with the rate tuned per batch size: ``runs`` (every rate, one row per seed),
+    ``tuned`` (:func:`best_rate` of ``runs``), ``grid`` (the rates tried per batch size),
+    ``wall_time`` (seconds the whole sweep took) and ``n_cells`` (batch size x rate cells)."""
+
+    runs: pd.DataFrame
+    tuned: pd.DataFrame
+    grid: Mapping[int, tuple[float, ...]]
+    wall_time: float
+    n_cells: int
+
+    @property
+    def n_runs(self) -> int:
+        """Training runs in the sweep (cells x seeds)."""
+        return len(self.runs)
+
+
+def tuned_sweep(
+    workload: str | Workload,
+    optimizer: str,
+    lrs: Mapping[int, Sequence[float]],
+    *,
+    seeds: Sequence[int] | int,
+    target: str,
+    max_steps: int,
+    device: str | None = None,
+    store: str | None = None,
+    **hyper: float,
+) -> TunedSweep:
+    r"""Steps to ``target`` at every batch size of ``lrs`` (a mapping batch size -> rates, as
+    :func:`rate_grid` gives), each rate run for all ``seeds`` with
+    :func:`batchsteps.train.sweep`, then the best rate per batch size (:func:`best_rate`).
+
+    Returns a :class:`TunedSweep`; ``store`` (a folder) makes a rerun read finished cells.
+    """
+    from ..train import sweep
+
+    if not isinstance(lrs, Mapping) or not lrs:
+        raise TypeError(f"lrs={lrs!r} must be a non-empty mapping batch size -> list of rates")
+    grid = {_positive_int("batch size", b): tuple(rates) for b, rates in lrs.items()}
+    start = time.perf_counter()
+    parts = [
+        sweep(
+            workload, optimizer, [b], lr=list(rates), seeds=seeds, target=target,
+            max_steps=max_steps, store=store, progress=False, device=device, **hyper,
+        )  # fmt: skip
+        for b, rates in grid.items()
+    ]
+    runs = pd.concat(parts, ignore_index=True)
+    wall = time.perf_counter() - start
+    cells = sum(len(r) for r in grid.values())
+    return TunedSweep(runs, best_rate(runs), grid, wall, cells)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Both laws, side by side
+
+
+def fit_laws(
+    batch_sizes: np.ndarray | Sequence[float],
+    steps: np.ndarray | Sequence[float],
+    *,
+    reached: np.ndarray | Sequence[bool] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Fit]:
+    r"""Both laws fitted to the same runs: ``{"constant_lr": Fit, "tuned_lr": Fit}``
+    (see :func:`~batchsteps.analysis.fit_steps` for the arguments)."""
+    return {
+        law: fit_steps(batch_sizes, steps, law, reached=reached, n_boot=n_boot, seed=seed)
+        for law in LAWS
+    }
+
+
+def law_table(fits: Mapping[object, Mapping[str, Fit]]) -> pd.DataFrame:
+    r"""One row per (data set, law): the parameters, :math:`\mathrm{RMSE}` of log steps, AIC,
+    :math:`\Delta\mathrm{AIC}` within the data set, and the critical batch with its interval.
+
+    ``fits`` maps a data-set name to ``{law: Fit}`` (as :func:`fit_laws` gives). Columns:
+    ``min_steps``, ``min_batch`` (:math:`b_0`, constant-rate law) or ``noise_scale``
+    (:math:`B_{\text{noise}}`, tuned-rate law), ``rmse_log``, ``aic``, ``delta_aic``,
+    ``critical_batch``, ``critical_low``, ``critical_high``, ``n_points``, ``in_range``
+    (whether the critical batch lies within the measured batch sizes).
+    """
+    if not isinstance(fits, Mapping) or not fits:
+        raise TypeError(f"fits={fits!r} must be a non-empty mapping name -> {{law: Fit}}")
+    rows = []
+    for name, by_law in fits.items():
+        if not isinstance(by_law, Mapping) or not all(isinstance(f, Fit) for f in by_law.values()):
+            raise TypeError(f"fits[{name!r}] must be a mapping law -> Fit")
+        best = min(f.aic for f in by_law.values())
+        for law, fit in by_law.items():
+            low, high = fit.ci["critical_batch"]
+            row: dict[str, Any] = {"data": name, "law": law, "min_steps": fit.min_steps}
+            row |= {p: fit.params.get(p, math.nan) for p in ("min_batch", "noise_scale")}
+            row |= {"rmse_log": fit.rmse_log, "aic": fit.aic, "delta_aic": fit.aic - best}
+            row |= {"critical_batch": fit.critical_batch, "critical_low": low}
+            row |= {"critical_high": high, "n_points": fit.n_points}
+            row["in_range"] = fit.critical_batch_in_range
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["data", "law"])
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Choosing a batch size
+
+
+@dataclass(frozen=True)
+class BatchChoice:
+    r"""A batch size read off a fitted law, and what it costs.
+
+    ``batch_size`` is a power of two; ``steps`` :math:`\hat K(b)` and ``samples``
+    :math:`b\hat K(b)` are the fit's predictions there, ``steps_over_min`` is
+    :math:`\hat K(b)/K_{\min}` and ``samples_over_min`` is :math:`b\hat K(b)/\min_b b\hat K(b)`
+    (how many times the fewest steps and the fewest samples it spends); ``rule`` says why it
+    was chosen.
+    """
+
+    batch_size: int
+    steps: float
+    samples: float
+    steps_over_min: float
+    samples_over_min: float
+    rule: str
+
+
+def _min_samples(fit: Fit) -> float:
+    r"""The fewest samples :math:`\min_b bK(b)`: :math:`4K_{\min}b_0` at :math:`b = 2b_0`, or
+    :math:`S_{\min}B_{\text{noise}}` as :math:`b \to 0` for the tuned-rate law."""
+    second = fit.params[PARAMETERS[fit.law][1]]
+    factor = 4.0 if fit.law == "constant_lr" else 1.0
+    return factor * fit.min_steps * second
+
+
+def choose_batch_size(fit: Fit, *, max_steps: float | None = None) -> BatchChoice:
+    r"""The batch size to train with, from a fitted law.
+
+    Without a step budget: the power of two nearest (in :math:`\log b`) to the critical batch,
+    where steps are :math:`2K_{\min}` and (tuned-rate law) samples are twice their minimum.
+    With ``max_steps``: the smallest power of two whose predicted steps are at most
+    ``max_steps``, the cheapest batch in samples that meets the budget (``ValueError`` if the
+    budget is at or below :math:`K_{\min}`: no batch size meets it).
+    """
+    if not isinstance(fit, Fit):
+        raise TypeError(f"fit={fit!r} must be a batchsteps.analysis.Fit")
+    if max_steps is None:
+        b = 2 ** round(math.log2(max(fit.critical_batch, 1.0)))
+        rule = f"nearest power of two to the critical batch {fit.critical_batch:.3g}"
+    else:
+        budget = _positive_real("max_steps", max_steps)
+        if budget <= fit.min_steps:
+            raise ValueError(
+                f"max_steps={max_steps!r} is outside the allowed range: it must exceed the "
+                f"fitted K_min={fit.min_steps:.4g}, the steps of an unbounded batch"
+            )
+        needed = float(fit.batch_size_for(budget))
+        b = 2 ** math.ceil(math.log2(max(needed, 1.0)))
+        rule = f"smallest power of two with at most {budget:.4g} predicted steps"
+    steps = float(fit.predict(float(b)))
+    return BatchChoice(
+        batch_size=int(b),
+        steps=steps,
+        samples=b * steps,
+        steps_over_min=steps / fit.min_steps,
+        samples_over_min=b * steps / _min_samples(fit),
+        rule=rule,
+    )
