@@ -12,7 +12,7 @@ import math
 import re
 
 import pytest
-from book_pages import SCREENSHOTS, Visit, toc_pages
+from book_pages import SCREENSHOTS, THEORY_CHAPTERS, Visit, toc_pages
 
 import batchsteps as bs
 from batchsteps.viz.explorer import format_value, template_law
@@ -20,14 +20,6 @@ from batchsteps.viz.explorer import format_value, template_law
 pytestmark = pytest.mark.browser
 
 PAGES = toc_pages()
-THEORY_CHAPTERS = (
-    "chapters/template",
-    "chapters/sgd",
-    "chapters/momentum",
-    "chapters/adam",
-    "chapters/tuned",
-)
-"""Chapters that derive a bound: each must carry an explorer (those in ``_toc.yml`` are tested)."""
 
 
 def law_of(name: str, kind: str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from book_pages import ROOT, toc_pages
+from book_pages import ROOT, THEORY_CHAPTERS, toc_pages
 
 pytestmark = pytest.mark.book
 
@@ -22,7 +22,6 @@ NOTEBOOKS = [
     if (ROOT / f"{p}.md").exists()
     and "kernelspec:" in (ROOT / f"{p}.md").read_text(encoding="utf-8")[:600]
 ]
-THEORY_CHAPTERS = ("chapters/template", "chapters/sgd", "chapters/momentum", "chapters/adam")
 
 
 def html_of(built_book, docname: str) -> str:

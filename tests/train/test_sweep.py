@@ -153,3 +153,9 @@ def test_an_executor_runs_cells_concurrently_with_the_same_results(tmp_path):
     columns = ["optimizer", "batch_size", "lr", "seed", "steps", "reason"]
     pd.testing.assert_frame_equal(serial[columns], parallel[columns])
     assert len(list(tmp_path.glob("cell-*.json"))) == 4
+
+
+def test_progress_bar_counts_cells_and_shows_the_current_step(capsys):
+    bt.sweep("digits-mlp", "sgd", [16, 32], lr=0.1, seeds=[0], target="loss<=0.6", max_steps=300)
+    err = capsys.readouterr().err
+    assert "cells" in err and "2/2" in err and "step" in err

@@ -189,4 +189,13 @@ def test_workloads_pickle_without_their_device_copies():
     wl = bt.workload("digits-mlp")
     wl.problem(CPU)
     again = pickle.loads(pickle.dumps(wl))
-    assert again._problems == {} and torch.equal(again.X, wl.X)
+    assert CPU not in again._problems and torch.equal(again.X, wl.X)
+    assert again.key == wl.key
+
+
+def test_workloads_sharing_a_name_but_not_their_data_have_different_keys():
+    digits = bt.workload("digits-mlp")
+    same = bt.Workload("mine", digits.X, digits.y, digits.model)
+    other = bt.Workload("mine", digits.X.flip(0), digits.y.flip(0), digits.model)
+    assert same.key == bt.Workload("mine", digits.X.clone(), digits.y, digits.model).key
+    assert same.key != other.key

@@ -77,6 +77,8 @@ def test_format_value_gives_four_significant_digits():
     assert format_value(0.0058479) == "0.005848"
     assert format_value(2.0) == "2"
     assert format_value(1.23456e12) == "1.235×10¹²"
+    assert format_value(17_150_123.0) == "1.715×10⁷"
+    assert format_value(999_949.0) == "999900"
     assert format_value(-4.5e-5) == "-4.5×10⁻⁵"
     assert format_value(math.inf) == "∞"
 
@@ -351,6 +353,14 @@ def test_moving_a_slider_shows_the_critical_batch_of_the_new_values(page, key, n
     expected = bound.subs(**values).critical_batch
     shown = root.locator('[data-output="critical-batch"]').text_content()
     assert shown == format_value(expected) != before
+    numeric = bound.subs(**values)
+    others = {
+        "min-steps": numeric.min_steps,
+        "steps-at-critical": float(numeric.steps(expected)),
+        "sfo-at-critical": float(numeric.sfo(expected)),  # large: printed as m×10ⁿ
+    }
+    for key, value in others.items():
+        assert root.locator(f'[data-output="{key}"]').text_content() == format_value(value), key
     assert root.locator(f'[data-output="param-{name}"]').text_content() == format_value(
         values[name]
     )
@@ -397,3 +407,38 @@ def test_bound_panel_shows_a_snapshot_and_a_kernel_note_where_no_kernel_runs():
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "needs a running Python kernel" in bundle["text/html"]
     assert "data:image/png;base64," in bundle["text/html"]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("frontend", ["jupyterlab", "jupyterlab-detached", "classic"])
+def test_the_output_comes_alive_the_way_jupyter_frontends_insert_it(page, frontend):
+    """JupyterLab and VS Code set the HTML, then re-create each script (attached or not yet);
+    the classic notebook evaluates the scripts before the output is attached to the page."""
+    e = explorer(bs.theory.bound("sgd"))
+    page.set_content("<html><body></body></html>")
+    page.evaluate(
+        """([html, frontend]) => {
+            const host = document.createElement('div');
+            host.innerHTML = html;  // scripts set through innerHTML never run by themselves
+            const scripts = [...host.querySelectorAll('script')];
+            if (frontend === 'jupyterlab') document.body.appendChild(host);
+            if (frontend === 'classic') {
+                scripts.forEach(s => { (0, eval)(s.textContent); s.remove(); });
+                setTimeout(() => document.body.appendChild(host), 300);
+                return;
+            }
+            for (const old of scripts) {
+                const fresh = document.createElement('script');
+                fresh.textContent = old.textContent;
+                old.parentNode.replaceChild(fresh, old);
+            }
+            if (frontend === 'jupyterlab-detached') document.body.appendChild(host);
+        }""",
+        [e.html, frontend],
+    )
+    page.wait_for_function("document.querySelector('.bs-explorer')?.dataset.ready === 'true'")
+    root = page.locator(".bs-explorer")
+    root.locator('input[data-param="epsilon"]').fill("300")
+    values = page.evaluate("JSON.parse(document.querySelector('.bs-explorer').dataset.values)")
+    expected = bs.theory.bound("sgd").subs(**values).critical_batch
+    assert root.locator('[data-output="critical-batch"]').text_content() == format_value(expected)

@@ -27,3 +27,22 @@ from .noise import (  # noqa: E402
 __all__ += ["EngineNoiseRecorder", "ExactNoiseScale", "NoiseScale", "NoiseScaleRecorder"]
 __all__ += ["NoiseScaleTrace"]
 __all__ += ["exact_noise_scale", "noise_scale", "noise_scale_along", "noise_scale_from_norms"]
+from .nqm_check import EngineCheck, check_engine_nqm, sampled_loss  # noqa: E402
+from .published import Published, read_published  # noqa: E402
+from .recipe import (  # noqa: E402
+    BatchChoice,
+    TunedSweep,
+    batch_grid,
+    best_rate,
+    choose_batch_size,
+    fit_laws,
+    format_law_table,
+    law_table,
+    noise_scale_during,
+    rate_grid,
+    tuned_sweep,
+)
+
+__all__ += ["EngineCheck", "check_engine_nqm", "sampled_loss", "Published", "read_published"]
+__all__ += ["BatchChoice", "TunedSweep", "batch_grid", "best_rate", "choose_batch_size", "fit_laws"]
+__all__ += ["law_table", "noise_scale_during", "rate_grid", "tuned_sweep", "format_law_table"]

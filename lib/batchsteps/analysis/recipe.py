@@ -138,6 +138,26 @@ def rate_grid(
     return grid
 
 
+def batch_grid(center: float, *, factor: float = 8.0, n_max: int | None = None) -> list[int]:
+    r"""Powers of two from ``center / factor`` to ``center * factor``, each end rounded to the
+    nearest power in log scale (at least 1, at most ``n_max``, the training-set size, if given):
+    the batch sizes a short sweep should cover when the critical batch is expected near
+    ``center`` (a measured :math:`B_{\text{simple}}`, say).
+
+    >>> batch_grid(40.0, factor=4)
+    [8, 16, 32, 64, 128]
+    """
+    center = _positive_real("center", center)
+    factor = _positive_real("factor", factor)
+    if factor < 1:
+        raise ValueError(f"factor={factor!r} is outside the allowed range: a number >= 1")
+    low = max(0, round(math.log2(center / factor)))
+    high = max(low, round(math.log2(center * factor)))
+    if n_max is not None:
+        high = min(high, math.floor(math.log2(_positive_int("n_max", n_max))))
+    return [2**k for k in range(low, high + 1)]
+
+
 def best_rate(frame: pd.DataFrame, by: str = "optimizer") -> pd.DataFrame:
     r"""The runs of the best learning rate at each batch size: the rate whose median steps
     over seeds is smallest (a run that did not reach counts as :math:`+\infty`; ties go to
@@ -212,14 +232,10 @@ def tuned_sweep(
     if not isinstance(lrs, Mapping) or not lrs:
         raise TypeError(f"lrs={lrs!r} must be a non-empty mapping batch size -> list of rates")
     grid = {_positive_int("batch size", b): tuple(rates) for b, rates in lrs.items()}
+    common = dict(seeds=seeds, target=target, max_steps=max_steps, store=store, device=device)
+    common |= {"progress": False, **hyper}
     start = time.perf_counter()
-    parts = [
-        sweep(
-            workload, optimizer, [b], lr=list(rates), seeds=seeds, target=target,
-            max_steps=max_steps, store=store, progress=False, device=device, **hyper,
-        )  # fmt: skip
-        for b, rates in grid.items()
-    ]
+    parts = [sweep(workload, optimizer, [b], lr=list(rates), **common) for b, rates in grid.items()]
     runs = pd.concat(parts, ignore_index=True)
     wall = time.perf_counter() - start
     cells = sum(len(r) for r in grid.values())
@@ -339,3 +355,37 @@ def choose_batch_size(fit: Fit, *, max_steps: float | None = None) -> BatchChoic
         samples_over_min=b * steps / _min_samples(fit),
         rule=rule,
     )
+
+
+def format_law_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    r""":func:`law_table` as text for a page: one row per (data set, law) with :math:`K_{\min}`,
+    the law's second parameter (:math:`b_0` or :math:`B_{\text{noise}}`), RMSE of log steps,
+    AIC, :math:`\Delta`\ AIC and the critical batch with its interval, each to ``digits``
+    significant digits (numbers of more digits in full, with thousands separators).
+    """
+    if not isinstance(table, pd.DataFrame) or "critical_batch" not in table.columns:
+        raise TypeError(f"table={type(table).__name__} must be the DataFrame law_table returns")
+
+    def number(value: float) -> str:
+        if not math.isfinite(value):
+            return "–"
+        return f"{value:,.0f}" if abs(value) >= 10**digits else f"{value:.{digits}g}"
+
+    rows = []
+    for (name, law), row in table.iterrows():
+        second = row["min_batch"] if law == "constant_lr" else row["noise_scale"]
+        interval = f"[{number(row['critical_low'])}, {number(row['critical_high'])}]"
+        rows.append(
+            {
+                "data": name,
+                "law": "constant rate" if law == "constant_lr" else "tuned rate",
+                "K_min": number(row["min_steps"]),
+                "b0 or B_noise": number(second),
+                "RMSE log K": f"{row['rmse_log']:.3f}",
+                "AIC": f"{row['aic']:.1f}",
+                "ΔAIC": f"{row['delta_aic']:.1f}",
+                "critical batch": number(row["critical_batch"]),
+                "interval": interval,
+            }
+        )
+    return pd.DataFrame(rows).set_index(["data", "law"])

@@ -88,7 +88,8 @@ def _loss_and_dout(out: torch.Tensor, t: torch.Tensor, loss: str, grad: bool):
         if not grad:
             return value, None
         dout = torch.exp(out - lse)
-        dout.scatter_add_(-1, t.unsqueeze(-1), torch.full_like(picked, -1.0))
+        minus_one = picked.new_full((), -1.0).expand_as(picked)  # no host-to-device copy
+        dout.scatter_add_(-1, t.unsqueeze(-1), minus_one)
         dout.div_(out.shape[1])
         return value, dout
     diff = out - t

@@ -101,6 +101,7 @@ def _run_cell(wl: Workload, cell: dict, device, check_every, on_check=None) -> d
         max_steps=cell["max_steps"],
         device=device,
         check_every=check_every,
+        near=cell["near"],
         on_check=on_check,
         **cell["hyper"],
     )
@@ -168,6 +169,7 @@ def sweep(
     device: str | None = None,
     executor: Any = None,
     check_every: int | None = None,
+    near: float | None = None,
     **hyper: float | Sequence[float],
 ) -> pd.DataFrame:
     r"""Steps to ``target`` for every optimizer x batch size x learning rate, one row per seed.
@@ -222,6 +224,7 @@ def sweep(
                             "target": None if tgt is None else tgt.text,
                             "max_steps": max_steps,
                             "check_every": check_every,
+                            "near": near,
                         }
                     )
 

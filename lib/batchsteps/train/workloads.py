@@ -119,7 +119,8 @@ class Workload:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_problems"] = {}  # device copies and compiled functions are rebuilt on demand
+        # device copies and compiled functions are rebuilt on demand; the key is kept
+        state["_problems"] = {k: v for k, v in self._problems.items() if k == "key"}
         return state
 
     @property
@@ -134,10 +135,26 @@ class Workload:
 
     @property
     def key(self) -> str:
-        """A stable identity: name, options, loss and data sizes, as JSON."""
-        shape = None if self.X is None else list(self.X.shape)
-        record = {"name": self.name, "options": dict(self.options), "loss": self.loss, "X": shape}
-        return json.dumps(record, sort_keys=True, default=str)
+        """A stable identity: name, options, loss, data shape and a digest of the data, as JSON.
+
+        The digest (BLAKE2b of the tensors' bytes) keeps two workloads that share a name but
+        not their data apart in a result store; it is computed once per workload.
+        """
+        if "key" not in self._problems:
+            digest = hashlib.blake2b(digest_size=16)
+            for t in (self.X, self.y, self.curvature, self.noise, self.theta0):
+                if t is not None:
+                    digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+            shape = None if self.X is None else list(self.X.shape)
+            record = {
+                "name": self.name,
+                "options": dict(self.options),
+                "loss": self.loss,
+                "X": shape,
+                "data": digest.hexdigest(),
+            }
+            self._problems["key"] = json.dumps(record, sort_keys=True, default=str)
+        return self._problems["key"]
 
     def problem(self, device: torch.device) -> Problem:
         """The batched problem on ``device`` (built once per device; data moved there once)."""
@@ -239,6 +256,8 @@ def _fashion(
     data_dir: str | os.PathLike | None = None, n_train: int | None = None, hidden: int = 128
 ) -> Workload:
     folder = _data_dir(data_dir, "/usr/share/datasets/fashion-mnist")
+    if (folder / "fashion-mnist").is_dir():
+        folder = folder / "fashion-mnist"
     images = read_idx(_find(folder, "train-images-idx3-ubyte"))
     labels = read_idx(_find(folder, "train-labels-idx1-ubyte"))
     if n_train is not None:
@@ -341,8 +360,12 @@ def workload(name: str | Workload, **options: Any) -> Workload:
       :func:`batchsteps.theory.nqm.noisy_quadratic`: :math:`h_i = i^{-\mathrm{decay}}`,
       one-sample noise variances :math:`c_i = \mathrm{noise\_factor}\, h_i`, every coordinate
       starting at ``theta0``;
-    - ``"fashion-mnist-mlp"`` (``data_dir, n_train, hidden=128``): idx files from a folder;
-    - ``"cifar10-resnet20"`` (``data_dir, n_train``): the CIFAR-10 python archive, ResNet-20.
+    - ``"fashion-mnist-mlp"`` (``data_dir, n_train, hidden=128``): the training idx files
+      (gzipped or not) from ``data_dir``, else ``$BATCHSTEPS_DATA`` (or its ``fashion-mnist``
+      sub-folder), else ``/usr/share/datasets/fashion-mnist``; pixels / 255, MLP 784-128-10;
+    - ``"cifar10-resnet20"`` (``data_dir, n_train``): the five training batches of the
+      CIFAR-10 python archive (``cifar-10-batches-py``, in ``data_dir`` or
+      ``$BATCHSTEPS_DATA``), channels standardised, ResNet-20 (batch norm on batch statistics).
 
     A :class:`Workload` passes through unchanged. Built workloads are cached by their options.
 

@@ -18,3 +18,14 @@ __all__ += ["plot_fits", "plot_linearisation"]
 from .explorer import Explorer, explorer, needs_kernel, template_law  # noqa: E402
 
 __all__ += ["Explorer", "explorer", "needs_kernel", "template_law"]
+
+from .part3 import (  # noqa: E402
+    plot_engine_check,
+    plot_fit_panels,
+    plot_noise_scale,
+    plot_rate_tuning,
+    plot_regimes,
+)
+
+__all__ += ["plot_engine_check", "plot_fit_panels", "plot_noise_scale", "plot_rate_tuning"]
+__all__ += ["plot_regimes"]

@@ -36,13 +36,13 @@
       .join("");
   }
 
-  /* A number to four significant digits: plain between 1e-3 and 1e9, else m×10ⁿ. */
+  /* A number to four significant digits: plain between 1e-3 and 1e6, else m×10ⁿ. */
   function format(x) {
     if (!isFinite(x)) {
       return "\u221e";
     }
     var r = Number(x.toPrecision(4));
-    if (r === 0 || (Math.abs(r) >= 1e-3 && Math.abs(r) < 1e9)) {
+    if (r === 0 || (Math.abs(r) >= 1e-3 && Math.abs(r) < 1e6)) {
       return String(r);
     }
     var parts = r.toExponential(3).split("e");
@@ -171,6 +171,9 @@
   }
 
   function mount(root, spec, f) {
+    if (root.getAttribute("data-ready") === "true") {
+      return; // already live: the output was shown again
+    }
     var values = {};
     Object.keys(spec.values).forEach(function (k) {
       values[k] = spec.values[k];

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 import sympy as sp
 from sympy.printing.jscode import jscode
@@ -35,9 +35,6 @@ from ..theory import template
 from ..theory.bound import NumericBound, Parameter
 from ..theory.symbols import NAME_OF, symbols
 from .style import OPTIMIZER_STYLES
-
-OUTPUTS = ("critical-batch", "min-batch", "min-steps", "steps-at-critical", "sfo-at-critical")
-"""``data-output`` names of the explorer's text results (plus ``lr-at-critical`` if tuned)."""
 
 _TEXT = {
     "alpha": "α",
@@ -55,6 +52,17 @@ _POSITIONS = 1000  # slider positions, as in explorer.js
 _counter = itertools.count()
 
 
+class Law(Protocol):
+    """What :func:`explorer` reads from a bound: its name, ``steps`` K(b) as a sympy expression
+    in ``b`` and the parameters, and the parameters' ranges (``assumptions``). ``sfo``,
+    ``min_batch``, ``critical_batch``, ``min_steps``, ``lr``, ``conditions``, ``C``, ``target``
+    and ``subs`` are used where present."""
+
+    name: str
+    steps: sp.Expr
+    assumptions: Mapping[sp.Symbol, Parameter]
+
+
 @cache
 def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
@@ -69,7 +77,7 @@ def format_value(x: float) -> str:
     if not math.isfinite(x):
         return "∞"
     r = float(f"{x:.4g}")
-    if r == 0 or 1e-3 <= abs(r) < 1e9:
+    if r == 0 or 1e-3 <= abs(r) < 1e6:
         return f"{r:.15g}"
     mantissa, exponent = f"{r:.3e}".split("e")
     sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -224,7 +232,7 @@ def _check_range(batch_range: tuple[float, float] | None) -> tuple[float, float]
 
 
 def explorer(
-    bound: Any,
+    bound: Law,
     params: Mapping[str, float] | None = None,
     *,
     vary: Sequence[str] | None = None,
@@ -331,6 +339,7 @@ class Page:
     initial: Mapping[str, float]
 
 
+# data-output name and label of each text result; the critical batch carries "critical-batch"
 _RESULTS = (
     ("critical-batch", "critical batch size b⋆"),
     ("min-batch", "b₀ (below it no K reaches the target)"),
@@ -366,13 +375,20 @@ def _render(page: Page) -> str:
         f"  {{test: {js}, inclusive: {json.dumps(inc)}, message: {json.dumps(msg)}}}"
         for js, inc, msg in page.checks
     )
+    # Find the element: next to the running script (JupyterLab, VS Code, the book), else by id,
+    # waiting for it to be attached where the script runs first (the classic notebook).
     mount = (
         "(function () {\n"
-        "var root = document.currentScript && document.currentScript.previousElementSibling;\n"
-        f'if (!root || root.id !== "{el}") {{\n'
-        f'  root = document.getElementById("{el}");\n}}\n'
+        "var script = document.currentScript;\n"
         "var f = {\n" + code + ",\n checks: [\n" + check_code + "]};\n"
-        f"window.batchstepsExplorer.mount(root, {json.dumps(page.spec)}, f);\n"
+        f"var spec = {json.dumps(page.spec)};\n"
+        "function attempt(tries) {\n"
+        "  var root = script && script.previousElementSibling;\n"
+        f'  if (!root || root.id !== "{el}") {{ root = document.getElementById("{el}"); }}\n'
+        "  if (root) { window.batchstepsExplorer.mount(root, spec, f); }\n"
+        "  else if (tries < 200) { setTimeout(function () { attempt(tries + 1); }, 50); }\n"
+        "}\n"
+        "attempt(0);\n"
         "})();"
     )
     fixed_html = f'<p class="bs-fixed">Fixed: {esc(", ".join(fixed))}.</p>' if fixed else ""

@@ -1,0 +1,762 @@
+r"""The book's experiments in one place: configurations per scale, the shared Part II sweep.
+
+Part II measures the steps :math:`K(b)` to a target against the batch size :math:`b` for
+several optimizers, each at one constant learning rate, and confronts the fitted laws with
+the theory. Several chapters show parts of the same measurement, so it is defined here once:
+
+- :func:`experiment` gives the configuration of an experiment (``"digits"``, ``"fashion"``,
+  ``"cifar"``) at a scale: ``"book"`` (the default: sized so the book builds on two CPU
+  cores) or ``"full"`` (paper scale, for a GPU), read from the environment variable
+  ``BATCHSTEPS_SCALE`` unless given;
+- :func:`tune` applies the book's learning-rate rule: on a factor-2 grid, the rate with the
+  fewest steps to the loss target at one large batch size, halved;
+- :func:`measure` runs (or reads from the result store) the whole sweep of an experiment:
+  every optimizer at its tuned rate, every batch size, every target;
+- :func:`fit_laws`, :func:`comparison` and :func:`verdicts` turn it into the fits, the table
+  of measured critical batches and minimal steps beside the theory's prediction, and a
+  verdict on each of the paper's two claims computed from the intervals.
+
+The result store is a folder of JSON cells (see :func:`batchsteps.train.sweep`); by default
+``_build/stores/<scale>/`` under the book's root, or the folder named by ``BATCHSTEPS_STORE``.
+A chapter that finds the cells computed by another chapter of the same build reads them.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "SCALES",
+    "SCALE_ENV",
+    "STORE_ENV",
+    "EXPERIMENTS",
+    "Experiment",
+    "Tuning",
+    "Cost",
+    "Measured",
+    "current_scale",
+    "experiment",
+    "store_folder",
+    "tune",
+    "measure",
+    "fit_laws",
+    "comparison",
+    "theory_ratios",
+    "verdicts",
+    "fully_reached",
+    "present",
+    "summary",
+]
+
+#: The scales of the book's experiments.
+SCALES = ("book", "full")
+#: Environment variable choosing the scale (``book`` when unset or empty).
+SCALE_ENV = "BATCHSTEPS_SCALE"
+#: Environment variable naming the result-store folder (default ``_build/stores``).
+STORE_ENV = "BATCHSTEPS_STORE"
+#: The experiments, in the order of the book.
+EXPERIMENTS = ("digits", "fashion", "cifar")
+
+#: The optimizers of the book-scale digits sweep (all of them at full scale).
+_BOOK_OPTIMIZERS = ("sgd", "momentum", "adam")
+_HEAVY_BALL = ("momentum", "nesterov")
+
+
+def _grid(start: float, count: int) -> tuple[float, ...]:
+    return tuple(round(start * 2.0**i, 10) for i in range(count))
+
+
+_LR_GRIDS = {
+    "sgd": _grid(0.1, 6),
+    "momentum": _grid(0.02, 6),
+    "nesterov": _grid(0.02, 6),
+    "adam": _grid(0.002, 6),
+    "amsgrad": _grid(0.002, 6),
+    "rmsprop": _grid(0.001, 6),
+    "adabelief": _grid(0.002, 6),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Experiment:
+    r"""Everything that determines one experiment's measurements at one scale.
+
+    ``targets`` maps a measure (``"grad_norm_sq"``: :math:`\|\nabla f\|^2 \le \varepsilon^2`,
+    the theory's measure; ``"loss"``: the practitioner's) to the engine's target text.
+    Learning rates come from :func:`tune`: for each optimizer the grid ``lr_grid[o]`` is run at
+    ``tune_batch`` with ``tune_seeds`` to ``tune_target`` (at most ``tune_max_steps`` steps);
+    the fastest rate (fewest median steps; the smallest rate within ``tune_tolerance`` of the
+    fewest) is halved. ``skip_after``: the batch sizes are swept from the largest down, and
+    once that many consecutive batch sizes had no run reach the target the smaller ones are
+    not run (the law says they cannot do better); ``None`` runs every cell. ``workers``:
+    processes running curves in parallel; ``n_boot``: bootstrap resamples of each fit.
+    """
+
+    name: str
+    scale: str
+    workload: str
+    workload_options: Mapping[str, object]
+    optimizers: tuple[str, ...]
+    batch_sizes: tuple[int, ...]
+    seeds: tuple[int, ...]
+    targets: Mapping[str, str]
+    max_steps: int
+    lr_grid: Mapping[str, tuple[float, ...]]
+    tune_batch: int
+    tune_seeds: tuple[int, ...]
+    tune_target: str
+    tune_max_steps: int
+    tune_tolerance: float
+    skip_after: int | None
+    workers: int
+    n_boot: int
+    device: str | None = None
+
+    def table(self) -> pd.DataFrame:
+        """The configuration as a one-column table (for a page)."""
+        rows = {
+            "workload": f"{self.workload} {dict(self.workload_options)}",
+            "optimizers": ", ".join(self.optimizers),
+            "batch sizes": ", ".join(map(str, self.batch_sizes)),
+            "seeds per cell": len(self.seeds),
+            "targets": "; ".join(self.targets.values()),
+            "max steps": self.max_steps,
+            "rate tuned at batch": self.tune_batch,
+            "tuning seeds": len(self.tune_seeds),
+            "skip after misses": "never" if self.skip_after is None else self.skip_after,
+            "bootstrap resamples": self.n_boot,
+            "worker processes": self.workers,
+        }
+        return pd.DataFrame({self.scale: pd.Series(rows, dtype=object)})
+
+
+def current_scale(value: str | None = None) -> str:
+    """The scale: ``value`` if given, else ``$BATCHSTEPS_SCALE``, else ``"book"``.
+
+    >>> current_scale("full")
+    'full'
+    """
+    given = value if value is not None else (os.environ.get(SCALE_ENV) or "book")
+    if not isinstance(given, str):
+        raise TypeError(f"scale={given!r} must be a str; allowed: {', '.join(SCALES)}")
+    text = given.strip().lower()
+    if text not in SCALES:
+        where = "scale" if value is not None else f"${SCALE_ENV}"
+        raise ValueError(f"{where}={given!r} is not a known scale; allowed: {', '.join(SCALES)}")
+    return text
+
+
+def _workers(limit: int) -> int:
+    return max(1, min(limit, os.cpu_count() or 1))
+
+
+def experiment(name: str = "digits", scale: str | None = None) -> Experiment:
+    r"""The configuration of experiment ``name`` (one of :data:`EXPERIMENTS`) at a scale.
+
+    ``scale``: ``"book"`` or ``"full"``; ``None`` reads ``$BATCHSTEPS_SCALE``. The
+    ``"cifar"`` experiment (ResNet-20 on CIFAR-10) exists only at full scale.
+
+    >>> experiment("digits", "book").batch_sizes
+    (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+    """
+    if not isinstance(name, str) or name not in EXPERIMENTS:
+        raise ValueError(f"name={name!r} is not a known experiment; allowed: {EXPERIMENTS}")
+    level = current_scale(scale)
+    full = level == "full"
+    if name == "cifar" and not full:
+        raise ValueError(
+            f"name='cifar' runs only at scale 'full' (got scale {level!r}): set {SCALE_ENV}=full"
+        )
+    common = {
+        "name": name,
+        "scale": level,
+        "lr_grid": dict(_LR_GRIDS),
+        "tune_tolerance": 0.1,
+        "skip_after": None if full else 2,
+        "n_boot": 1000 if full else 200,
+    }
+    if name == "digits":
+        return Experiment(
+            workload="digits-mlp",
+            workload_options={},
+            optimizers=tuple(_LR_GRIDS) if full else _BOOK_OPTIMIZERS,
+            batch_sizes=tuple(2**k for k in range(0 if full else 1, 13 if full else 11)),
+            seeds=tuple(range(16 if full else 5)),
+            targets={"grad_norm_sq": "grad_norm_sq<=0.001", "loss": "loss<=0.1"},
+            max_steps=10_000 if full else 2000,
+            tune_batch=256,
+            tune_seeds=tuple(range(4 if full else 2)),
+            tune_target="loss<=0.1",
+            tune_max_steps=1000 if full else 400,
+            workers=_workers(4 if full else 2),
+            **common,
+        )
+    if name == "fashion":
+        return Experiment(
+            workload="fashion-mnist-mlp",
+            workload_options={} if full else {"n_train": 5000, "hidden": 16},
+            optimizers=tuple(_LR_GRIDS) if full else ("sgd", "momentum", "adam"),
+            batch_sizes=tuple(2**k for k in range(1 if full else 2, 13 if full else 9)),
+            seeds=tuple(range(8 if full else 3)),
+            targets={"loss": "loss<=0.6"},
+            max_steps=20_000 if full else 1500,
+            tune_batch=256,
+            tune_seeds=tuple(range(2 if full else 1)),
+            tune_target="loss<=0.6",
+            tune_max_steps=2000 if full else 500,
+            workers=_workers(4 if full else 2),
+            **common,
+        )
+    return Experiment(
+        workload="cifar10-resnet20",
+        workload_options={},
+        optimizers=("sgd", "momentum", "adam"),
+        batch_sizes=tuple(2**k for k in range(4, 13)),
+        seeds=tuple(range(4)),
+        targets={"accuracy": "accuracy>=0.8"},
+        max_steps=40_000,
+        tune_batch=1024,
+        tune_seeds=(0,),
+        tune_target="accuracy>=0.8",
+        tune_max_steps=4000,
+        workers=1,
+        device="cuda",
+        **common,
+    )
+
+
+def store_folder(exp: Experiment, store: str | os.PathLike | None = None) -> Path:
+    """Folder of ``exp``'s result cells: ``store`` if given, else ``$BATCHSTEPS_STORE``, else
+    ``_build/stores`` at the book's root (the folder holding ``_config.yml`` above this
+    package), else under the working directory; then ``/<scale>/<name>``."""
+    if store is None:
+        store = os.environ.get(STORE_ENV) or None
+    if store is None:
+        root = Path(__file__).resolve().parents[2]
+        base = root if (root / "_config.yml").is_file() else Path.cwd()
+        store = base / "_build" / "stores"
+    elif not isinstance(store, (str, os.PathLike)):
+        raise TypeError(f"store={store!r} must be a path (str or os.PathLike) or None")
+    return Path(store) / exp.scale / exp.name
+
+
+# ---------------------------------------------------------------------------------------------
+# Running: one curve (optimizer x target) per task, batch sizes from the largest down
+
+
+_WORKLOADS: dict[str, object] = {}
+
+
+def _workload(exp: Experiment):
+    from .train import workload
+
+    key = f"{exp.workload}:{sorted(exp.workload_options.items())}"
+    if key not in _WORKLOADS:
+        _WORKLOADS[key] = workload(exp.workload, **dict(exp.workload_options))
+    return _WORKLOADS[key]
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _tune_one(exp: Experiment, optimizer: str, folder: str) -> pd.DataFrame:
+    from .train import sweep
+
+    return sweep(
+        _workload(exp), optimizer, [exp.tune_batch], lr=list(exp.lr_grid[optimizer]),
+        seeds=list(exp.tune_seeds), target=exp.tune_target, max_steps=exp.tune_max_steps,
+        store=folder, progress=False, device=exp.device,
+    )  # fmt: skip
+
+
+def _curve(
+    exp: Experiment, optimizer: str, measure: str, lr: float, folder: str
+) -> tuple[pd.DataFrame, list[int]]:
+    """One optimizer's runs to one target, batch sizes from the largest down; the batch
+    sizes skipped by the ``skip_after`` rule are returned beside the runs."""
+    from .train import sweep
+
+    frames, skipped, misses = [], [], 0
+    for b in sorted(exp.batch_sizes, reverse=True):
+        if exp.skip_after is not None and misses >= exp.skip_after:
+            skipped.append(b)
+            continue
+        frame = sweep(
+            _workload(exp), optimizer, [b], lr=lr, seeds=list(exp.seeds),
+            target=exp.targets[measure], max_steps=exp.max_steps, store=folder,
+            progress=False, device=exp.device,
+        )  # fmt: skip
+        frame.insert(0, "measure", measure)
+        frames.append(frame)
+        misses = 0 if frame["reached"].any() else misses + 1
+    return pd.concat(frames, ignore_index=True), sorted(skipped)
+
+
+def _run_all(exp: Experiment, tasks: list[tuple], function) -> list:
+    if exp.workers <= 1 or len(tasks) <= 1:
+        return [function(*task) for task in tasks]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = mp.get_context("spawn")
+    with ProcessPoolExecutor(exp.workers, mp_context=context, initializer=_init_worker) as pool:
+        futures = [pool.submit(function, *task) for task in tasks]
+        return [f.result() for f in futures]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tuning
+
+
+@dataclass(frozen=True)
+class Tuning:
+    r"""The learning-rate rule applied: per optimizer and grid rate, the median steps to the
+    tuning target at the tuning batch size (``inf`` where a seed did not reach it);
+    ``fastest`` the rate with the fewest (the smallest within the tolerance), ``lr`` the rate
+    used, :math:`\alpha = \alpha_{\mathrm{fast}}/2`."""
+
+    table: pd.DataFrame
+    fastest: Mapping[str, float]
+    lr: Mapping[str, float]
+    batch_size: int
+    target: str
+
+
+def _rule(table: pd.DataFrame, tolerance: float) -> tuple[float, float]:
+    best = table["median_steps"].min()
+    if not math.isfinite(best):
+        raise RuntimeError(
+            f"no rate on the grid {table['lr'].tolist()} reached the tuning target: widen it"
+        )
+    fastest = float(table.loc[table["median_steps"] <= (1 + tolerance) * best, "lr"].min())
+    return fastest, fastest / 2.0
+
+
+def tune(exp: Experiment, store: str | os.PathLike | None = None) -> Tuning:
+    r"""Apply the book's learning-rate rule to every optimizer of ``exp``.
+
+    For each rate :math:`\alpha` on the optimizer's factor-2 grid, train
+    ``len(exp.tune_seeds)`` seeds at :math:`b =` ``exp.tune_batch`` to ``exp.tune_target``;
+    :math:`\alpha_{\mathrm{fast}}` is the rate with the fewest median steps (all seeds must
+    reach; the smallest rate within ``exp.tune_tolerance`` of the fewest), and the rate used is
+    :math:`\alpha_{\mathrm{fast}}/2`. For SGD's bound the fewest steps as
+    :math:`b \to \infty`, :math:`K_{\min} = 2\Delta/(\alpha(2 - L\alpha)\varepsilon^2)`, are
+    reached at :math:`\alpha = 1/L`, half the rate :math:`2/L` beyond which gradient descent on
+    a quadratic diverges: large-batch training is fastest near that edge, so halving it
+    estimates the bound's best rate without knowing :math:`L`.
+    """
+    if not isinstance(exp, Experiment):
+        raise TypeError(f"exp={exp!r} must be an Experiment (see experiment())")
+    folder = str(store_folder(exp, store) / "tuning")
+    frames = _run_all(exp, [(exp, o, folder) for o in exp.optimizers], _tune_one)
+    rows, fastest, chosen = [], {}, {}
+    for o, frame in zip(exp.optimizers, frames, strict=True):
+        for lr, group in frame.groupby("lr", sort=True):
+            reached = bool(group["reached"].all())
+            median = float(group["steps"].median()) if reached else math.inf
+            rows.append((o, float(lr), median, int(group["reached"].sum()), len(group)))
+    table = pd.DataFrame(rows, columns=["optimizer", "lr", "median_steps", "reached", "runs"])
+    for o in exp.optimizers:
+        fastest[o], chosen[o] = _rule(table[table["optimizer"] == o], exp.tune_tolerance)
+    return Tuning(
+        table, MappingProxyType(fastest), MappingProxyType(chosen), exp.tune_batch, exp.tune_target
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep
+
+
+@dataclass(frozen=True)
+class Cost:
+    r"""What a sweep cost: ``cells`` (optimizer x batch size x target, all seeds at once),
+    ``cached`` of them read from the store, ``replica_steps`` (training steps summed over runs:
+    the steps of runs that reached the target, ``max_steps`` for the others, an upper bound
+    for diverged ones), ``sample_gradients`` (the same weighted by :math:`b`: the SFO cost),
+    ``seconds`` (compute time of the cells when they ran, summed) and ``wall`` (seconds this
+    call took, tuning included; small when everything came from the store)."""
+
+    cells: int
+    cached: int
+    replica_steps: int
+    sample_gradients: int
+    seconds: float
+    wall: float
+
+
+def _cost(frame: pd.DataFrame, wall: float) -> Cost:
+    steps = np.where(frame["reached"], frame["steps"], frame["max_steps"]).astype(np.int64)
+    keys = ["measure", "optimizer", "batch_size", "lr"]
+    cells = frame.drop_duplicates(keys)
+    return Cost(
+        cells=len(cells),
+        cached=int(cells["cached"].sum()),
+        replica_steps=int(steps.sum()),
+        sample_gradients=int((steps * frame["batch_size"].to_numpy()).sum()),
+        seconds=float(cells["wall_time"].sum()),
+        wall=float(wall),
+    )
+
+
+@dataclass(frozen=True)
+class Measured:
+    """An experiment's measurements: ``frame`` (one row per run, the sweep's columns and
+    ``measure``), ``skipped`` (``measure, optimizer, batch_size`` of the cells not run by the
+    skip rule), the ``tuning`` that chose the rates, and the ``cost``."""
+
+    experiment: Experiment
+    tuning: Tuning
+    frame: pd.DataFrame = field(repr=False)
+    skipped: pd.DataFrame = field(repr=False)
+    cost: Cost
+
+    def runs(self, optimizer: str, measure: str) -> pd.DataFrame:
+        """The runs of one optimizer to one target (``ValueError`` if not measured)."""
+        rows = self.frame[
+            (self.frame["optimizer"] == optimizer) & (self.frame["measure"] == measure)
+        ]
+        if rows.empty:
+            raise ValueError(
+                f"optimizer={optimizer!r}, measure={measure!r} was not measured; measured: "
+                f"{self.experiment.optimizers} x {tuple(self.experiment.targets)}"
+            )
+        return rows
+
+
+_MEMO: dict[tuple, Measured] = {}
+
+
+def measure(
+    name: str | Experiment = "digits",
+    scale: str | None = None,
+    store: str | os.PathLike | None = None,
+) -> Measured:
+    """Run (or read from the store) the whole sweep of experiment ``name`` (or of the
+    :class:`Experiment` given): the learning-rate rule (:func:`tune`), then every optimizer at
+    its rate to every target at every batch size (from the largest down, with the
+    experiment's skip rule). Cells already in the store are read, not recomputed; within one
+    process the result of a named experiment is also kept in memory."""
+    exp = name if isinstance(name, Experiment) else experiment(name, scale)
+    folder = store_folder(exp, store)
+    key = (exp.name, exp.scale, str(folder))
+    if not isinstance(name, Experiment) and key in _MEMO:
+        return _MEMO[key]
+    start = time.perf_counter()
+    tuning = tune(exp, store)
+    tasks = [
+        (exp, o, m, tuning.lr[o], str(folder / "sweep"))
+        for m in exp.targets
+        for o in exp.optimizers
+    ]
+    results = _run_all(exp, tasks, _curve)
+    frame = pd.concat([r[0] for r in results], ignore_index=True)
+    skipped = pd.DataFrame(
+        [(t[2], t[1], b) for t, r in zip(tasks, results, strict=True) for b in r[1]],
+        columns=["measure", "optimizer", "batch_size"],
+    )
+    measured = Measured(exp, tuning, frame, skipped, _cost(frame, time.perf_counter() - start))
+    _MEMO[key] = measured
+    return measured
+
+
+# ---------------------------------------------------------------------------------------------
+# Fits, the comparison with the theory, verdicts
+
+
+def _check_measured(measured: object, measure_name: object) -> None:
+    if not isinstance(measured, Measured):
+        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
+    if measure_name not in measured.experiment.targets:
+        raise ValueError(
+            f"measure={measure_name!r} was not measured; allowed: "
+            f"{', '.join(measured.experiment.targets)}"
+        )
+
+
+def fully_reached(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``reached`` set to False for every run at a batch size (of an optimizer)
+    where some run did not reach the target (``reason`` becomes ``"partly reached"``).
+
+    Where only some seeds reach, the ones that do are the fast ones: kept, they would pull
+    the fit towards too few steps exactly near the pole, where one survivor can pin
+    :math:`b_0` (see :attr:`batchsteps.analysis.Fit.partly_reached`).
+    """
+    keys = [c for c in ("measure", "optimizer", "batch_size") if c in frame.columns]
+    every = frame.groupby(keys)["reached"].transform("all").astype(bool)
+    out = frame.copy()
+    partly = frame["reached"] & ~every
+    out.loc[partly, "reason"] = "partly reached"
+    out["reached"] = frame["reached"] & every
+    return out
+
+
+def fit_laws(
+    measured: Measured, measure_name: str, optimizers: tuple[str, ...] | None = None
+) -> dict[str, dict[str, object]]:
+    """Both laws fitted to each optimizer's runs to one target: ``{optimizer: {law: Fit}}``,
+    with the experiment's number of bootstrap resamples (over seeds). Only batch sizes where
+    every seed reached the target enter the fits (:func:`fully_reached`); the others are
+    counted among the excluded runs. An optimizer with fewer than three such batch sizes
+    cannot be fitted and is left out (:func:`verdicts` reports it as undecided).
+    ``optimizers``: fit only these (default: all the experiment measured)."""
+    from .analysis import LAWS, fit_steps
+
+    _check_measured(measured, measure_name)
+    chosen = measured.experiment.optimizers if optimizers is None else tuple(optimizers)
+    unknown = [o for o in chosen if o not in measured.experiment.optimizers]
+    if unknown:
+        raise ValueError(
+            f"optimizers={optimizers!r}: {unknown[0]!r} was not measured; measured: "
+            f"{', '.join(measured.experiment.optimizers)}"
+        )
+    frame = fully_reached(measured.frame[measured.frame["measure"] == measure_name])
+    fits: dict[str, dict[str, object]] = {}
+    for o in chosen:
+        runs = frame[frame["optimizer"] == o]
+        if runs.loc[runs["reached"], "batch_size"].nunique() < 3:
+            continue
+        fits[o] = {
+            law: fit_steps(runs, law=law, n_boot=measured.experiment.n_boot, seed=0)[o]
+            for law in LAWS
+        }
+    return fits
+
+
+def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> tuple[float, float]:
+    r"""The theory's prediction of ``optimizer``'s critical batch and minimal steps relative to
+    SGD's, same problem and target, each at its own rate, in the limit :math:`L\alpha \to 0`
+    (where both bounds hold; :math:`L` of a network is not known).
+
+    Heavy ball (``"momentum"``, coefficient :math:`\beta`, rate :math:`\alpha_m`; SGD at
+    :math:`\alpha_s`): :math:`b^\star_m/b^\star_s \to \alpha_m/((1-\beta)^2\alpha_s)` and
+    :math:`K_{\min,m}/K_{\min,s} \to (1-\beta)\alpha_s/\alpha_m`,
+    computed from :func:`batchsteps.theory.bound`. ``"sgd"`` gives ``(1, 1)``. Other optimizers:
+    ``(nan, nan)`` (Nesterov has no bound in the book; the Adam-type bound measures another
+    quantity, so its constants do not compare with SGD's).
+
+    >>> [round(v, 6) for v in theory_ratios("momentum", 0.1, 0.5, beta=0.9)]
+    [20.0, 0.5]
+    """
+    for argument, value in (("lr", lr), ("sgd_lr", sgd_lr)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+            raise ValueError(f"{argument}={value!r} must be a positive real number")
+    if optimizer == "sgd":
+        return 1.0, 1.0
+    if optimizer != "momentum":
+        return math.nan, math.nan
+    import sympy as sp
+
+    from .theory import bound, symbols
+
+    beta = float(hyper.get("beta", 0.9))
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta={beta!r} is outside the allowed range [0, 1)")
+    S = symbols
+    mine, base = bound("momentum"), bound("sgd")
+    at_m = {S.alpha: sp.nsimplify(lr), S.beta: sp.nsimplify(beta)}
+    at_s = {S.alpha: sp.nsimplify(sgd_lr)}
+    ratios = []
+    for name in ("critical_batch", "min_steps"):
+        ratio = getattr(mine, name).subs(at_m) / getattr(base, name).subs(at_s)
+        ratios.append(float(sp.limit(sp.simplify(ratio), S.L, 0)))
+    return ratios[0], ratios[1]
+
+
+def comparison(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd.DataFrame:
+    r"""One row per optimizer: the constant-rate fit's critical batch :math:`b^\star` and
+    :math:`K_{\min}` with their bootstrap intervals, the law the AIC prefers (with the
+    difference), the ratios of :math:`b^\star` and :math:`K_{\min}` to SGD's (measured), and
+    the theory's ratios (:func:`theory_ratios`; ``nan`` where it makes none)."""
+    if not isinstance(measured, Measured):
+        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
+    if not isinstance(fits, Mapping) or not fits:
+        raise TypeError(f"fits={fits!r} must be the mapping fit_laws() returns")
+    from .analysis import compare_laws
+
+    lr = measured.tuning.lr
+    rows = []
+    for o, by_law in fits.items():
+        fit = by_law["constant_lr"]
+        aic = compare_laws(by_law)
+        hyper = {"beta": 0.9} if o in _HEAVY_BALL else {}
+        theory = theory_ratios(o, lr[o], lr.get("sgd", lr[o]), **hyper)
+        rows.append(
+            {
+                "optimizer": o,
+                "lr": lr[o],
+                "critical_batch": fit.critical_batch,
+                "critical_low": fit.ci["critical_batch"][0],
+                "critical_high": fit.ci["critical_batch"][1],
+                "min_steps": fit.min_steps,
+                "min_steps_low": fit.ci["min_steps"][0],
+                "min_steps_high": fit.ci["min_steps"][1],
+                "preferred_law": aic.index[0],
+                "delta_aic": float(aic["delta_aic"].iloc[1]),
+                "runs_used": fit.n_points,
+                "runs_excluded": fit.n_excluded,
+                "theory_critical_ratio": theory[0],
+                "theory_steps_ratio": theory[1],
+            }
+        )
+    table = pd.DataFrame(rows).set_index("optimizer")
+    if "sgd" in table.index:
+        table["critical_ratio"] = table["critical_batch"] / table.loc["sgd", "critical_batch"]
+        table["steps_ratio"] = table["min_steps"] / table.loc["sgd", "min_steps"]
+    else:
+        table["critical_ratio"] = table["steps_ratio"] = math.nan
+    return table
+
+
+def _claim_one(fit, b_min: float, b_max: float) -> tuple[str, str]:
+    from .analysis import per_batch
+
+    low, high = fit.ci["critical_batch"]
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "undecided", "no interval for b*"
+    if low < b_min:
+        return "undecided", f"b* interval reaches below the smallest batch {b_min:g}"
+    if high > b_max / 4:
+        text = f"b* interval reaches {high:.3g}: no saturation two doublings below {b_max:g}"
+        return "fails", text
+    table = per_batch(fit.batch_sizes, fit.steps)
+    beyond = table[table["batch_size"] >= high]
+    first, last = beyond.iloc[0], beyond.iloc[-1]
+    fall = first["median"] / last["median"]
+    least, most = first["low"] / last["high"], first["high"] / last["low"]
+    text = (
+        f"from b = {first['batch_size']:g} to {last['batch_size']:g} "
+        f"({last['batch_size'] / first['batch_size']:g}x the batch) median steps fall "
+        f"{fall:.2f}x (between {least:.2f}x and {most:.2f}x by the medians' intervals)"
+    )
+    if most <= 2.0:
+        return "holds", text
+    return ("fails" if least > 2.0 else "undecided"), text
+
+
+_CLAIM_TWO = ("2a: larger critical batch than SGD", "2b: fewer steps than SGD")
+_TOO_FEW = "fewer than three batch sizes where every run reached the target: no fit"
+
+
+def _order(mine: tuple[float, float], other: tuple[float, float], larger: bool) -> str:
+    if mine[0] > other[1]:
+        return "holds" if larger else "fails"
+    if mine[1] < other[0]:
+        return "fails" if larger else "holds"
+    return "undecided"
+
+
+def verdicts(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd.DataFrame:
+    r"""The paper's two claims, judged per optimizer from the constant-rate fits' intervals.
+
+    Claim 1 (a critical batch exists past which steps barely fall): the interval of
+    :math:`b^\star` must lie inside the measured range with two doublings to spare (else
+    *fails* at the top, *undecided* at the bottom); then, from the first measured batch at or
+    above the interval to the largest, the median steps may fall by at most a factor 2 (the
+    law's own promise, :math:`K(b^\star) = 2K_{\min}`): *holds* if even the extreme ends of
+    the two medians' intervals give at most 2, *fails* if even the nearest ends give more,
+    *undecided* otherwise. Claim 2 (momentum and Adam-type reach it at larger
+    batches and with fewer steps than SGD), two parts per optimizer: *holds* where the two
+    intervals are disjoint in the claimed order, *fails* where disjoint the other way,
+    *undecided* where they overlap. Returns rows ``claim, optimizer, verdict, evidence``.
+    """
+    if not isinstance(measured, Measured):
+        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
+    b_min, b_max = min(measured.experiment.batch_sizes), max(measured.experiment.batch_sizes)
+    rows = []
+    for o in measured.experiment.optimizers:
+        if o not in fits:
+            rows.append(("1: a critical batch exists", o, "undecided", _TOO_FEW))
+    for o, by_law in fits.items():
+        verdict, text = _claim_one(by_law["constant_lr"], b_min, b_max)
+        rows.append(("1: a critical batch exists", o, verdict, text))
+    base = fits.get("sgd", {}).get("constant_lr")
+    for o in measured.experiment.optimizers:
+        if o != "sgd" and (o not in fits or base is None):
+            for claim in _CLAIM_TWO:
+                rows.append((claim, o, "undecided", _TOO_FEW))
+    for o, by_law in fits.items():
+        if o == "sgd" or base is None:
+            continue
+        fit = by_law["constant_lr"]
+        for claim, name, larger in zip(
+            _CLAIM_TWO, ("critical_batch", "min_steps"), (True, False), strict=True
+        ):
+            mine, other = fit.ci[name], base.ci[name]
+            text = f"{o} [{mine[0]:.3g}, {mine[1]:.3g}] vs SGD [{other[0]:.3g}, {other[1]:.3g}]"
+            rows.append((claim, o, _order(mine, other, larger), text))
+    return pd.DataFrame(rows, columns=["claim", "optimizer", "verdict", "evidence"])
+
+
+def _interval(value: float, low: float, high: float) -> str:
+    return f"{value:.3g} [{low:.3g}, {high:.3g}]"
+
+
+def _ratio(value: float) -> str:
+    return "none" if not math.isfinite(value) else f"{value:.3g}"
+
+
+def present(table: pd.DataFrame) -> pd.DataFrame:
+    r"""The :func:`comparison` table as a page shows it: estimates with their intervals as
+    text, measured ratios to SGD beside the theory's, the law the AIC prefers."""
+    if not isinstance(table, pd.DataFrame) or "critical_batch" not in table.columns:
+        raise TypeError(f"table={table!r} must be what comparison() returns")
+    rows = {}
+    for o, row in table.iterrows():
+        rows[o] = {
+            "rate α": f"{row['lr']:g}",
+            "b* [95% interval]": _interval(
+                row["critical_batch"], row["critical_low"], row["critical_high"]
+            ),
+            "K_min [95% interval]": _interval(
+                row["min_steps"], row["min_steps_low"], row["min_steps_high"]
+            ),
+            "b* / SGD's: measured": _ratio(row["critical_ratio"]),
+            "b* / SGD's: theory": _ratio(row["theory_critical_ratio"]),
+            "K_min / SGD's: measured": _ratio(row["steps_ratio"]),
+            "K_min / SGD's: theory": _ratio(row["theory_steps_ratio"]),
+            "AIC prefers": f"{row['preferred_law']} (by {row['delta_aic']:.3g})",
+            "runs used / excluded": f"{row['runs_used']} / {row['runs_excluded']}",
+        }
+    return pd.DataFrame(rows).T.rename_axis("optimizer")
+
+
+def summary(verdicts_table: pd.DataFrame) -> dict[str, str]:
+    """One plain sentence per claim from a :func:`verdicts` table (several tables may be
+    concatenated, with a ``target`` column): for each verdict, where it was reached.
+
+    >>> table = pd.DataFrame({"claim": ["1"] * 2, "optimizer": ["sgd", "adam"],
+    ...                       "verdict": ["holds", "fails"], "evidence": ["", ""]})
+    >>> summary(table)["1"]
+    'holds for sgd; fails for adam'
+    """
+    need = {"claim", "optimizer", "verdict"}
+    if not isinstance(verdicts_table, pd.DataFrame) or not need <= set(verdicts_table.columns):
+        raise TypeError(f"verdicts_table must be a DataFrame with columns {sorted(need)}")
+    sentences = {}
+    for claim, group in verdicts_table.groupby("claim", sort=True):
+        parts = []
+        for verdict in ("holds", "fails", "undecided"):
+            chosen = group[group["verdict"] == verdict]
+            if chosen.empty:
+                continue
+            if "target" in chosen.columns:
+                pairs = zip(chosen["optimizer"], chosen["target"], strict=True)
+                where = [f"{o} ({t})" for o, t in pairs]
+            else:
+                where = list(chosen["optimizer"])
+            parts.append(f"{verdict} for {', '.join(where)}")
+        sentences[str(claim)] = "; ".join(parts)
+    return sentences

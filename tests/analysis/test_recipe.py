@@ -1,0 +1,229 @@
+"""The recipe for one's own model: rate grids, the best rate per batch size, both laws side by
+side, choosing a batch size, published data; end to end on a custom Workload."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from batchsteps.analysis import (
+    BatchChoice,
+    batch_grid,
+    best_rate,
+    choose_batch_size,
+    fit_laws,
+    fit_steps,
+    format_law_table,
+    law_table,
+    noise_scale_during,
+    rate_grid,
+    read_published,
+    tuned_sweep,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "critical_batch_2024.csv"
+
+
+def test_rate_grid_scales_linearly_then_saturates():
+    grid = rate_grid([2, 4, 8, 16], base_lr=0.1, base_batch=2, width=3, max_lr=0.4)
+    assert grid == {
+        2: (0.05, 0.1, 0.2),
+        4: (0.1, 0.2, 0.4),
+        8: (0.2, 0.4, 0.8),
+        16: (0.2, 0.4, 0.8),
+    }
+
+
+def test_rate_grid_even_width_has_one_more_rate_below_the_guess():
+    assert rate_grid([4], base_lr=1.0, base_batch=4, width=4, ratio=2) == {4: (0.25, 0.5, 1.0, 2.0)}
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        ({"base_lr": 0.0}, ValueError, "base_lr=0.0"),
+        ({"base_lr": "a"}, TypeError, "base_lr='a'"),
+        ({"ratio": 1.0}, ValueError, "ratio=1.0"),
+        ({"width": 0}, ValueError, "width=0"),
+        ({"base_batch": 2.5}, TypeError, "base_batch=2.5"),
+        ({"batch_sizes": [4, 4]}, ValueError, "distinct"),
+        ({"batch_sizes": [0]}, ValueError, "batch_sizes"),
+        ({"batch_sizes": "4"}, TypeError, "batch_sizes"),
+    ],
+)
+def test_rate_grid_rejects_bad_inputs(change, error, match):
+    args = {"batch_sizes": [4, 8], "base_lr": 0.1, "base_batch": 4} | change
+    with pytest.raises(error, match=match):
+        rate_grid(args.pop("batch_sizes"), **args)
+
+
+def _frame(rows):
+    return pd.DataFrame(rows, columns=["optimizer", "batch_size", "lr", "seed", "steps"]).assign(
+        reached=lambda f: f["steps"] >= 0
+    )
+
+
+def test_best_rate_takes_the_fewest_median_steps_counting_misses_as_infinite():
+    rows = []
+    for seed, (a, b, c) in enumerate([(100, 50, -1), (110, 60, -1), (90, 500, 40)]):
+        rows += [("sgd", 8, 0.1, seed, a), ("sgd", 8, 0.2, seed, b), ("sgd", 8, 0.4, seed, c)]
+    rows += [("sgd", 16, lr, s, 30) for lr in (0.2, 0.4) for s in range(3)]  # a tie
+    best = best_rate(_frame(rows))
+    chosen = best.groupby("batch_size")["lr"].unique()
+    assert chosen[8].tolist() == [0.2]  # median 60; 0.4 has two misses: median inf
+    assert chosen[16].tolist() == [0.2]  # ties go to the smaller rate
+    assert best.set_index("batch_size")["lr_at_edge"].groupby(level=0).first().to_dict() == {
+        8: False,
+        16: True,
+    }
+    assert len(best) == 6 and set(best["n_rates"]) == {3, 2}
+
+
+def test_best_rate_rejects_what_is_not_a_sweep():
+    with pytest.raises(TypeError, match="frame=list"):
+        best_rate([1, 2])
+    with pytest.raises(ValueError, match="lacks the column"):
+        best_rate(pd.DataFrame({"optimizer": ["sgd"], "batch_size": [4]}))
+    with pytest.raises(ValueError, match="empty"):
+        best_rate(_frame([]))
+
+
+def _tuned_law(b, min_steps=100.0, noise=32.0):
+    return min_steps * (1 + noise / np.asarray(b, dtype=float))
+
+
+def test_law_table_prefers_the_law_the_data_follow_and_reads_its_critical_batch():
+    b = np.array([4, 8, 16, 32, 64, 128, 256, 512] * 3, dtype=float)
+    noise = np.exp(np.random.default_rng(0).normal(0, 0.03, b.size))
+    fits = fit_laws(b, _tuned_law(b) * noise, n_boot=200)
+    table = law_table({"synthetic": fits})
+    assert table.index.tolist() == [("synthetic", "constant_lr"), ("synthetic", "tuned_lr")]
+    tuned = table.loc[("synthetic", "tuned_lr")]
+    assert tuned["delta_aic"] == 0.0
+    assert table.loc[("synthetic", "constant_lr"), "delta_aic"] > 10
+    assert tuned["critical_batch"] == pytest.approx(32, rel=0.1)
+    assert tuned["critical_low"] <= 32 <= tuned["critical_high"]
+    assert math.isnan(tuned["min_batch"]) and tuned["n_points"] == b.size and tuned["in_range"]
+
+
+def test_law_table_rejects_bad_mappings():
+    with pytest.raises(TypeError, match="fits="):
+        law_table({})
+    with pytest.raises(TypeError, match=r"fits\['x'\]"):
+        law_table({"x": {"tuned_lr": 3}})
+
+
+def test_choose_batch_size_at_the_critical_batch_spends_twice_the_fewest_steps_and_samples():
+    b = [4, 8, 16, 32, 64, 128, 256]
+    fit = fit_steps(b, _tuned_law(b), "tuned_lr", n_boot=0)
+    choice = choose_batch_size(fit)
+    assert isinstance(choice, BatchChoice)
+    assert choice.batch_size == 32
+    assert choice.steps == pytest.approx(200)
+    assert choice.steps_over_min == pytest.approx(2)
+    assert choice.samples_over_min == pytest.approx(2)  # S_min (b + B) / (S_min B)
+
+
+def test_choose_batch_size_under_a_step_budget_takes_the_smallest_batch_that_meets_it():
+    b = [4, 8, 16, 32, 64, 128, 256]
+    fit = fit_steps(b, _tuned_law(b), "tuned_lr", n_boot=0)
+    choice = choose_batch_size(fit, max_steps=150)  # needs b >= 100 * 32 / 50 = 64
+    assert choice.batch_size == 64 and choice.steps <= 150
+    assert choice.samples_over_min == pytest.approx((64 + 32) / 32)
+
+
+def test_choose_batch_size_for_the_constant_rate_law_uses_its_sample_minimum():
+    b = [16, 32, 64, 128, 256, 512]
+    fit = fit_steps(b, [1000 * x / (x - 8) for x in b], n_boot=0)  # b* = 16
+    choice = choose_batch_size(fit)
+    assert choice.batch_size == 16
+    assert choice.samples_over_min == pytest.approx(1.0)
+    assert choice.steps_over_min == pytest.approx(2.0)
+
+
+def test_choose_batch_size_rejects_an_unreachable_budget_and_non_fits():
+    b = [4, 8, 16, 32, 64]
+    fit = fit_steps(b, _tuned_law(b), "tuned_lr", n_boot=0)
+    with pytest.raises(ValueError, match="max_steps=50"):
+        choose_batch_size(fit, max_steps=50)
+    with pytest.raises(TypeError, match="fit="):
+        choose_batch_size({"critical_batch": 3})
+
+
+def test_published_measurements_keep_their_source():
+    published = read_published(DATA)
+    assert published.models == ("85M", "302M", "1.2B")
+    assert len(published.frame) == 27 and published.frame["reached"].all()
+    assert any("ICLR 2025" in line for line in published.source)
+    assert any("MIT License" in line for line in published.source)
+
+
+def test_read_published_rejects_missing_files_and_columns(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.csv"):
+        read_published(tmp_path / "nothing.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("# a source\nmodel,steps\nx,3\n")
+    with pytest.raises(ValueError, match="batch_size"):
+        read_published(bad)
+    bad.write_text("model,batch_size,steps\nx,4,-3\n")
+    with pytest.raises(ValueError, match="'steps'"):
+        read_published(bad)
+    with pytest.raises(TypeError, match="path=3"):
+        read_published(3)
+
+
+def _custom_workload():
+    from batchsteps.train import Workload
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(256, 5, generator=gen)
+    y = X @ torch.randn(5, 1, generator=gen) + 0.3 * torch.randn(256, 1, generator=gen)
+    return Workload("my-regression", X, y, lambda: nn.Linear(5, 1), "mse")
+
+
+def test_the_recipe_runs_on_a_custom_workload():
+    wl = _custom_workload()
+    trace = noise_scale_during(
+        wl, "sgd", 8, lr=0.05, steps=20, every=10, small=2, large=64, draws=8
+    )
+    assert trace.steps.tolist() == [0, 10, 20]
+    assert np.all(trace.trace_sigma > 0)
+    grid = rate_grid([2, 4, 8, 16], base_lr=0.02, base_batch=2, width=3, max_lr=0.1)
+    result = tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=400)
+    assert result.n_cells == 12 and result.n_runs == 24 and result.wall_time > 0
+    per_b = result.tuned.groupby("batch_size")["lr"].nunique()
+    assert per_b.tolist() == [1, 1, 1, 1]
+    for b, lr in result.tuned.groupby("batch_size")["lr"].first().items():
+        assert lr in grid[b]
+    fits = fit_laws(
+        result.tuned["batch_size"], result.tuned["steps"].clip(lower=1),
+        reached=result.tuned["reached"].to_numpy(), n_boot=50,
+    )  # fmt: skip
+    assert set(fits) == {"constant_lr", "tuned_lr"}
+    assert choose_batch_size(fits["tuned_lr"]).batch_size >= 1
+
+
+def test_format_law_table_shows_each_law_with_its_own_second_parameter():
+    b = np.array([4, 8, 16, 32, 64, 128], dtype=float)
+    table = law_table({"d": fit_laws(b, 5000 * (1 + 16 / b), n_boot=20)})
+    text = format_law_table(table, digits=3)
+    assert text.index.tolist() == [("d", "constant rate"), ("d", "tuned rate")]
+    assert text.loc[("d", "tuned rate"), "b0 or B_noise"] == "16"
+    assert text.loc[("d", "tuned rate"), "K_min"] == "5,000"  # more digits than asked: in full
+    assert text.loc[("d", "tuned rate"), "interval"].startswith("[")
+    with pytest.raises(TypeError, match="table="):
+        format_law_table(pd.DataFrame({"x": [1]}))
+
+
+def test_batch_grid_spans_the_guess_in_powers_of_two():
+    assert batch_grid(40.0, factor=4) == [8, 16, 32, 64, 128]
+    assert batch_grid(0.3) == [1, 2]  # never below one sample
+    assert batch_grid(40.0, n_max=100) == [4, 8, 16, 32, 64]  # never above the data
+    with pytest.raises(ValueError, match="factor=0.5"):
+        batch_grid(40.0, factor=0.5)
+    with pytest.raises(ValueError, match="center=-1"):
+        batch_grid(-1)

@@ -1,0 +1,301 @@
+"""The book's experiments: configurations per scale, the learning-rate rule, the shared sweep
+with its store and skip rule, the theory's ratios, and verdicts computed from intervals."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import batchsteps.experiments as ex
+from batchsteps.analysis import fit_steps
+
+torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------------------- configuration
+
+
+def test_scale_defaults_to_book_and_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(ex.SCALE_ENV, raising=False)
+    assert ex.current_scale() == "book"
+    monkeypatch.setenv(ex.SCALE_ENV, " Full ")
+    assert ex.current_scale() == "full"
+    assert ex.experiment("digits").scale == "full"
+    assert ex.current_scale("book") == "book"  # an explicit value wins over the environment
+
+
+def test_unknown_scale_names_where_it_came_from(monkeypatch):
+    monkeypatch.setenv(ex.SCALE_ENV, "huge")
+    with pytest.raises(ValueError, match=r"\$BATCHSTEPS_SCALE='huge'.*book, full"):
+        ex.current_scale()
+    with pytest.raises(ValueError, match=r"scale='tiny'"):
+        ex.current_scale("tiny")
+    with pytest.raises(TypeError, match="scale=3"):
+        ex.current_scale(3)
+
+
+def test_book_scale_sweeps_two_to_1024_to_both_targets():
+    exp = ex.experiment("digits", "book")
+    assert exp.batch_sizes == tuple(2**k for k in range(1, 11))
+    assert set(exp.targets) == {"grad_norm_sq", "loss"}
+    assert {"sgd", "momentum", "adam"} <= set(exp.optimizers)
+    assert len(exp.seeds) >= 5 and exp.workers >= 1
+
+
+def test_full_scale_is_larger_in_every_direction():
+    book, full = ex.experiment("digits", "book"), ex.experiment("digits", "full")
+    assert len(full.seeds) > len(book.seeds)
+    assert min(full.batch_sizes) <= min(book.batch_sizes)
+    assert max(full.batch_sizes) > max(book.batch_sizes)
+    assert set(full.optimizers) > set(book.optimizers)
+    assert full.skip_after is None and full.max_steps > book.max_steps
+    fashion = ex.experiment("fashion", "full")
+    assert fashion.workload_options == {}  # the whole training set
+    assert ex.experiment("cifar", "full").workload == "cifar10-resnet20"
+
+
+def test_every_grid_is_a_factor_two_ladder():
+    for name in ex.EXPERIMENTS[:2]:
+        exp = ex.experiment(name, "book")
+        for o in exp.optimizers:
+            grid = np.array(exp.lr_grid[o])
+            np.testing.assert_allclose(grid[1:] / grid[:-1], 2.0)
+
+
+def test_bad_experiment_names_and_cifar_at_book_scale():
+    with pytest.raises(ValueError, match="name='mnist'"):
+        ex.experiment("mnist", "book")
+    with pytest.raises(ValueError, match="name='cifar' runs only at scale 'full'"):
+        ex.experiment("cifar", "book")
+
+
+def test_configuration_table_has_one_column_per_scale():
+    table = ex.experiment("digits", "book").table()
+    assert list(table.columns) == ["book"]
+    assert table.loc["seeds per cell", "book"] == 5
+
+
+def test_store_folder_from_argument_environment_and_default(tmp_path, monkeypatch):
+    exp = ex.experiment("digits", "book")
+    assert ex.store_folder(exp, tmp_path) == tmp_path / "book" / "digits"
+    monkeypatch.setenv(ex.STORE_ENV, str(tmp_path / "env"))
+    assert ex.store_folder(exp) == tmp_path / "env" / "book" / "digits"
+    monkeypatch.delenv(ex.STORE_ENV)
+    assert ex.store_folder(exp).parts[-4:] == ("_build", "stores", "book", "digits")
+    with pytest.raises(TypeError, match="store=3"):
+        ex.store_folder(exp, 3)
+
+
+# ---------------------------------------------------------------------------- the rule
+
+
+def _tiny(**changes) -> ex.Experiment:
+    base = dataclasses.replace(
+        ex.experiment("digits", "book"),
+        optimizers=("sgd", "momentum"),
+        batch_sizes=(8, 32, 128),
+        seeds=(0, 1, 2),
+        targets={"loss": "loss<=1.0"},
+        max_steps=300,
+        lr_grid={"sgd": (0.1, 0.2, 0.4), "momentum": (0.01, 0.02, 0.04)},
+        tune_batch=64,
+        tune_seeds=(0,),
+        tune_target="loss<=1.0",
+        tune_max_steps=300,
+        workers=1,
+        n_boot=50,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def test_rule_takes_the_smallest_rate_within_tolerance_of_the_fewest_and_halves_it():
+    table = pd.DataFrame({"lr": [0.1, 0.2, 0.4, 0.8], "median_steps": [400, 205, 200, math.inf]})
+    assert ex._rule(table, 0.1) == (0.2, 0.1)
+    assert ex._rule(table, 0.0) == (0.4, 0.2)
+    with pytest.raises(RuntimeError, match="widen it"):
+        ex._rule(table.assign(median_steps=math.inf), 0.1)
+
+
+def test_tune_measures_every_grid_rate_and_applies_the_rule(tmp_path):
+    tuning = ex.tune(_tiny(), tmp_path)
+    assert len(tuning.table) == 6
+    for o in ("sgd", "momentum"):
+        rows = tuning.table[tuning.table["optimizer"] == o]
+        fastest, chosen = ex._rule(rows, 0.1)
+        assert tuning.fastest[o] == fastest and tuning.lr[o] == chosen
+    # larger rates reach a loss target sooner at a moderate batch (far from instability)
+    sgd = tuning.table[tuning.table["optimizer"] == "sgd"]["median_steps"].to_numpy()
+    assert np.all(np.diff(sgd) < 0)
+    with pytest.raises(TypeError, match="exp='digits'"):
+        ex.tune("digits", tmp_path)
+
+
+# ---------------------------------------------------------------------------- the sweep
+
+
+def test_measure_runs_every_cell_then_reads_them_back(tmp_path):
+    exp = _tiny()
+    first = ex.measure(exp, store=tmp_path)
+    assert set(first.frame["batch_size"]) == set(exp.batch_sizes)
+    assert len(first.frame) == 2 * len(exp.batch_sizes) * len(exp.seeds)
+    assert first.cost.cells == 6 and first.cost.cached == 0
+    reached = first.frame["reached"]
+    expected = np.where(reached, first.frame["steps"], first.frame["max_steps"]).sum()
+    assert first.cost.replica_steps == expected
+    assert first.cost.sample_gradients >= first.cost.replica_steps * min(exp.batch_sizes)
+    again = ex.measure(exp, store=tmp_path)
+    assert again.cost.cached == again.cost.cells == 6
+    pd.testing.assert_series_equal(first.frame["steps"], again.frame["steps"])
+    assert again.cost.seconds == pytest.approx(first.cost.seconds)  # as measured when run
+    assert len(first.runs("sgd", "loss")) == 9
+    with pytest.raises(ValueError, match="optimizer='adam'"):
+        first.runs("adam", "loss")
+
+
+def test_skip_rule_stops_after_consecutive_batch_sizes_without_a_run_reaching(tmp_path):
+    exp = _tiny(
+        optimizers=("sgd",),
+        batch_sizes=(4, 8, 16, 32),
+        targets={"loss": "loss<=1e-9"},  # unreachable in 60 steps
+        max_steps=60,
+        skip_after=2,
+    )
+    measured = ex.measure(exp, store=tmp_path)
+    assert sorted(set(measured.frame["batch_size"])) == [16, 32]  # the largest two, run
+    assert measured.skipped["batch_size"].tolist() == [4, 8]
+    assert not measured.frame["reached"].any()
+
+
+# ---------------------------------------------------------------------------- theory, verdicts
+
+
+def test_theory_ratios_are_the_small_rate_limits_of_the_bounds():
+    crit, steps = ex.theory_ratios("momentum", 0.05, 0.4, beta=0.5)
+    assert crit == pytest.approx(0.05 / (0.25 * 0.4))
+    assert steps == pytest.approx(0.5 * 0.4 / 0.05)
+    assert ex.theory_ratios("sgd", 0.3, 0.3) == (1.0, 1.0)
+    assert all(math.isnan(v) for v in ex.theory_ratios("adam", 0.01, 0.3))
+    with pytest.raises(ValueError, match="lr=0"):
+        ex.theory_ratios("momentum", 0, 0.3)
+    with pytest.raises(ValueError, match="beta=1.0"):
+        ex.theory_ratios("momentum", 0.1, 0.3, beta=1.0)
+
+
+def _synthetic(curves: dict[str, tuple[float, float]], sizes=(2, 4, 8, 16, 32, 64, 128, 256)):
+    """A Measured whose runs follow K = K_min b/(b - b0) times log-normal noise."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for o, (k_min, b0) in curves.items():
+        for b in sizes:
+            for seed in range(6):
+                k = k_min * b / (b - b0) if b > b0 else math.inf
+                reached = math.isfinite(k)
+                steps = int(round(k * math.exp(0.03 * rng.standard_normal()))) if reached else -1
+                rows.append((o, b, seed, steps, reached, "reached" if reached else "max_steps"))
+    frame = pd.DataFrame(
+        rows, columns=["optimizer", "batch_size", "seed", "steps", "reached", "reason"]
+    )
+    frame.insert(0, "measure", "loss")
+    exp = dataclasses.replace(
+        ex.experiment("digits", "book"),
+        optimizers=tuple(curves),
+        batch_sizes=tuple(sizes),
+        targets={"loss": "loss<=1"},
+        n_boot=100,
+    )
+    lr = {o: 0.1 for o in curves}
+    tuning = ex.Tuning(pd.DataFrame(), lr, lr, 64, "loss<=1")
+    cost = ex.Cost(0, 0, 0, 0, 0.0, 0.0)
+    return ex.Measured(exp, tuning, frame, pd.DataFrame(), cost)
+
+
+def test_verdicts_follow_the_intervals():
+    measured = _synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 12.0), "adam": (2000.0, 0.6)})
+    fits = ex.fit_laws(measured, "loss")
+    verdict = ex.verdicts(measured, fits).set_index(["claim", "optimizer"])["verdict"]
+    assert verdict["1: a critical batch exists", "sgd"] == "holds"
+    assert verdict["1: a critical batch exists", "momentum"] == "holds"
+    assert verdict["1: a critical batch exists", "adam"] == "undecided"  # b0 below b = 2
+    assert verdict["2a: larger critical batch than SGD", "momentum"] == "holds"
+    assert verdict["2b: fewer steps than SGD", "momentum"] == "holds"
+    assert verdict["2a: larger critical batch than SGD", "adam"] == "fails"
+    assert verdict["2b: fewer steps than SGD", "adam"] == "fails"
+
+
+def test_claim_one_fails_when_the_pole_is_at_the_top_of_the_range():
+    measured = _synthetic({"sgd": (100.0, 60.0)}, sizes=(64, 96, 128, 192, 256))
+    fits = ex.fit_laws(measured, "loss")
+    row = ex.verdicts(measured, fits).iloc[0]
+    assert row["verdict"] == "fails" and "no saturation" in row["evidence"]
+
+
+def test_comparison_reports_fits_ratios_and_the_preferred_law():
+    measured = _synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 12.0)})
+    fits = ex.fit_laws(measured, "loss")
+    table = ex.comparison(measured, fits)
+    assert table.loc["sgd", "critical_ratio"] == 1.0
+    assert table.loc["momentum", "critical_batch"] == pytest.approx(24.0, rel=0.1)
+    assert table.loc["momentum", "steps_ratio"] == pytest.approx(0.3, rel=0.1)
+    assert (table["preferred_law"] == "constant_lr").all()
+    assert table.loc["momentum", "theory_critical_ratio"] == pytest.approx(100.0)  # same rates
+    for o in ("sgd", "momentum"):
+        low, high = table.loc[o, ["critical_low", "critical_high"]]
+        assert low <= table.loc[o, "critical_batch"] <= high
+    direct = fit_steps(measured.runs("sgd", "loss"), law="constant_lr", n_boot=0)["sgd"]
+    assert table.loc["sgd", "min_steps"] == pytest.approx(direct.min_steps)
+
+
+def test_fit_laws_rejects_an_unmeasured_target():
+    measured = _synthetic({"sgd": (1000.0, 3.0)})
+    with pytest.raises(ValueError, match="measure='accuracy'"):
+        ex.fit_laws(measured, "accuracy")
+    with pytest.raises(TypeError, match="measured=1"):
+        ex.fit_laws(1, "loss")
+
+
+def test_fully_reached_drops_the_survivors_of_a_partly_reached_batch():
+    frame = pd.DataFrame(
+        {
+            "optimizer": ["sgd"] * 4,
+            "batch_size": [2, 2, 4, 4],
+            "steps": [900, -1, 300, 310],
+            "reached": [True, False, True, True],
+            "reason": ["reached", "max_steps", "reached", "reached"],
+        }
+    )
+    out = ex.fully_reached(frame)
+    assert out["reached"].tolist() == [False, False, True, True]
+    assert out["reason"].tolist() == ["partly reached", "max_steps", "reached", "reached"]
+    assert frame["reached"].tolist() == [True, False, True, True]  # the input is not changed
+
+
+def test_an_optimizer_without_three_fully_reached_batches_is_undecided_not_an_error():
+    measured = _synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 70.0)})
+    fits = ex.fit_laws(measured, "loss")
+    assert set(fits) == {"sgd"}  # momentum reaches only at 128 and 256
+    verdict = ex.verdicts(measured, fits)
+    rows = verdict[verdict["optimizer"] == "momentum"]
+    assert len(rows) == 3 and (rows["verdict"] == "undecided").all()
+    assert ex.fit_laws(measured, "loss", optimizers=("sgd",)).keys() == {"sgd"}
+    with pytest.raises(ValueError, match="'adam' was not measured"):
+        ex.fit_laws(measured, "loss", optimizers=("adam",))
+
+
+def test_present_and_summary_put_the_numbers_into_words():
+    measured = _synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 12.0)})
+    fits = ex.fit_laws(measured, "loss")
+    shown = ex.present(ex.comparison(measured, fits))
+    assert shown.loc["momentum", "b* / SGD's: theory"] == "100"
+    assert shown.loc["sgd", "b* [95% interval]"].count("[") == 1
+    verdict = ex.verdicts(measured, fits).assign(target="loss")
+    sentences = ex.summary(verdict)
+    assert sentences["2b: fewer steps than SGD"] == "holds for momentum (loss)"
+    with pytest.raises(TypeError, match="verdicts_table"):
+        ex.summary(pd.DataFrame({"claim": []}))
+    with pytest.raises(TypeError, match="table="):
+        ex.present(pd.DataFrame())
