@@ -299,3 +299,29 @@ def test_present_and_summary_put_the_numbers_into_words():
         ex.summary(pd.DataFrame({"claim": []}))
     with pytest.raises(TypeError, match="table="):
         ex.present(pd.DataFrame())
+
+
+def test_largest_smoothness_inverts_each_step_size_condition():
+    assert ex.largest_smoothness("sgd", 0.5) == pytest.approx(4.0)
+    beta, lr = 0.9, 0.32
+    expected = 2 * (1 - beta) ** 2 / (lr * (1 + beta))
+    assert ex.largest_smoothness("momentum", lr, beta=beta) == pytest.approx(expected)
+    assert math.isnan(ex.largest_smoothness("adam", 0.01))
+    with pytest.raises(ValueError, match="lr=-1"):
+        ex.largest_smoothness("sgd", -1)
+
+
+def test_initial_loss_of_a_ten_class_network_is_about_log_ten():
+    values = ex.initial_values(ex.experiment("digits", "book"), seeds=3)
+    assert set(values) == {"grad_norm_sq", "loss"}
+    assert values["loss"] == pytest.approx(math.log(10), rel=0.05)
+    assert values["grad_norm_sq"] > 0
+    with pytest.raises(ValueError, match="seeds=0"):
+        ex.initial_values(ex.experiment("digits", "book"), seeds=0)
+
+
+def test_comparison_without_theory_leaves_the_theory_columns_empty():
+    measured = _synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 12.0)})
+    table = ex.comparison(measured, ex.fit_laws(measured, "loss"), theory=False)
+    assert table[["theory_critical_ratio", "theory_steps_ratio"]].isna().all().all()
+    assert table.loc["momentum", "critical_ratio"] > 1  # the measured ratios stay

@@ -52,8 +52,10 @@ __all__ = [
     "fit_laws",
     "comparison",
     "theory_ratios",
+    "largest_smoothness",
     "verdicts",
     "fully_reached",
+    "initial_values",
     "present",
     "summary",
 ]
@@ -125,7 +127,9 @@ class Experiment:
     def table(self) -> pd.DataFrame:
         """The configuration as a one-column table (for a page)."""
         rows = {
-            "workload": f"{self.workload} {dict(self.workload_options)}",
+            "workload": " ".join(
+                [self.workload, *(f"{k}={v}" for k, v in self.workload_options.items())]
+            ),
             "optimizers": ", ".join(self.optimizers),
             "batch sizes": ", ".join(map(str, self.batch_sizes)),
             "seeds per cell": len(self.seeds),
@@ -305,16 +309,26 @@ def _curve(
     return pd.concat(frames, ignore_index=True), sorted(skipped)
 
 
-def _run_all(exp: Experiment, tasks: list[tuple], function) -> list:
-    if exp.workers <= 1 or len(tasks) <= 1:
-        return [function(*task) for task in tasks]
+def _pool(exp: Experiment):
+    """A pool of ``exp.workers`` fresh processes (spawned: no state shared with a notebook's
+    kernel), or ``None`` to run in this process."""
+    if exp.workers <= 1:
+        return None
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    context = mp.get_context("spawn")
-    with ProcessPoolExecutor(exp.workers, mp_context=context, initializer=_init_worker) as pool:
-        futures = [pool.submit(function, *task) for task in tasks]
-        return [f.result() for f in futures]
+    try:
+        context = mp.get_context("spawn")
+        return ProcessPoolExecutor(exp.workers, mp_context=context, initializer=_init_worker)
+    except (OSError, NotImplementedError):  # no process support here: run in this process
+        return None
+
+
+def _run_all(pool, tasks: list[tuple], function) -> list:
+    if pool is None or len(tasks) <= 1:
+        return [function(*task) for task in tasks]
+    futures = [pool.submit(function, *task) for task in tasks]
+    return [f.result() for f in futures]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,8 +374,17 @@ def tune(exp: Experiment, store: str | os.PathLike | None = None) -> Tuning:
     """
     if not isinstance(exp, Experiment):
         raise TypeError(f"exp={exp!r} must be an Experiment (see experiment())")
+    pool = _pool(exp)
+    try:
+        return _tune(exp, store, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _tune(exp: Experiment, store, pool) -> Tuning:
     folder = str(store_folder(exp, store) / "tuning")
-    frames = _run_all(exp, [(exp, o, folder) for o in exp.optimizers], _tune_one)
+    frames = _run_all(pool, [(exp, o, folder) for o in exp.optimizers], _tune_one)
     rows, fastest, chosen = [], {}, {}
     for o, frame in zip(exp.optimizers, frames, strict=True):
         for lr, group in frame.groupby("lr", sort=True):
@@ -455,13 +478,18 @@ def measure(
     if not isinstance(name, Experiment) and key in _MEMO:
         return _MEMO[key]
     start = time.perf_counter()
-    tuning = tune(exp, store)
-    tasks = [
-        (exp, o, m, tuning.lr[o], str(folder / "sweep"))
-        for m in exp.targets
-        for o in exp.optimizers
-    ]
-    results = _run_all(exp, tasks, _curve)
+    pool = _pool(exp)
+    try:
+        tuning = _tune(exp, store, pool)
+        tasks = [
+            (exp, o, m, tuning.lr[o], str(folder / "sweep"))
+            for m in exp.targets
+            for o in exp.optimizers
+        ]
+        results = _run_all(pool, tasks, _curve)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     frame = pd.concat([r[0] for r in results], ignore_index=True)
     skipped = pd.DataFrame(
         [(t[2], t[1], b) for t, r in zip(tasks, results, strict=True) for b in r[1]],
@@ -484,6 +512,24 @@ def _check_measured(measured: object, measure_name: object) -> None:
             f"measure={measure_name!r} was not measured; allowed: "
             f"{', '.join(measured.experiment.targets)}"
         )
+
+
+def initial_values(exp: Experiment, seeds: int = 5) -> dict[str, float]:
+    r"""Median over the first ``seeds`` seeds of each measure of ``exp.targets`` at the
+    starting point :math:`\theta_0` (full training set), e.g. the loss and the squared
+    gradient norm before any step: what a target is a fraction of."""
+    if not isinstance(exp, Experiment):
+        raise TypeError(f"exp={exp!r} must be an Experiment (see experiment())")
+    if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral) or seeds < 1:
+        raise ValueError(f"seeds={seeds!r} must be an int >= 1")
+    import torch
+
+    from .train.engine import _device
+
+    problem = _workload(exp).problem(_device(exp.device))
+    with torch.no_grad():
+        params = problem.init(list(range(int(seeds))))
+        return {m: float(problem.measure(params, m).median()) for m in exp.targets}
 
 
 def fully_reached(frame: pd.DataFrame) -> pd.DataFrame:
@@ -575,11 +621,39 @@ def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> t
     return ratios[0], ratios[1]
 
 
-def comparison(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd.DataFrame:
+def largest_smoothness(optimizer: str, lr: float, **hyper: float) -> float:
+    r"""The largest smoothness constant :math:`L` for which rate ``lr`` satisfies the
+    step-size condition of ``optimizer``'s bound (``"sgd"``: :math:`\alpha < 2/L`;
+    ``"momentum"``: :math:`\alpha < 2(1-\beta)^2/(L(1+\beta))`), solved with sympy from
+    :attr:`batchsteps.theory.Bound.conditions`. ``nan`` for an optimizer whose condition is
+    not on :math:`\alpha`. The bound holds at ``lr`` only if the problem's :math:`L` is below
+    this value.
+
+    >>> round(largest_smoothness("sgd", 0.5), 6)
+    4.0
+    """
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
+        raise ValueError(f"lr={lr!r} must be a positive real number")
+    if optimizer not in ("sgd", "momentum"):
+        return math.nan
+    import sympy as sp
+
+    from .theory import bound, symbols
+
+    (condition,) = bound(optimizer).conditions
+    values = {symbols.beta: sp.nsimplify(float(hyper.get("beta", 0.9)))}
+    (limit,) = sp.solve(sp.Eq(condition.upper.subs(values), sp.nsimplify(lr)), symbols.L)
+    return float(limit)
+
+
+def comparison(
+    measured: Measured, fits: Mapping[str, Mapping[str, object]], *, theory: bool = True
+) -> pd.DataFrame:
     r"""One row per optimizer: the constant-rate fit's critical batch :math:`b^\star` and
     :math:`K_{\min}` with their bootstrap intervals, the law the AIC prefers (with the
     difference), the ratios of :math:`b^\star` and :math:`K_{\min}` to SGD's (measured), and
-    the theory's ratios (:func:`theory_ratios`; ``nan`` where it makes none)."""
+    the theory's ratios (:func:`theory_ratios`; ``nan`` where it makes none, and everywhere
+    with ``theory=False``: for a target that is not the bounds' measure)."""
     if not isinstance(measured, Measured):
         raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
     if not isinstance(fits, Mapping) or not fits:
@@ -592,7 +666,8 @@ def comparison(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> 
         fit = by_law["constant_lr"]
         aic = compare_laws(by_law)
         hyper = {"beta": 0.9} if o in _HEAVY_BALL else {}
-        theory = theory_ratios(o, lr[o], lr.get("sgd", lr[o]), **hyper)
+        ratios = theory_ratios(o, lr[o], lr.get("sgd", lr[o]), **hyper)
+        ratios = ratios if theory else (math.nan, math.nan)
         rows.append(
             {
                 "optimizer": o,
@@ -607,8 +682,8 @@ def comparison(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> 
                 "delta_aic": float(aic["delta_aic"].iloc[1]),
                 "runs_used": fit.n_points,
                 "runs_excluded": fit.n_excluded,
-                "theory_critical_ratio": theory[0],
-                "theory_steps_ratio": theory[1],
+                "theory_critical_ratio": ratios[0],
+                "theory_steps_ratio": ratios[1],
             }
         )
     table = pd.DataFrame(rows).set_index("optimizer")

@@ -14,6 +14,7 @@ measures (loss, accuracy, squared gradient norm). Three kinds:
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 
 import torch
@@ -25,6 +26,8 @@ __all__ = ["Problem", "StackedMLP", "FunctionalModel", "NoisyQuadratic", "init_m
 
 # Rows of the data processed at once in full-data measures (bounds the memory of R x rows).
 _EVAL_ELEMENTS = 1 << 23
+# The global RNG is shared by the threads of a process (a thread-pool sweep): one seeding at a time.
+_RNG_LOCK = threading.Lock()
 
 
 def init_modules(factory: Callable[[], nn.Module], seeds: Sequence[int]) -> list[nn.Module]:
@@ -34,7 +37,7 @@ def init_modules(factory: Callable[[], nn.Module], seeds: Sequence[int]) -> list
     model = factory()`` starts.
     """
     modules = []
-    with torch.random.fork_rng(devices=[]):
+    with _RNG_LOCK, torch.random.fork_rng(devices=[]):
         for seed in seeds:
             torch.manual_seed(seed)
             modules.append(factory())

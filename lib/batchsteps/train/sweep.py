@@ -2,28 +2,44 @@
 
 A cell is one (optimizer, batch size, learning rate, hyperparameters) setting run for all
 seeds at once. With ``store`` (a folder), every finished cell is written as one JSON file,
-atomically (temp file in the same folder, then ``os.replace``), named by a hash of everything
-that determines its result; a rerun reads the finished cells and computes only the others.
+named by a hash of everything that determines its result; a rerun reads the finished cells
+and computes only the others.
+
+The store is the single source of truth, and several writers may share it (two sweeps at
+once, Dask workers on a shared filesystem). A cell file is written whole or not at all (temp
+file in the same folder, fsync, then a hard link to the final name), and the first writer
+wins: ``os.link`` refuses an existing name, so a retried or duplicated task leaves the file's
+bytes, inode and mtime as the first writer left them, and every sweep returns what the file
+holds. "Same" is meant at two levels. The result fields (``key``, ``steps``, ``reason``,
+``check_every``) are a function of the key: a recomputation on the same kind of device gives
+them again, bit for bit. The provenance fields (``wall_time``, ``device``, ``worker``) say
+which run got there first and differ from run to run; that is why a duplicate never
+overwrites. On a filesystem without hard links, ``os.replace`` is used after an existence
+check (each file still whole; two writers racing on one cell may then both write).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import errno
 import hashlib
 import itertools
 import json
 import math
 import os
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .cluster import as_executor, worker_device, worker_name
 from .engine import _device, check_int, check_seeds, measure_steps
 from .optimizers import DEFAULTS, check_lr, resolve_hyper
 from .targets import parse_target
-from .workloads import Workload
+from .workloads import WORKLOADS, Workload
 from .workloads import workload as _workload
 
 __all__ = ["sweep", "cell_path", "STORE_VERSION"]
@@ -66,18 +82,29 @@ def cell_path(store: str | os.PathLike, key: Mapping[str, Any]) -> Path:
     return Path(store) / f"cell-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
 
 
-def _write_atomic(path: Path, record: Mapping[str, Any]) -> None:
+def _commit(path: Path, record: Mapping[str, Any]) -> dict:
+    """Write ``record`` to ``path`` unless a cell is there already (first writer wins); return
+    what the file holds."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(record, f, sort_keys=True, indent=1)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError as err:  # no hard links here: last writer wins, each file whole
+            if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+    with open(path) as f:
+        return json.load(f)
 
 
 def _read_cell(path: Path, key: Mapping[str, Any]) -> dict | None:
@@ -112,7 +139,32 @@ def _run_cell(wl: Workload, cell: dict, device, check_every, on_check=None) -> d
         "check_every": result.check_every,
         "wall_time": result.wall_time,
         "device": result.device,
+        "worker": worker_name(),
     }
+
+
+def _run_task(
+    wl: Workload | str, cell: dict, device: Any, check_every, folder: str | None, on_check=None
+) -> tuple[dict, bool]:
+    """One cell, wherever it runs: read it from the store if it is there, else compute it and
+    commit it (first writer wins). Returns the record the store holds and whether this call
+    computed it. ``wl`` may be a registered workload's name, built here from local data."""
+    path = None if folder is None else cell_path(folder, cell)
+    if path is not None:
+        found = _read_cell(path, cell)
+        if found is not None:
+            return found, False
+    if isinstance(wl, str):
+        wl = _workload(wl)
+        if wl.key != cell["workload"]:
+            raise ValueError(
+                f"workload {wl.name!r} built on worker {worker_name()} differs from the "
+                f"driver's (other data?): {wl.key} != {cell['workload']}"
+            )
+    record = _run_cell(wl, cell, worker_device(device), check_every, on_check)
+    if path is not None:
+        record = _commit(path, record)
+    return record, True
 
 
 def _rows(record: dict, cached: bool) -> list[dict]:
@@ -128,6 +180,7 @@ def _rows(record: dict, cached: bool) -> list[dict]:
         "check_every": record["check_every"],
         "wall_time": record["wall_time"],
         "device": record["device"],
+        "worker": record.get("worker"),
         "cached": cached,
     }
     return [
@@ -151,6 +204,7 @@ _COLUMNS = [
     "check_every",
     "wall_time",
     "device",
+    "worker",
     "cached",
 ]
 
@@ -167,7 +221,7 @@ def sweep(
     store: str | os.PathLike | None = None,
     progress: bool = True,
     device: str | None = None,
-    executor: Any = None,
+    executor: concurrent.futures.Executor | Any = None,
     check_every: int | None = None,
     near: float | None = None,
     **hyper: float | Sequence[float],
@@ -179,12 +233,27 @@ def sweep(
     the optimizers that take it; those not given take the defaults
     (:data:`~batchsteps.train.optimizers.DEFAULTS`), recorded in the result. ``store``: a
     folder where each finished cell is written atomically as JSON; a rerun reads finished
-    cells and computes only the rest. ``executor``: optional ``concurrent.futures`` executor
-    to run cells concurrently (the workload must then be picklable for process pools).
+    cells and computes only the rest; it may be shared by concurrent sweeps and workers
+    (first writer of a cell wins; see the module's docstring).
+
+    ``executor``: ``None`` runs the cells here, one after the other; a
+    ``concurrent.futures.Executor`` (a process pool, ``dask.distributed.Client.get_executor()``)
+    or a Dask ``Client`` runs each cell as one task. A task reads its cell from the store if
+    it is there, else computes and commits it, so a retried or duplicated task is harmless.
+    With a store, it must be a path every worker sees (a shared filesystem on a cluster). A
+    workload given by name is built by each worker from its own data (checked against the
+    driver's by its key); a ``Workload`` object is pickled with every task.
+
+    ``device``: ``"auto"`` is the device assigned to the process that runs the cell
+    (``BATCHSTEPS_DEVICE``, else one GPU per Dask worker: :mod:`batchsteps.train.cluster`);
+    ``None`` is CUDA if present, else CPU, in this process, and ``"auto"`` with an executor;
+    or any torch device, the same for every worker.
 
     Returns a DataFrame with columns workload, optimizer, batch_size, lr, beta, beta1, beta2,
     eps, seed, steps (-1 where not reached), reached, reason, target, max_steps, check_every,
-    wall_time (seconds for the whole cell), device, cached (read from the store).
+    wall_time (seconds for the whole cell), device, worker (who computed the cell), cached
+    (read from the store, not computed by this call). Whichever executor ran it, the frame is
+    the same apart from the provenance columns wall_time, device, worker and cached.
     """
     wl = _workload(workload)
     opts = [o for o in _as_list(optimizers, "optimizers")]
@@ -200,7 +269,9 @@ def sweep(
     for k in hyper:
         if not any(k in DEFAULTS[o] for o in opts):
             raise TypeError(f"sweep got unexpected keyword {k!r}: no optimizer in {opts} takes it")
-    dev = _device(device)
+    pool = as_executor(executor)
+    if device != "auto" and (device is not None or pool is None):
+        device = str(_device(device))  # checked here; None and "auto" resolve where cells run
     folder = None
     if store is not None:
         folder = Path(store)
@@ -245,15 +316,25 @@ def sweep(
         unit="cell",
         disable=not progress,
     )
+    where = None if folder is None else str(folder)
+    started, per_worker = time.monotonic(), {}
 
-    def finish(i: int, record: dict) -> None:
-        records[i] = (record, False)
-        if folder is not None:
-            _write_atomic(cell_path(folder, cells[i]), record)
+    def finish(i: int, outcome: tuple[dict, bool]) -> None:
+        record, computed = outcome
+        path = None if folder is None else cell_path(folder, cells[i])
+        if path is not None and not path.exists():  # a worker that does not see the store
+            record = _commit(path, record)
+        records[i] = (record, not computed)
+        who = record.get("worker")
+        per_worker[who] = per_worker.get(who, 0) + 1
         bar.update(1)
+        if pool is not None:
+            minutes = max(time.monotonic() - started, 1e-9) / 60
+            rates = " ".join(f"{w}:{n / minutes:.1f}/min" for w, n in sorted(per_worker.items()))
+            bar.set_postfix_str(rates, refresh=False)
 
     try:
-        if executor is None:
+        if pool is None:
             for i in todo:
                 cell = cells[i]
                 label = f"{cell['optimizer']} b={cell['batch_size']} lr={cell['lr']:g}"
@@ -262,14 +343,15 @@ def sweep(
                 def show(step: int, label: str = label) -> None:
                     bar.set_postfix_str(f"{label} step {step}", refresh=False)
 
-                finish(i, _run_cell(wl, cell, dev, check_every, show if progress else None))
+                on_check = show if progress else None
+                finish(i, _run_task(wl, cell, device, check_every, where, on_check))
         else:
-            from concurrent.futures import as_completed
-
+            # a registered workload given by name travels as its name, not its data
+            ship = workload if isinstance(workload, str) and workload in WORKLOADS else wl
             futures = {
-                executor.submit(_run_cell, wl, cells[i], str(dev), check_every): i for i in todo
+                pool.submit(_run_task, ship, cells[i], device, check_every, where): i for i in todo
             }
-            for future in as_completed(futures):
+            for future in concurrent.futures.as_completed(futures):
                 finish(futures[future], future.result())
     finally:
         bar.close()

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..analysis.fit import Fit
 from .fits import plot_fits, plot_linearisation
@@ -115,6 +115,8 @@ def plot_comparison(tables: pd.DataFrame | Mapping[str, pd.DataFrame]) -> Figure
                     ax.plot(predicted, y, marker="D", color="#777777", markerfacecolor="none",
                             linestyle="none", label="theory: SGD's value x ratio")  # fmt: skip
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_yticks(range(len(optimizers)), [_style(o).label for o in optimizers])
         ax.set_ylim(len(optimizers) - 0.5, -0.5)
