@@ -6,6 +6,7 @@ A module of its own (not ``conftest``) so that test modules can import it by a u
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,7 +82,12 @@ def book_is_stale(html: Path = HTML) -> bool:
 
 
 def build_book() -> subprocess.CompletedProcess:
-    """``jupyter-book build . -W -n --keep-going --all``, with this interpreter's tools."""
+    """``jupyter-book build . -W -n --keep-going --all``, with this interpreter's tools.
+
+    The sweep store under ``_build/stores`` is removed first, so every measurement in the
+    book is recomputed by the library as it is now (no result computed by older code).
+    """
+    shutil.rmtree(ROOT / "_build" / "stores", ignore_errors=True)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book), "build", ".", "-W", "-n", "--keep-going", "--all"]
     env = {**os.environ, "MPLBACKEND": "Agg"}

@@ -36,7 +36,7 @@ def test_batched_update_equals_torch_optim_step_for_step(name, hyper):
     # one torch.optim optimizer per replica, on plain tensors of that replica
     replicas = [[p[r].clone().requires_grad_(True) for p in start] for r in range(REPLICAS)]
     theirs = [torch_optimizer(name, ps, lr, **hyper) for ps in replicas]
-    for k, grads in enumerate(_gradient_sequence(25), start=1):
+    for k, grads in enumerate(_gradient_sequence(100), start=1):
         ours.step(params, grads, state, k)
         for r in range(REPLICAS):
             for p, g in zip(replicas[r], grads, strict=True):
