@@ -13,20 +13,11 @@ from pathlib import Path
 
 import yaml
 
+from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 - re-exported for the book tests
+
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 THEORY_CHAPTERS = (
     "chapters/template",
     "chapters/sgd",

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 import pytest
-from book_pages import CHROMIUM, CHROMIUM_ARGS, HTML, Visit, book_is_stale, build_book
+from book_pages import HTML, Visit, book_is_stale, build_book
 from book_pages import toc_pages as toc_pages  # re-exported: test modules import it from here
 
 
@@ -48,41 +46,6 @@ def book_url(built_book: Path):
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Debian Chromium through Playwright, with a fresh user-data-dir.
-
-    Skips loudly when Playwright or Chromium is missing; fails then if
-    ``BATCHSTEPS_REQUIRE_BROWSER=1``.
-    """
-    required = os.environ.get("BATCHSTEPS_REQUIRE_BROWSER") == "1"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:
-        if required:
-            pytest.fail(f"BATCHSTEPS_REQUIRE_BROWSER=1 but Python Playwright is missing: {error}")
-        pytest.skip(f"BROWSER TESTS SKIPPED: Python Playwright is not installed ({error})")
-    if not CHROMIUM.exists():
-        if required:
-            pytest.fail(f"BATCHSTEPS_REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
-        pytest.skip(
-            f"BROWSER TESTS SKIPPED: {CHROMIUM} is missing; install Debian's chromium "
-            "(apt-get install chromium) to check the built book in a real browser"
-        )
-    with tempfile.TemporaryDirectory(prefix="batchsteps-chromium-") as profile:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                profile,
-                executable_path=str(CHROMIUM),
-                args=CHROMIUM_ARGS,
-                headless=True,
-                viewport={"width": 1280, "height": 900},
-                service_workers="block",
-            )
-            yield context
-            context.close()
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ the numeric bound of ``batchsteps.theory``. Without Chromium those skip, loudly,
 """
 
 import math
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,18 +24,6 @@ from batchsteps.viz.explorer import (
     needs_kernel,
     template_law,
 )
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # Starting points the analysis covers (momentum needs a small alpha at beta = 0.9; Adam's
 # epsilon must exceed its non-vanishing C, 91 at the defaults).
@@ -252,28 +238,15 @@ def test_needs_kernel_keeps_the_live_widget_and_adds_a_snapshot_with_a_note():
 
 
 @pytest.fixture(scope="module")
-def page():
-    """A headless Chromium page, or a loud skip (a failure when a browser is required)."""
-    required = os.environ.get("BATCHSTEPS_REQUIRE_BROWSER") == "1"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:
-        if required:
-            pytest.fail(f"BATCHSTEPS_REQUIRE_BROWSER=1 but Playwright is missing: {error}")
-        pytest.skip(f"BROWSER TESTS SKIPPED: Python Playwright is not installed ({error})")
-    if not CHROMIUM.exists():
-        if required:
-            pytest.fail(f"BATCHSTEPS_REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
-        pytest.skip(f"BROWSER TESTS SKIPPED: {CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        tab = browser.new_page()
-        errors = []
-        tab.on("pageerror", lambda e: errors.append(str(e)))
-        tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        tab.errors = errors
-        yield tab
-        browser.close()
+def page(browser):
+    """A page of the session's headless Chromium, recording script errors."""
+    tab = browser.new_page()
+    errors = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.errors = errors
+    yield tab
+    tab.close()
 
 
 def show(tab, *explorers):

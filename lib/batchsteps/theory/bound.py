@@ -69,6 +69,41 @@ def target_of(measure: str) -> sp.Expr:
     raise ValueError(f"measure={measure!r} is not known; allowed: {', '.join(MEASURES)}")
 
 
+def check_values(
+    owner: str, assumptions: Mapping[sp.Symbol, Parameter], values: Mapping[str, float], hint=None
+) -> dict[str, float]:
+    """Check keyword values against ``assumptions``; return them as floats.
+
+    ``owner`` names the bound in messages; ``hint(name)`` may add a reason to the message
+    for an unknown name. Raises ``ValueError`` for unknown or missing names, non-finite or
+    out-of-range values, and ``TypeError`` for non-numbers, each naming the parameter, its
+    value and the allowed range.
+    """
+    allowed = tuple(NAME_OF[s] for s in assumptions)
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        reason = hint(unknown[0]) if hint else ""
+        raise ValueError(
+            f"{unknown[0]}={values[unknown[0]]!r} is not a parameter of the {owner}{reason}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    missing = [name for name in allowed if name not in values]
+    if missing:
+        raise ValueError(f"{owner} needs a value for {', '.join(missing)}")
+    checked: dict[str, float] = {}
+    for sym, spec in assumptions.items():
+        name = NAME_OF[sym]
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name}={value!r} must be a real number in {spec.interval()}")
+        if not math.isfinite(float(value)) or not spec.allows(float(value)):
+            raise ValueError(
+                f"{name}={value!r} is outside the allowed range {spec.interval()} ({spec.meaning})"
+            )
+        checked[name] = float(value)
+    return checked
+
+
 @dataclass(frozen=True)
 class Bound:
     r"""The bound :math:`A/K + B/b + C \le \tilde\varepsilon` of one optimizer, symbolically.
@@ -156,29 +191,7 @@ class Bound:
         return NumericBound(self, checked, A, B, C, eps_t)
 
     def _check(self, values: Mapping[str, float]) -> dict[str, float]:
-        allowed = self.parameters
-        unknown = sorted(set(values) - set(allowed))
-        if unknown:
-            raise ValueError(
-                f"{unknown[0]}={values[unknown[0]]!r} is not a parameter of the {self.name} "
-                f"bound; allowed: {', '.join(allowed)}"
-            )
-        missing = [name for name in allowed if name not in values]
-        if missing:
-            raise ValueError(f"{self.name} bound needs a value for {', '.join(missing)}")
-        checked: dict[str, float] = {}
-        for sym, spec in self.assumptions.items():
-            name = NAME_OF[sym]
-            value = values[name]
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name}={value!r} must be a real number in {spec.interval()}")
-            value = float(value)
-            if not math.isfinite(value) or not spec.allows(value):
-                raise ValueError(
-                    f"{name}={value!r} is outside the allowed range {spec.interval()} "
-                    f"({spec.meaning})"
-                )
-            checked[name] = value
+        checked = check_values(f"{self.name} bound", self.assumptions, values)
         by_symbol = {sym: checked[NAME_OF[sym]] for sym in self.assumptions}
         for condition in self.conditions:
             name = NAME_OF[condition.symbol]

@@ -15,8 +15,6 @@ runs on the :class:`~batchsteps.theory.Bound` of :func:`~batchsteps.theory.bound
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,7 +22,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from .bound import Bound, Parameter
+from .bound import Bound, Parameter, check_values
 from .symbols import NAME_OF
 from .symbols import symbols as S
 
@@ -163,30 +161,10 @@ class TunedBound:
         return NumericTunedBound(self, self._check(values))
 
     def _check(self, values: Mapping[str, float]) -> dict[str, float]:
-        allowed = self.parameters
-        unknown = sorted(set(values) - set(allowed))
-        if unknown:
-            reason = " (the tuned bound chooses it)" if unknown[0] == "alpha" else ""
-            raise ValueError(
-                f"{unknown[0]}={values[unknown[0]]!r} is not a parameter of the tuned "
-                f"{self.name} bound{reason}; allowed: {', '.join(allowed)}"
-            )
-        missing = [name for name in allowed if name not in values]
-        if missing:
-            raise ValueError(f"tuned {self.name} bound needs a value for {', '.join(missing)}")
-        checked: dict[str, float] = {}
-        for sym, spec in self.assumptions.items():
-            name = NAME_OF[sym]
-            value = values[name]
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name}={value!r} must be a real number in {spec.interval()}")
-            if not math.isfinite(float(value)) or not spec.allows(float(value)):
-                raise ValueError(
-                    f"{name}={value!r} is outside the allowed range {spec.interval()} "
-                    f"({spec.meaning})"
-                )
-            checked[name] = float(value)
-        return checked
+        def hint(name: str) -> str:
+            return " (the tuned bound chooses it)" if name == "alpha" else ""
+
+        return check_values(f"tuned {self.name} bound", self.assumptions, values, hint)
 
 
 @dataclass(frozen=True)
