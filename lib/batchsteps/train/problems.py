@@ -13,6 +13,7 @@ measures (loss, accuracy, squared gradient norm). Three kinds:
 
 from __future__ import annotations
 
+import abc
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -44,25 +45,29 @@ def init_modules(factory: Callable[[], nn.Module], seeds: Sequence[int]) -> list
     return modules
 
 
-class Problem:
+class Problem(abc.ABC):
     """Interface of a batched problem (see the module docstring)."""
 
     n: int | None = None
     classification: bool = False
 
+    @abc.abstractmethod
     def init(self, seeds: Sequence[int]) -> list[torch.Tensor]:
-        raise NotImplementedError
+        """Stacked initial parameters, replica ``r`` built after ``torch.manual_seed(seeds[r])``."""
 
+    @abc.abstractmethod
     def draw(self, seed: int, chunk: int, batch_size: int) -> torch.Tensor:
-        raise NotImplementedError
+        """The batch indices of one replica for one block of steps."""
 
+    @abc.abstractmethod
     def loss_grad(
         self, params: list[torch.Tensor], batch: torch.Tensor
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        raise NotImplementedError
+        """Per-replica mini-batch losses and stacked gradients."""
 
+    @abc.abstractmethod
     def measure(self, params: list[torch.Tensor], what: str) -> torch.Tensor:
-        raise NotImplementedError
+        """Per-replica full-data ``loss``, ``grad_norm_sq`` or ``accuracy``."""
 
 
 class _DataProblem(Problem):
