@@ -82,6 +82,29 @@ class _DataProblem(Problem):
     def draw(self, seed: int, chunk: int, batch_size: int) -> torch.Tensor:
         return draw_indices(seed, chunk, self.n, batch_size, self.device)
 
+    def measure(self, params, what):
+        """Full-data ``what`` per replica, summed over chunks of rows (``_measure_chunk``)."""
+        replicas = params[0].shape[0]
+        rows = self._rows(replicas)
+        total = torch.zeros(replicas, dtype=params[0].dtype, device=self.device)
+        grads = None
+        for start in range(0, self.n, rows):
+            x, t = self.X[start : start + rows], self.y[start : start + rows]
+            value, part = self._measure_chunk(params, x, t, what, x.shape[0] / self.n)
+            total += value
+            if part is not None:
+                grads = (
+                    part if grads is None else [g.add_(p) for g, p in zip(grads, part, strict=True)]
+                )
+        if what == "grad_norm_sq":
+            return sum(g.square().flatten(1).sum(1) for g in grads)
+        return total
+
+    @abc.abstractmethod
+    def _measure_chunk(self, params, x, t, what, weight):
+        """One chunk's share of ``what`` (weighted by ``weight``) and, for the gradient, its
+        weighted per-replica gradients (else ``None``)."""
+
     def _rows(self, replicas: int) -> int:
         width = max(int(math.prod(self.X.shape[1:])), 1)
         return max(1, _EVAL_ELEMENTS // (replicas * width))
@@ -192,31 +215,16 @@ class StackedMLP(_DataProblem):
         value, dout = _loss_and_dout(acts[-1], t, self.loss, True)
         return value, self._backward(params, acts, dout)
 
-    def measure(self, params, what):
-        replicas = params[0].shape[0]
-        rows = self._rows(replicas)
-        total = torch.zeros(replicas, dtype=params[0].dtype, device=self.device)
-        grads = None
-        for start in range(0, self.n, rows):
-            x = self.X[start : start + rows]
-            t = self.y[start : start + rows]
-            t = t.expand(replicas, *t.shape)
-            acts = self._forward(params, x)
-            out = acts[-1]
-            weight = x.shape[0] / self.n
-            if what == "accuracy":
-                total += (out.argmax(-1) == t).sum(1).to(total.dtype) / self.n
-                continue
-            value, dout = _loss_and_dout(out, t, self.loss, what == "grad_norm_sq")
-            total += value * weight
-            if what == "grad_norm_sq":
-                part = self._backward(params, acts, dout.mul_(weight))
-                grads = (
-                    part if grads is None else [g.add_(p) for g, p in zip(grads, part, strict=True)]
-                )
+    def _measure_chunk(self, params, x, t, what, weight):
+        t = t.expand(params[0].shape[0], *t.shape)
+        acts = self._forward(params, x)
+        out = acts[-1]
+        if what == "accuracy":
+            return (out.argmax(-1) == t).sum(1).to(params[0].dtype) / self.n, None
+        value, dout = _loss_and_dout(out, t, self.loss, what == "grad_norm_sq")
         if what == "grad_norm_sq":
-            return sum(g.square().flatten(1).sum(1) for g in grads)
-        return total
+            return value * weight, self._backward(params, acts, dout.mul_(weight))
+        return value * weight, None
 
 
 class FunctionalModel(_DataProblem):
@@ -262,27 +270,13 @@ class FunctionalModel(_DataProblem):
         grads, value = self._step(params, self.X[batch], self.y[batch])
         return value, list(grads)
 
-    def measure(self, params, what):
-        replicas = params[0].shape[0]
-        rows = self._rows(replicas)
-        total = torch.zeros(replicas, dtype=params[0].dtype, device=self.device)
-        grads = None
-        for start in range(0, self.n, rows):
-            x, t = self.X[start : start + rows], self.y[start : start + rows]
-            weight = x.shape[0] / self.n
-            if what == "accuracy":
-                out = self._eval_out(params, x)
-                total += (out.argmax(-1) == t).sum(1).to(total.dtype) / self.n
-            elif what == "loss":
-                total += self._eval_loss(params, x, t) * weight
-            else:
-                part = [g * weight for g in self._eval_grad(params, x, t)]
-                grads = (
-                    part if grads is None else [g.add_(p) for g, p in zip(grads, part, strict=True)]
-                )
-        if what == "grad_norm_sq":
-            return sum(g.square().flatten(1).sum(1) for g in grads)
-        return total
+    def _measure_chunk(self, params, x, t, what, weight):
+        if what == "accuracy":
+            out = self._eval_out(params, x)
+            return (out.argmax(-1) == t).sum(1).to(params[0].dtype) / self.n, None
+        if what == "loss":
+            return self._eval_loss(params, x, t) * weight, None
+        return 0.0, [g * weight for g in self._eval_grad(params, x, t)]
 
 
 class NoisyQuadratic(Problem):
