@@ -17,6 +17,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
+SLOW_MARKERS = ("book", "browser", "cluster")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every book, browser or cluster test is also ``slow``: ``-m "not slow"`` skips them all."""
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Headless Debian Chromium through Playwright, with a fresh user-data-dir.
