@@ -29,7 +29,7 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "critical_batch_2024.csv"
 
 
 def test_rate_grid_scales_linearly_then_saturates():
-    grid = rate_grid([2, 4, 8, 16], base_lr=0.1, base_batch=2, width=3, max_lr=0.4)
+    grid = rate_grid([2, 4, 8, 16], base_lr=0.1, base_batch=2, width=3, max_lr=0.8)
     assert grid == {
         2: (0.05, 0.1, 0.2),
         4: (0.1, 0.2, 0.4),
@@ -40,6 +40,23 @@ def test_rate_grid_scales_linearly_then_saturates():
 
 def test_rate_grid_even_width_has_one_more_rate_below_the_guess():
     assert rate_grid([4], base_lr=1.0, base_batch=4, width=4, ratio=2) == {4: (0.25, 0.5, 1.0, 2.0)}
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 5, 6])
+def test_rate_grid_exponents_are_the_documented_ones(width):
+    # the docstring: j = -floor(w/2), ..., ceil(w/2) - 1 around the linear-scaling centre
+    (rates,) = rate_grid([8], base_lr=1.0, base_batch=8, width=width, ratio=2).values()
+    exponents = [round(math.log2(r)) for r in rates]
+    assert exponents == list(range(-(width // 2), math.ceil(width / 2)))
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4])
+def test_rate_grid_never_tries_a_rate_above_max_lr_and_keeps_its_width(width):
+    grid = rate_grid([4, 8, 16, 64], base_lr=0.2, base_batch=4, width=width, max_lr=0.8)
+    for b, rates in grid.items():
+        assert len(rates) == width, b
+        assert max(rates) <= 0.8, (b, rates)
+    assert max(grid[64]) == 0.8  # saturated: the largest rate tried is the cap itself
 
 
 @pytest.mark.parametrize(
@@ -205,6 +222,37 @@ def test_the_recipe_runs_on_a_custom_workload():
     )  # fmt: skip
     assert set(fits) == {"constant_lr", "tuned_lr"}
     assert choose_batch_size(fits["tuned_lr"]).batch_size >= 1
+
+
+def test_tuned_sweep_defaults_to_five_seeds_and_shows_one_progress_bar(capsys):
+    wl = _custom_workload()
+    grid = rate_grid([4, 8], base_lr=0.02, base_batch=2, width=2, max_lr=0.1)
+    result = tuned_sweep(wl, "sgd", grid, target="loss<=0.2", max_steps=200)
+    assert sorted(result.runs["seed"].unique()) == [0, 1, 2, 3, 4]
+    shown = capsys.readouterr().err
+    assert "4/4" in shown and "sgd, tuned rate" in shown  # one bar over all cells
+    tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200, progress=False)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match="progress='yes'"):
+        tuned_sweep(wl, "sgd", grid, target="loss<=0.2", max_steps=200, progress="yes")
+
+
+def test_tuned_sweep_documents_every_target_form_where_users_meet_it():
+    from batchsteps.train.targets import TARGET_FORMS
+
+    for form in TARGET_FORMS:
+        assert f'"{form}"' in tuned_sweep.__doc__, form
+
+
+def test_format_law_table_prints_whole_in_a_script():
+    b = np.array([4, 8, 16, 32, 64, 128], dtype=float)
+    text = format_law_table(law_table({"d": fit_laws(b, 5000 * (1 + 16 / b), n_boot=0)}))
+    with pd.option_context("display.max_columns", 3, "display.width", 40):
+        printed = str(text)
+    assert "..." not in printed
+    for column in text.columns:
+        assert column in printed
+    assert "tuned rate" in repr(text.iloc[1:])  # a slice prints whole too
 
 
 def test_format_law_table_shows_each_law_with_its_own_second_parameter():

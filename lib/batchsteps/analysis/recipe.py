@@ -111,16 +111,27 @@ def rate_grid(
     ratio: float = 2.0,
     max_lr: float = math.inf,
 ) -> dict[int, tuple[float, ...]]:
-    r"""A geometric grid of ``width`` rates for each batch size, around the guess
-    :math:`g(b) = \min(\alpha_{\max}, \alpha_0\, b/b_0)`: linear scaling from ``base_lr`` at
-    ``base_batch``, capped at ``max_lr`` (the shape of the tuned rate
-    :math:`\alpha^\star(b) = \alpha_{\max}/(1 + B_{\text{noise}}/b)`).
+    r"""A geometric grid of ``width`` rates for each batch size around linear scaling from
+    ``base_lr`` at ``base_batch``, no rate above ``max_lr``.
 
-    The grid is :math:`g(b)\,r^{j}` for :math:`j = -\lceil w/2\rceil, \dots, \lfloor w/2\rfloor
-    - 1` (one step more below the guess than above when ``width`` is even).
+    With :math:`w` = ``width``, :math:`r` = ``ratio`` and the exponents
+    :math:`j = -\lfloor w/2\rfloor, \dots, \lceil w/2\rceil - 1` (one more below the centre
+    than above when :math:`w` is even, as many when it is odd), the grid of batch size
+    :math:`b` is :math:`c(b)\,r^{j}` with centre
+
+    .. math::
+
+        c(b) = \min\bigl(\alpha_0\, b/b_{\text{base}},\;
+                         \alpha_{\max}\, r^{-(\lceil w/2\rceil - 1)}\bigr),
+
+    linear scaling, capped so that the largest rate tried is ``max_lr`` (the shape of the tuned
+    rate :math:`\alpha^\star(b) = \alpha_{\max}/(1 + B_{\text{noise}}/b)`). Rates are rounded
+    to 6 significant digits. ``width`` >= 1, ``ratio`` > 1, ``base_lr`` and ``max_lr`` > 0.
 
     >>> rate_grid([4, 8], base_lr=0.4, base_batch=4, width=3)
     {4: (0.2, 0.4, 0.8), 8: (0.4, 0.8, 1.6)}
+    >>> rate_grid([4, 8, 16], base_lr=0.4, base_batch=4, width=3, max_lr=0.8)
+    {4: (0.2, 0.4, 0.8), 8: (0.2, 0.4, 0.8), 16: (0.2, 0.4, 0.8)}
     """
     sizes = _batch_list(batch_sizes)
     base_lr = _positive_real("base_lr", base_lr)
@@ -130,11 +141,12 @@ def rate_grid(
     if ratio <= 1:
         raise ValueError(f"ratio={ratio!r} is outside the allowed range: a number > 1")
     max_lr = _positive_real("max_lr", max_lr, finite=False)
-    powers = np.arange(width) - (width + 1) // 2 + (1 if width % 2 else 0)
+    powers = np.arange(width) - width // 2
+    ceiling = max_lr / ratio ** int(powers[-1])
     grid = {}
     for b in sizes:
-        guess = min(max_lr, base_lr * b / base_batch)
-        grid[b] = tuple(float(f"{guess * ratio**p:.6g}") for p in powers)
+        centre = min(ceiling, base_lr * b / base_batch)
+        grid[b] = tuple(min(max_lr, float(f"{centre * ratio**p:.6g}")) for p in powers)
     return grid
 
 
@@ -209,36 +221,64 @@ class TunedSweep:
         return len(self.runs)
 
 
+#: Seeds per cell of :func:`tuned_sweep` unless told otherwise: with 2 seeds the 95% intervals
+#: of a tuned-rate fit covered the truth 81.5% of the time in simulation; 5 is the fewest the
+#: book's fits are calibrated for.
+DEFAULT_SEEDS = 5
+
+
 def tuned_sweep(
     workload: str | Workload,
     optimizer: str,
     lrs: Mapping[int, Sequence[float]],
     *,
-    seeds: Sequence[int] | int,
+    seeds: Sequence[int] | int = DEFAULT_SEEDS,
     target: str,
     max_steps: int,
     device: str | None = None,
     store: str | None = None,
+    progress: bool = True,
     **hyper: float,
 ) -> TunedSweep:
     r"""Steps to ``target`` at every batch size of ``lrs`` (a mapping batch size -> rates, as
     :func:`rate_grid` gives), each rate run for all ``seeds`` with
     :func:`batchsteps.train.sweep`, then the best rate per batch size (:func:`best_rate`).
 
-    Returns a :class:`TunedSweep`; ``store`` (a folder) makes a rerun read finished cells.
+    ``target`` is a string naming a full-training-set measure and a threshold:
+    ``"loss<=x"`` (training loss at most x), ``"grad_norm_sq<=x"`` (squared gradient norm, the
+    theory's measure) or ``"accuracy>=x"`` (training accuracy at least x), x a finite number;
+    a run's steps are the first step after which it holds. ``max_steps`` is the step budget
+    of every run (a run that has not met the target by then is not reached, reason
+    ``"max_steps"``). ``seeds``: a number of seeds (``0 .. seeds-1``) or a list of them; the
+    default, :data:`DEFAULT_SEEDS`, is the fewest the intervals of the fits are calibrated
+    for. ``progress``: one progress bar over all cells (``tqdm.auto``: a widget in Jupyter,
+    text in a terminal). ``store`` (a folder) makes a rerun read finished cells.
+
+    Returns a :class:`TunedSweep`.
     """
+    from tqdm.auto import tqdm
+
     from ..train import sweep
 
     if not isinstance(lrs, Mapping) or not lrs:
         raise TypeError(f"lrs={lrs!r} must be a non-empty mapping batch size -> list of rates")
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress={progress!r} must be True or False")
     grid = {_positive_int("batch size", b): tuple(rates) for b, rates in lrs.items()}
     common = dict(seeds=seeds, target=target, max_steps=max_steps, store=store, device=device)
     common |= {"progress": False, **hyper}
+    cells = sum(len(r) for r in grid.values())
     start = time.perf_counter()
-    parts = [sweep(workload, optimizer, [b], lr=list(rates), **common) for b, rates in grid.items()]
+    parts = []
+    with tqdm(
+        total=cells, desc=f"{optimizer}, tuned rate", unit="cell", disable=not progress
+    ) as bar:
+        for b, rates in grid.items():
+            bar.set_postfix_str(f"b={b}", refresh=False)
+            parts.append(sweep(workload, optimizer, [b], lr=list(rates), **common))
+            bar.update(len(rates))
     runs = pd.concat(parts, ignore_index=True)
     wall = time.perf_counter() - start
-    cells = sum(len(r) for r in grid.values())
     return TunedSweep(runs, best_rate(runs), grid, wall, cells)
 
 
@@ -357,11 +397,25 @@ def choose_batch_size(fit: Fit, *, max_steps: float | None = None) -> BatchChoic
     )
 
 
-def format_law_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+class TextTable(pd.DataFrame):
+    """A table of text, as :func:`format_law_table` gives it: a DataFrame that prints whole,
+    every row and column, where a plain DataFrame would be cut to the terminal's width with
+    ``...`` (in a script, a console, a log). Notebooks show it as HTML, like any DataFrame."""
+
+    @property
+    def _constructor(self) -> type[TextTable]:
+        return TextTable
+
+    def __repr__(self) -> str:
+        return self.to_string()
+
+
+def format_law_table(table: pd.DataFrame, digits: int = 3) -> TextTable:
     r""":func:`law_table` as text for a page: one row per (data set, law) with :math:`K_{\min}`,
     the law's second parameter (:math:`b_0` or :math:`B_{\text{noise}}`), RMSE of log steps,
     AIC, :math:`\Delta`\ AIC and the critical batch with its interval, each to ``digits``
-    significant digits (numbers of more digits in full, with thousands separators).
+    significant digits (numbers of more digits in full, with thousands separators). Returns a
+    :class:`TextTable`, which ``print`` shows whole in a script.
     """
     if not isinstance(table, pd.DataFrame) or "critical_batch" not in table.columns:
         raise TypeError(f"table={type(table).__name__} must be the DataFrame law_table returns")
@@ -388,4 +442,4 @@ def format_law_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
                 "interval": interval,
             }
         )
-    return pd.DataFrame(rows).set_index(["data", "law"])
+    return TextTable(pd.DataFrame(rows).set_index(["data", "law"]))
