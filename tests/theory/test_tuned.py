@@ -180,3 +180,28 @@ def test_tuned_law_has_its_pole_at_zero_where_the_constant_rate_law_has_b0(name)
     assert tb.subs(**values).min_batch == 0.0
     assert tb.subs(**values).steps(1e-9) > 1e9 * tb.subs(**values).min_steps
     assert bound(name).subs(**values, alpha=0.01).min_batch > 0
+
+
+def test_sgd_speed_is_concave_in_the_rate_everywhere():
+    from batchsteps.theory.tuned import concavity
+
+    S = bs.theory.symbols
+    expected = -S.L * (S.epsilon**2 * S.b + S.sigma**2) / (S.Delta * S.b)
+    assert sp.simplify(concavity(bound("sgd")) - expected) == 0
+
+
+@pytest.mark.parametrize("name", TUNABLE)
+def test_concavity_is_negative_over_the_whole_range_and_free_of_alpha(name):
+    from batchsteps.theory.tuned import concavity, positive_form
+
+    bnd = bound(name)
+    second = concavity(bnd)
+    assert bs.theory.symbols.alpha not in second.free_symbols
+    assert positive_form(-second, bnd.assumptions).is_positive
+
+
+@pytest.mark.parametrize("name", TUNABLE)
+def test_derivative_numerator_is_linear_in_alpha(name):
+    speed = sp.cancel(1 / bound(name).steps)
+    numerator, _ = sp.fraction(sp.together(sp.diff(speed, bs.theory.symbols.alpha)))
+    assert sp.degree(numerator, bs.theory.symbols.alpha) == 1

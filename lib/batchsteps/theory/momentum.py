@@ -14,6 +14,9 @@ and :math:`\rho = \sqrt q` maximizes :math:`c`, giving
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import sympy as sp
 
 from .bound import Bound, Parameter, StepSizeCondition
@@ -65,20 +68,101 @@ def averaged_bound(free: sp.Expr = rho) -> sp.Expr:
     return 2 * S.Delta / (eta * c * S.K) + S.sigma**2 * (S.L * eta + coupling() / free) / (c * S.b)
 
 
-def momentum_bound() -> Bound:
-    """Momentum's bound at the best ``ρ``; at ``β = 0`` it is SGD's."""
-    A, B, C = constants(averaged_bound(best_rho()))
-    limit = 2 * (1 - S.beta) ** 2 / (S.L * (1 + S.beta))
+YOUNG = Parameter(
+    "Young's constant ρ in units of its best value √q (t = 1 maximises c)",
+    typical=(0.1, 10.0),
+    default=1.0,
+)
+"""The range of ``t`` when it is kept as a parameter of the family (``momentum_bound(S.t)``)."""
+
+
+def _check_t(t: float | sp.Expr) -> sp.Expr:
+    if isinstance(t, sp.Symbol):
+        if t != S.t:
+            raise ValueError(f"t={t!r} must be a positive number or the symbol symbols.t")
+        return t
+    if isinstance(t, bool) or not isinstance(t, numbers.Real | sp.Number):
+        raise TypeError(f"t={t!r} must be a positive real number or the symbol symbols.t")
+    if not (math.isfinite(float(t)) and float(t) > 0):
+        raise ValueError(f"t={t!r} must be a positive finite number (allowed: (0, inf))")
+    return sp.nsimplify(t)
+
+
+def rate_limit(t: float | sp.Expr = 1) -> sp.Expr:
+    r"""The largest :math:`\alpha` with :math:`c(t\sqrt q) > 0`:
+    :math:`2(1-\beta)^2 / (L((1-\beta) + (t + 1/t)\beta))`; at ``t = 1``,
+    :math:`2(1-\beta)^2/(L(1+\beta))`."""
+    free = _check_t(t) * best_rho()
+    (root,) = sp.solve(descent_coefficient(free), S.alpha)
+    return sp.factor(sp.simplify(root))
+
+
+def momentum_bound(t: float | sp.Expr = 1) -> Bound:
+    r"""Momentum's bound with Young's constant :math:`\rho = t\sqrt q`; at ``β = 0`` it is SGD's.
+
+    ``t = 1`` (the default, the headline bound of the book) is the :math:`\rho` that maximises
+    :math:`c`, hence the best :math:`A`; other ``t > 0`` trade a larger :math:`A` for a smaller
+    :math:`B`. ``t = symbols.t`` keeps ``t`` as a parameter of the bound (range :data:`YOUNG`).
+
+    >>> momentum_bound(2).conditions[0].upper
+    4*(\beta - 1)**2/(L*(3*\beta + 2))
+    """
+    t = _check_t(t)
+    A, B, C = constants(averaged_bound(t * best_rho()))
+    assumptions = {**PARAMETERS, S.t: YOUNG} if t == S.t else PARAMETERS
+    reason = "momentum's analysis needs alpha < 2(1-beta)^2/(L(1+beta))"
+    if t != 1:
+        reason = f"momentum's analysis at rho = {t} sqrt(q) needs c > 0, alpha < {rate_limit(t)}"
     return Bound(
         name="momentum",
         A=sp.factor(A),
         B=sp.factor(B),
         C=C,
         measure="grad_norm_sq",
-        assumptions=PARAMETERS,
-        conditions=(
-            StepSizeCondition(
-                S.alpha, limit, "momentum's analysis needs alpha < 2(1-beta)^2/(L(1+beta))"
-            ),
-        ),
+        assumptions=assumptions,
+        conditions=(StepSizeCondition(S.alpha, rate_limit(t), reason),),
     )
+
+
+def small_rate_ratios(t: float | sp.Expr = S.t) -> tuple[sp.Expr, sp.Expr]:
+    r"""Momentum's :math:`K_{\min}` and :math:`b^\star` over SGD's at equal :math:`\alpha \to 0`.
+
+    With :math:`\rho = t\sqrt q` the limits are :math:`1 - \beta` (for every ``t``) and
+    :math:`1/(1-\beta) + \beta/(t(1-\beta)^2)`, which is :math:`1/(1-\beta)^2`
+    at ``t = 1`` and falls to :math:`1/(1-\beta)` as ``t`` grows.
+
+    >>> small_rate_ratios(1)[1]
+    (\beta - 1)**(-2)
+    """
+    from .sgd import sgd_bound
+
+    family, sgd = momentum_bound(t), sgd_bound()
+    ratios = (
+        sp.limit(family.min_steps / sgd.min_steps, S.alpha, 0),
+        sp.limit(family.critical_batch / sgd.critical_batch, S.alpha, 0),
+    )
+    return tuple(sp.factor(sp.simplify(r)) for r in ratios)
+
+
+def jensen_gap(k: int) -> sp.Expr:
+    r"""Lagrange's identity for ``k`` weighted scalars, as an expression that expands to 0.
+
+    :math:`(\sum_i w_i)(\sum_i w_i x_i^2) - (\sum_i w_i x_i)^2
+    - \tfrac12\sum_{i,j} w_i w_j (x_i - x_j)^2`. The last sum is non-negative for
+    :math:`w_i \ge 0`, so :math:`(\sum_i w_i x_i)^2 \le (\sum_i w_i)\sum_i w_i x_i^2`; applied
+    to each coordinate and summed, this is step 3's bound
+    :math:`\|\sum_i w_i g_i\|^2 \le (\sum_i w_i)\sum_i w_i\|g_i\|^2`.
+
+    >>> sp.expand(jensen_gap(3))
+    0
+    """
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k={k!r} must be an integer >= 1")
+    if k < 1:
+        raise ValueError(f"k={k!r} must be at least 1")
+    w = sp.symbols(f"w0:{k}", nonnegative=True)
+    x = sp.symbols(f"x0:{k}", real=True)
+    total = sum(w)
+    spread = sum(w[i] * w[j] * (x[i] - x[j]) ** 2 for i in range(k) for j in range(k)) / 2
+    weighted = sum(wi * xi for wi, xi in zip(w, x, strict=True))
+    return total * sum(wi * xi**2 for wi, xi in zip(w, x, strict=True)) - weighted**2 - spread

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import sympy as sp
 
 _POSITIVE = ("b", "K", "epsilon", "L", "sigma", "Delta", "alpha", "G", "D", "d", "h_min", "h_max")
+_POSITIVE += ("t",)  # momentum's Young constant in units of its best value: rho = t sqrt(q)
 _NONNEGATIVE = ("beta", "beta1", "beta2")
 
 _LATEX = {

@@ -15,6 +15,7 @@ runs on the :class:`~batchsteps.theory.Bound` of :func:`~batchsteps.theory.bound
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,37 +31,52 @@ TUNABLE = ("sgd", "momentum")
 """Bounds whose minimisation over the rate is derived and tested."""
 
 
-def _sample_point(bound: Bound) -> dict[sp.Symbol, float]:
-    """A point inside every parameter range (the defaults), with ``b = 1``, for root checks."""
-    point = {sym: spec.default for sym, spec in bound.assumptions.items() if sym != S.alpha}
-    point[S.b] = 1.0
-    return point
+def positive_form(expr: sp.Expr, assumptions: Mapping[sp.Symbol, Parameter]) -> sp.Expr:
+    r"""``expr`` with every parameter of bounded range written through a positive symbol.
+
+    A parameter allowed in :math:`(\ell, h)` with :math:`h < \infty` becomes
+    :math:`\ell + (h - \ell)\,u/(1 + u)` with :math:`u > 0` (so :math:`\beta \in [0, 1)` becomes
+    :math:`u/(1+u)`): sympy's sign inference, which knows only that symbols are positive, can
+    then decide the sign of ``expr`` over the whole allowed range.
+    """
+    replace = {}
+    for sym, spec in assumptions.items():
+        if math.isfinite(spec.high):
+            u = sp.Symbol(f"u_{NAME_OF[sym]}", positive=True)
+            replace[sym] = spec.low + (spec.high - spec.low) * u / (1 + u)
+    return sp.factor(sp.simplify(sp.sympify(expr).subs(replace)))
 
 
-def _is_maximiser(root: sp.Expr, speed: sp.Expr, bound: Bound) -> bool:
-    """Whether ``root`` is a real rate inside the analysis' range where ``speed`` peaks."""
-    point = _sample_point(bound)
-    value = complex(root.subs(point))
-    if abs(value.imag) > 1e-12 or not value.real > 0:
-        return False
-    at = {**point, S.alpha: value.real}
-    for condition in bound.conditions:
-        if not value.real < float(condition.upper.subs(at)):
-            return False
-    return float(sp.diff(speed, S.alpha, 2).subs(at)) < 0
+def concavity(bound: Bound) -> sp.Expr:
+    r""":math:`\partial^2_\alpha (1/K)`: for SGD :math:`-L(\varepsilon^2 b + \sigma^2)/(\Delta b)`,
+    negative and free of :math:`\alpha`, so :math:`1/K` is concave in the rate."""
+    return sp.factor(sp.simplify(sp.diff(sp.cancel(1 / bound.steps), S.alpha, 2)))
+
+
+def _is_maximiser(root: sp.Expr, bound: Bound) -> bool:
+    """Whether ``root`` is positive and inside the step-size conditions over the whole parameter
+    range (decided symbolically, with :func:`positive_form`)."""
+    gaps = [root] + [c.upper - root for c in bound.conditions]
+    return all(positive_form(g, bound.assumptions).is_positive for g in gaps)
 
 
 def minimise_over_rate(bound: Bound) -> tuple[sp.Expr, sp.Expr]:
     r"""Solve :math:`\partial_\alpha K(b, \alpha) = 0` for the rate that minimises the steps.
 
     Minimising :math:`K` is maximising its reciprocal :math:`1/K = ((\tilde\varepsilon - C) b
-    - B)/(A b)`, a polynomial in :math:`\alpha` for the bounds of SGD and momentum. Of the
-    stationary points, the one kept is real, positive, inside the step-size conditions and a
-    maximum of :math:`1/K`. Returns :math:`(\alpha^\star(b), K^\star(b))`.
+    - B)/(A b)`. The method requires :math:`1/K` to be concave in :math:`\alpha` over the whole
+    parameter range (:func:`concavity` negative, decided symbolically): then a stationary point
+    is the maximiser, and it is kept if it is positive and inside the step-size conditions for
+    every allowed parameter value. For SGD and momentum :math:`1/K` is quadratic in
+    :math:`\alpha`, the numerator of its derivative linear, and there is one root.
+    Returns :math:`(\alpha^\star(b), K^\star(b))`; ``ValueError`` if concavity or the root
+    cannot be established.
     """
+    if not positive_form(-concavity(bound), bound.assumptions).is_positive:
+        raise ValueError(f"bound={bound.name!r}: 1/K is not provably concave in alpha")
     speed = sp.cancel(1 / bound.steps)
     numerator, _ = sp.fraction(sp.together(sp.diff(speed, S.alpha)))
-    roots = [r for r in sp.solve(numerator, S.alpha) if _is_maximiser(r, speed, bound)]
+    roots = [r for r in sp.solve(numerator, S.alpha) if _is_maximiser(r, bound)]
     if len(roots) != 1:
         raise ValueError(
             f"bound={bound.name!r}: expected one rate minimising K(b, alpha), found {roots}"
