@@ -186,14 +186,22 @@ def test_theory_ratios_are_the_small_rate_limits_of_the_bounds():
         ex.theory_ratios("momentum", 0.1, 0.3, beta=1.0)
 
 
-def _synthetic(curves: dict[str, tuple[float, float]], sizes=(2, 4, 8, 16, 32, 64, 128, 256)):
-    """A Measured whose runs follow K = K_min b/(b - b0) times log-normal noise."""
+def _synthetic(
+    curves: dict[str, tuple[float, float]],
+    sizes=(2, 4, 8, 16, 32, 64, 128, 256),
+    tuned: tuple[str, ...] = (),
+):
+    """A Measured whose runs follow K = K_min b/(b - b0) times log-normal noise, or, for the
+    optimizers in ``tuned``, the pole-free K = K_min (1 + B/b) with (K_min, B) given."""
     rng = np.random.default_rng(1)
     rows = []
     for o, (k_min, b0) in curves.items():
         for b in sizes:
             for seed in range(6):
-                k = k_min * b / (b - b0) if b > b0 else math.inf
+                if o in tuned:
+                    k = k_min * (1 + b0 / b)
+                else:
+                    k = k_min * b / (b - b0) if b > b0 else math.inf
                 reached = math.isfinite(k)
                 steps = int(round(k * math.exp(0.03 * rng.standard_normal()))) if reached else -1
                 rows.append((o, b, seed, steps, reached, "reached" if reached else "max_steps"))
@@ -225,6 +233,68 @@ def test_verdicts_follow_the_intervals():
     assert verdict["2b: fewer steps than SGD", "momentum"] == "holds"
     assert verdict["2a: larger critical batch than SGD", "adam"] == "fails"
     assert verdict["2b: fewer steps than SGD", "adam"] == "fails"
+
+
+def test_claims_on_the_pole_are_not_supported_where_the_tuned_law_fits_better():
+    measured = _synthetic(
+        {"sgd": (1000.0, 3.0), "momentum": (300.0, 40.0), "adam": (200.0, 30.0)},
+        tuned=("momentum", "adam"),
+    )
+    fits = ex.fit_laws(measured, "loss")
+    table = ex.verdicts(measured, fits).set_index(["claim", "optimizer"])
+    for o in ("momentum", "adam"):
+        assert ex.law_preference(fits[o]).law == "tuned_lr"
+        for claim in ("1: a critical batch exists", "2a: larger critical batch than SGD"):
+            row = table.loc[(claim, o)]
+            assert row["verdict"] == ex.NOT_SUPPORTED
+            assert "tuned-rate law" in row["evidence"] and "ΔAIC" in row["evidence"]
+    assert table.loc[("1: a critical batch exists", "sgd"), "verdict"] == "holds"
+    # the floors are compared with the law that fits: the tuned one's S_min for momentum
+    row = table.loc[("2b: fewer steps than SGD", "momentum")]
+    assert row["verdict"] == "holds" and "(tuned_lr) vs SGD" in row["evidence"]
+    sentences = ex.summary(ex.verdicts(measured, fits))
+    assert sentences["1: a critical batch exists"] == (
+        f"holds for sgd; {ex.NOT_SUPPORTED} for momentum, adam"
+    )
+
+
+def test_claim_two_a_needs_sgd_to_show_its_pole_too():
+    measured = _synthetic({"sgd": (1000.0, 8.0), "momentum": (300.0, 12.0)}, tuned=("sgd",))
+    fits = ex.fit_laws(measured, "loss")
+    table = ex.verdicts(measured, fits).set_index(["claim", "optimizer"])
+    row = table.loc[("2a: larger critical batch than SGD", "momentum")]
+    assert row["verdict"] == ex.NOT_SUPPORTED and row["evidence"].startswith("for SGD:")
+
+
+def test_law_preference_needs_a_margin_of_two():
+    from types import SimpleNamespace as F
+
+    def pref(constant, tuned):
+        return ex.law_preference({"constant_lr": F(aic=constant), "tuned_lr": F(aic=tuned)})
+
+    assert pref(10.0, 8.0).law == "tuned_lr"
+    assert pref(10.0, 8.1).law == "indistinguishable"
+    assert pref(8.1, 10.0).law == "indistinguishable"
+    assert pref(8.0, 10.0).law == "constant_lr"
+    assert pref(10.0, 8.1).delta_aic == pytest.approx(1.9)
+    assert "indistinguishable" in pref(10.0, 9.0).text
+    with pytest.raises(TypeError, match="by_law="):
+        ex.law_preference({"constant_lr": F(aic=1.0)})
+    with pytest.raises(ValueError, match="margin=-1"):
+        ex.law_preference({"constant_lr": F(aic=1.0), "tuned_lr": F(aic=1.0)}, margin=-1)
+
+
+def test_an_indistinguishable_pair_of_laws_supports_no_claim_on_the_pole():
+    measured = _synthetic({"sgd": (1000.0, 3.0)})
+    fits = ex.fit_laws(measured, "loss")
+    fake = {"sgd": dict(fits["sgd"])}
+    fake["sgd"]["tuned_lr"] = dataclasses.replace(
+        fits["sgd"]["tuned_lr"], aic=fits["sgd"]["constant_lr"].aic - 1.0
+    )
+    row = ex.verdicts(measured, fake).iloc[0]
+    assert row["verdict"] == ex.NOT_SUPPORTED and "|ΔAIC| = 1 < 2" in row["evidence"]
+    shown = ex.present(ex.comparison(measured, fake))
+    assert shown.loc["sgd", "AIC prefers"].startswith("indistinguishable")
 
 
 def test_claim_one_fails_when_the_pole_is_at_the_top_of_the_range():

@@ -54,6 +54,12 @@ __all__ = [
     "theory_ratios",
     "largest_smoothness",
     "verdicts",
+    "AIC_MARGIN",
+    "NOT_SUPPORTED",
+    "LACK_OF_FIT_LEVEL",
+    "VERDICTS",
+    "Preference",
+    "law_preference",
     "fully_reached",
     "initial_values",
     "present",
@@ -650,21 +656,21 @@ def comparison(
     measured: Measured, fits: Mapping[str, Mapping[str, object]], *, theory: bool = True
 ) -> pd.DataFrame:
     r"""One row per optimizer: the constant-rate fit's critical batch :math:`b^\star` and
-    :math:`K_{\min}` with their bootstrap intervals, the law the AIC prefers (with the
-    difference), the ratios of :math:`b^\star` and :math:`K_{\min}` to SGD's (measured), and
+    :math:`K_{\min}` with their intervals, the law the AIC prefers (``preferred_law``:
+    ``"constant_lr"``, ``"tuned_lr"`` or ``"indistinguishable"``, see :func:`law_preference`;
+    ``delta_aic`` the AIC of the constant-rate law minus the tuned-rate law's), the ratios of
+    :math:`b^\star` and :math:`K_{\min}` to SGD's (measured), and
     the theory's ratios (:func:`theory_ratios`; ``nan`` where it makes none, and everywhere
     with ``theory=False``: for a target that is not the bounds' measure)."""
     if not isinstance(measured, Measured):
         raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
     if not isinstance(fits, Mapping) or not fits:
         raise TypeError(f"fits={fits!r} must be the mapping fit_laws() returns")
-    from .analysis import compare_laws
-
     lr = measured.tuning.lr
     rows = []
     for o, by_law in fits.items():
         fit = by_law["constant_lr"]
-        aic = compare_laws(by_law)
+        preference = law_preference(by_law)
         hyper = {"beta": 0.9} if o in _HEAVY_BALL else {}
         ratios = theory_ratios(o, lr[o], lr.get("sgd", lr[o]), **hyper)
         ratios = ratios if theory else (math.nan, math.nan)
@@ -678,8 +684,8 @@ def comparison(
                 "min_steps": fit.min_steps,
                 "min_steps_low": fit.ci["min_steps"][0],
                 "min_steps_high": fit.ci["min_steps"][1],
-                "preferred_law": aic.index[0],
-                "delta_aic": float(aic["delta_aic"].iloc[1]),
+                "preferred_law": preference.law,
+                "delta_aic": preference.delta_aic,
                 "runs_used": fit.n_points,
                 "runs_excluded": fit.n_excluded,
                 "theory_critical_ratio": ratios[0],
@@ -693,6 +699,93 @@ def comparison(
     else:
         table["critical_ratio"] = table["steps_ratio"] = math.nan
     return table
+
+
+#: How much lower one law's AIC must be for it to count as preferred (Burnham and Anderson's
+#: rule of thumb: below 2 the data do not tell the two laws apart).
+AIC_MARGIN = 2.0
+#: The verdict on a claim about the constant-rate pole when the data do not show that law.
+NOT_SUPPORTED = "not supported by these data"
+#: The smallest p-value of the lack-of-fit test at which a law still counts as fitting.
+LACK_OF_FIT_LEVEL = 0.05
+
+
+@dataclass(frozen=True)
+class Preference:
+    r"""Which of the two laws the Akaike criterion prefers for one curve.
+
+    ``law``: ``"constant_lr"`` or ``"tuned_lr"`` when its AIC is lower by at least ``margin``,
+    else ``"indistinguishable"``; ``delta_aic`` is
+    :math:`\mathrm{AIC}_{\text{constant}} - \mathrm{AIC}_{\text{tuned}}` (positive: the
+    tuned-rate law, the one without a pole, fits better); ``text`` says it in words.
+    """
+
+    law: str
+    delta_aic: float
+    margin: float
+
+    @property
+    def text(self) -> str:
+        if self.law == "indistinguishable":
+            return f"indistinguishable (|ΔAIC| = {abs(self.delta_aic):.2g} < {self.margin:g})"
+        return f"{self.law} (by {abs(self.delta_aic):.3g})"
+
+
+def law_preference(by_law: Mapping[str, object], margin: float = AIC_MARGIN) -> Preference:
+    r"""The law preferred by the AIC among the constant-rate and tuned-rate fits of one curve
+    (``{"constant_lr": Fit, "tuned_lr": Fit}``, as :func:`fit_laws` gives): the one whose AIC
+    is lower by at least ``margin`` (default :data:`AIC_MARGIN` = 2), else
+    ``"indistinguishable"``. A smaller difference is no evidence for either law.
+
+    >>> from types import SimpleNamespace as F
+    >>> law_preference({"constant_lr": F(aic=10.0), "tuned_lr": F(aic=4.0)}).law
+    'tuned_lr'
+    >>> law_preference({"constant_lr": F(aic=10.0), "tuned_lr": F(aic=11.5)}).text
+    'indistinguishable (|ΔAIC| = 1.5 < 2)'
+    """
+    if not isinstance(by_law, Mapping) or not {"constant_lr", "tuned_lr"} <= set(by_law):
+        raise TypeError(
+            f"by_law={by_law!r} must map 'constant_lr' and 'tuned_lr' to fits of the same runs"
+        )
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin >= 0:
+        raise ValueError(f"margin={margin!r} must be a real number >= 0")
+    delta = float(by_law["constant_lr"].aic - by_law["tuned_lr"].aic)
+    if delta >= margin:
+        law = "tuned_lr"
+    elif delta <= -margin:
+        law = "constant_lr"
+    else:
+        law = "indistinguishable"
+    return Preference(law, delta, float(margin))
+
+
+def _pole_shown(by_law: Mapping[str, object]) -> tuple[bool, str]:
+    """Whether the runs show the constant-rate law's pole: that law preferred by the AIC by
+    at least :data:`AIC_MARGIN` and not rejected by its lack-of-fit test; else why not."""
+    preference = law_preference(by_law)
+    if preference.law == "tuned_lr":
+        return False, (
+            f"the tuned-rate law, which has no pole, fits better (ΔAIC = "
+            f"{preference.delta_aic:.3g} >= {AIC_MARGIN:g})"
+        )
+    if preference.law == "indistinguishable":
+        return False, (
+            f"the constant-rate law is not preferred to the tuned-rate law, which has no pole "
+            f"(|ΔAIC| = {abs(preference.delta_aic):.2g} < {AIC_MARGIN:g})"
+        )
+    p_value = _lack_of_fit_p(by_law["constant_lr"])
+    if math.isfinite(p_value) and p_value < LACK_OF_FIT_LEVEL:
+        return False, (
+            f"the constant-rate law misses the medians by more than the seeds scatter "
+            f"(lack-of-fit p = {p_value:.2g} < {LACK_OF_FIT_LEVEL:g})"
+        )
+    return True, f"constant-rate law preferred (ΔAIC = {-preference.delta_aic:.3g})"
+
+
+def _lack_of_fit_p(fit: object) -> float:
+    """The p-value of a fit's lack-of-fit test, ``nan`` where the fit carries none."""
+    test = getattr(fit, "lack_of_fit", None)
+    return math.nan if test is None else float(test.p_value)
 
 
 def _claim_one(fit, b_min: float, b_max: float) -> tuple[str, str]:
@@ -721,8 +814,11 @@ def _claim_one(fit, b_min: float, b_max: float) -> tuple[str, str]:
     return ("fails" if least > 2.0 else "undecided"), text
 
 
+_CLAIM_ONE = "1: a critical batch exists"
 _CLAIM_TWO = ("2a: larger critical batch than SGD", "2b: fewer steps than SGD")
 _TOO_FEW = "fewer than three batch sizes where every run reached the target: no fit"
+#: The verdicts a claim can get, in the order :func:`summary` lists them.
+VERDICTS = ("holds", "fails", "undecided", NOT_SUPPORTED)
 
 
 def _order(mine: tuple[float, float], other: tuple[float, float], larger: bool) -> str:
@@ -733,8 +829,20 @@ def _order(mine: tuple[float, float], other: tuple[float, float], larger: bool) 
     return "undecided"
 
 
+def _floor_fit(by_law: Mapping[str, object]):
+    """The fit whose :math:`K_{\\min}` judges claim 2b: the tuned-rate law's where the AIC
+    prefers it, else the constant-rate law's (the law under test)."""
+    return by_law["tuned_lr" if law_preference(by_law).law == "tuned_lr" else "constant_lr"]
+
+
 def verdicts(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd.DataFrame:
-    r"""The paper's two claims, judged per optimizer from the constant-rate fits' intervals.
+    r"""The paper's two claims, judged per optimizer from the fits and their intervals.
+
+    A claim about the constant-rate law's pole (claim 1, claim 2a) is judged only where the
+    runs show that law: the AIC prefers it to the tuned-rate law (which has no pole) by at
+    least :data:`AIC_MARGIN` and its lack-of-fit test does not reject it (p >=
+    ``LACK_OF_FIT_LEVEL``, where the fit carries the test); otherwise the verdict is
+    :data:`NOT_SUPPORTED`, with the reason as evidence (for 2a, the optimizer's or SGD's).
 
     Claim 1 (a critical batch exists past which steps barely fall): the interval of
     :math:`b^\star` must lie inside the measured range with two doublings to spare (else
@@ -742,22 +850,28 @@ def verdicts(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd
     above the interval to the largest, the median steps may fall by at most a factor 2 (the
     law's own promise, :math:`K(b^\star) = 2K_{\min}`): *holds* if even the extreme ends of
     the two medians' intervals give at most 2, *fails* if even the nearest ends give more,
-    *undecided* otherwise. Claim 2 (momentum and Adam-type reach it at larger
-    batches and with fewer steps than SGD), two parts per optimizer: *holds* where the two
-    intervals are disjoint in the claimed order, *fails* where disjoint the other way,
-    *undecided* where they overlap. Returns rows ``claim, optimizer, verdict, evidence``.
+    *undecided* otherwise. Claim 2 (momentum and Adam-type reach it at larger batches and
+    with fewer steps than SGD), two parts per optimizer: *holds* where the two intervals are
+    disjoint in the claimed order, *fails* where disjoint the other way, *undecided* where
+    they overlap. Claim 2b compares :math:`K_{\min}`, which both laws have: each optimizer's
+    from the tuned-rate law where the AIC prefers it, else from the constant-rate law.
+    Returns rows ``claim, optimizer, verdict, evidence``; verdicts are :data:`VERDICTS`.
     """
     if not isinstance(measured, Measured):
         raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
     b_min, b_max = min(measured.experiment.batch_sizes), max(measured.experiment.batch_sizes)
+    shown = {o: _pole_shown(by_law) for o, by_law in fits.items()}
     rows = []
     for o in measured.experiment.optimizers:
         if o not in fits:
-            rows.append(("1: a critical batch exists", o, "undecided", _TOO_FEW))
+            rows.append((_CLAIM_ONE, o, "undecided", _TOO_FEW))
     for o, by_law in fits.items():
-        verdict, text = _claim_one(by_law["constant_lr"], b_min, b_max)
-        rows.append(("1: a critical batch exists", o, verdict, text))
-    base = fits.get("sgd", {}).get("constant_lr")
+        if shown[o][0]:
+            verdict, text = _claim_one(by_law["constant_lr"], b_min, b_max)
+            rows.append((_CLAIM_ONE, o, verdict, f"{shown[o][1]}; {text}"))
+        else:
+            rows.append((_CLAIM_ONE, o, NOT_SUPPORTED, shown[o][1]))
+    base = fits.get("sgd")
     for o in measured.experiment.optimizers:
         if o != "sgd" and (o not in fits or base is None):
             for claim in _CLAIM_TWO:
@@ -765,13 +879,22 @@ def verdicts(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd
     for o, by_law in fits.items():
         if o == "sgd" or base is None:
             continue
-        fit = by_law["constant_lr"]
-        for claim, name, larger in zip(
-            _CLAIM_TWO, ("critical_batch", "min_steps"), (True, False), strict=True
-        ):
-            mine, other = fit.ci[name], base.ci[name]
-            text = f"{o} [{mine[0]:.3g}, {mine[1]:.3g}] vs SGD [{other[0]:.3g}, {other[1]:.3g}]"
-            rows.append((claim, o, _order(mine, other, larger), text))
+        fit, other = by_law["constant_lr"], base["constant_lr"]
+        claim, name = _CLAIM_TWO[0], "critical_batch"
+        if not (shown[o][0] and shown["sgd"][0]):
+            why = shown[o][1] if not shown[o][0] else f"for SGD: {shown['sgd'][1]}"
+            rows.append((claim, o, NOT_SUPPORTED, why))
+        else:
+            mine, theirs = fit.ci[name], other.ci[name]
+            text = f"{o} [{mine[0]:.3g}, {mine[1]:.3g}] vs SGD [{theirs[0]:.3g}, {theirs[1]:.3g}]"
+            rows.append((claim, o, _order(mine, theirs, True), text))
+        fit, other = _floor_fit(by_law), _floor_fit(base)
+        mine, theirs = fit.ci["min_steps"], other.ci["min_steps"]
+        text = (
+            f"{o} [{mine[0]:.3g}, {mine[1]:.3g}] ({fit.law}) vs SGD "
+            f"[{theirs[0]:.3g}, {theirs[1]:.3g}] ({other.law})"
+        )
+        rows.append((_CLAIM_TWO[1], o, _order(mine, theirs, False), text))
     return pd.DataFrame(rows, columns=["claim", "optimizer", "verdict", "evidence"])
 
 
@@ -802,7 +925,7 @@ def present(table: pd.DataFrame) -> pd.DataFrame:
             "b* / SGD's: theory": _ratio(row["theory_critical_ratio"]),
             "K_min / SGD's: measured": _ratio(row["steps_ratio"]),
             "K_min / SGD's: theory": _ratio(row["theory_steps_ratio"]),
-            "AIC prefers": f"{row['preferred_law']} (by {row['delta_aic']:.3g})",
+            "AIC prefers": Preference(row["preferred_law"], row["delta_aic"], AIC_MARGIN).text,
             "runs used / excluded": f"{row['runs_used']} / {row['runs_excluded']}",
         }
     return pd.DataFrame(rows).T.rename_axis("optimizer")
@@ -823,7 +946,7 @@ def summary(verdicts_table: pd.DataFrame) -> dict[str, str]:
     sentences = {}
     for claim, group in verdicts_table.groupby("claim", sort=True):
         parts = []
-        for verdict in ("holds", "fails", "undecided"):
+        for verdict in VERDICTS:
             chosen = group[group["verdict"] == verdict]
             if chosen.empty:
                 continue
