@@ -16,7 +16,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-
 SLOW_MARKERS = ("book", "browser", "cluster")
 
 
