@@ -30,6 +30,10 @@ from batchsteps.viz.explorer import (
 LAWS = {
     "sgd": (lambda: bs.theory.bound("sgd"), {}),
     "momentum": (lambda: bs.theory.bound("momentum"), {"alpha": 0.001}),
+    "momentum-family": (
+        lambda: bs.theory.momentum.momentum_bound(bs.theory.symbols.t),
+        {"alpha": 0.001, "t": 2.0},
+    ),
     "adam": (lambda: bs.theory.bound("adam"), {"epsilon": 100.0}),
     "tuned-sgd": (lambda: bs.theory.tuned_bound("sgd"), {}),
     "tuned-momentum": (lambda: bs.theory.tuned_bound("momentum"), {}),
@@ -55,6 +59,12 @@ def names_of(bound):
 
 
 # ---------------------------------------------------------------- the HTML, without a browser
+
+
+def test_momentum_family_explorer_has_a_t_slider():
+    e = explorer(bs.theory.momentum.momentum_bound(bs.theory.symbols.t), {"alpha": 0.001})
+    assert "t" in e.vary and 'data-param="t"' in e.html
+    assert 'var L = p["L"]' in e.formulas["critical_batch"] and 't = p["t"]' in e.formulas["steps"]
 
 
 def test_format_value_gives_four_significant_digits():

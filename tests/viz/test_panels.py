@@ -60,3 +60,46 @@ def test_bad_initial_values_are_named(kwargs, error, words):
 def test_rejects_something_that_is_not_a_bound():
     with pytest.raises(TypeError, match="bound="):
         bound_panel("sgd")
+
+
+def test_momentum_family_panel_has_a_t_slider_that_moves_the_critical_batch():
+    from batchsteps.theory import momentum, symbols
+
+    panel = bound_panel(momentum.momentum_bound(symbols.t), alpha=0.001)
+    assert "t" in panel.sliders
+    at_one = panel.numeric.critical_batch
+    panel.sliders["t"].value = 2.0
+    assert panel.numeric.critical_batch < at_one
+
+
+def test_young_family_matches_the_bound_and_blanks_members_that_certify_nothing():
+    import numpy as np
+
+    from batchsteps.theory import momentum, symbols
+    from batchsteps.viz.panels import young_family, young_family_figure
+
+    family = momentum.momentum_bound(symbols.t)
+    values = dict(L=1.0, sigma=1.0, Delta=1.0, alpha=1e-3, epsilon=0.1, beta=0.9)
+    data = young_family(family, bound("sgd"), values, [1.0, 2.0, 4.0, 1e4])
+    assert np.round(data["critical_ratio"][:3]).tolist() == [110, 62, 40]
+    assert data["steps_ratio"][0] == 1.0 and np.isnan(data["critical_ratio"][3])
+    assert young_family_figure(family, bound("sgd"), values).axes
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("sgd", {}, [1.0]), TypeError),
+        (("family", {"t": 1.0}, [1.0]), ValueError),
+        (("family", {}, [0.0]), ValueError),
+    ],
+)
+def test_young_family_rejects_bad_arguments(args, error):
+    from batchsteps.theory import momentum, symbols
+    from batchsteps.viz.panels import young_family
+
+    which, extra, ts = args
+    family = bound("sgd") if which == "sgd" else momentum.momentum_bound(symbols.t)
+    values = dict(L=1.0, sigma=1.0, Delta=1.0, alpha=1e-3, epsilon=0.1, beta=0.9, **extra)
+    with pytest.raises(error):
+        young_family(family, bound("sgd"), values, ts)

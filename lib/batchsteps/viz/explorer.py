@@ -47,6 +47,7 @@ _TEXT = {
     "h_min": "h_min",
     "h_max": "h_max",
     "eps_t": "ε̃",
+    "t": "t",
 }
 _POSITIONS = 1000  # slider positions, as in explorer.js
 _counter = itertools.count()
