@@ -4,10 +4,24 @@ from __future__ import annotations
 
 __all__: list[str] = []
 
-from .fit import LAWS, PARAMETERS, Fit, Linearisation, compare_laws, fit_steps, linearise  # noqa: E402
+from .coverage import coverage_table, simulate_runs  # noqa: E402
+from .fit import (  # noqa: E402
+    LAWS,
+    PARAMETERS,
+    STATUSES,
+    Fit,
+    LackOfFit,
+    Linearisation,
+    compare_laws,
+    fit_steps,
+    linearise,
+)
+from .laws import ConstantRateLaw, Law, TunedRateLaw, resolve_law  # noqa: E402
 from .summary import MedianInterval, median_interval, per_batch  # noqa: E402
 
-__all__ += ["LAWS", "PARAMETERS", "Fit", "Linearisation", "compare_laws", "fit_steps", "linearise"]
+__all__ += ["LAWS", "PARAMETERS", "STATUSES", "Fit", "LackOfFit", "Linearisation"]
+__all__ += ["compare_laws", "fit_steps", "linearise", "coverage_table", "simulate_runs"]
+__all__ += ["ConstantRateLaw", "Law", "TunedRateLaw", "resolve_law"]
 __all__ += ["MedianInterval", "median_interval", "per_batch"]
 from .variance import VarianceCurve, minibatch_variance, predicted_variance  # noqa: E402
 

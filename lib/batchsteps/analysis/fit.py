@@ -1,50 +1,53 @@
-r"""Fitting the two steps-versus-batch-size laws to measured step counts.
+r"""Fitting a steps-versus-batch-size law to runs, some of which never reached the target.
 
-Two laws describe how the steps :math:`K` to a target fall with the batch size :math:`b`:
-
-.. math::
-
-    \text{constant\_lr:}\quad K(b) = K_{\min}\,\frac{b}{b - b_0}\quad (b > b_0 > 0),
-    \qquad
-    \text{tuned\_lr:}\quad K(b) = K_{\min}\Bigl(1 + \frac{B_{\mathrm{noise}}}{b}\Bigr).
-
-The first is the template's :math:`A b/((\tilde\varepsilon - C) b - B)` with
-:math:`K_{\min} = A/(\tilde\varepsilon - C)` and :math:`b_0 = B/(\tilde\varepsilon - C)` (a
-constant learning rate); the second is what a learning rate tuned for each batch size gives
-(McCandlish et al.'s empirical law). Both report the critical batch size where the fitted
-steps are twice their minimum, :math:`K(b_{\mathrm{crit}}) = 2K_{\min}`: :math:`2b_0` for the
-first, :math:`B_{\mathrm{noise}}` for the second.
-
-Step counts span decades and their seed-to-seed scatter is multiplicative, so both laws are
-fitted by least squares on :math:`\log K` (``scipy.optimize.least_squares``, bounded:
-:math:`0 \le b_0 < \min b`; :math:`B_{\mathrm{noise}} > 0`), started from the linearisations
+Each run :math:`j` at batch size :math:`b_j` ends in one of three ways: it **reached** the
+target after :math:`K_j` steps; it ran out of its **budget** (:math:`K_j > M_j`, the step
+budget ``max_steps``: right-censored); or it **diverged** (reported and counted, but not in the
+likelihood: a diverged run says nothing about how many steps a converging run needs). The
+seed-to-seed scatter of step counts is multiplicative and grows at small batch sizes, so the
+model is, in log space,
 
 .. math::
 
-    \frac1K = \frac1{K_{\min}} - \frac{b_0}{K_{\min}}\,\frac1b, \qquad
-    K = K_{\min} + K_{\min}B_{\mathrm{noise}}\,\frac1b,
+    \log K_j = \log K(b_j;\,\theta) + \sigma(b_j)\,\varepsilon_j,\qquad
+    \varepsilon_j \sim N(0, 1),\qquad
+    \log\sigma(b) = \gamma_0 + \gamma_1\,(\log b - \overline{\log b}),
 
-and from a few spread starts, keeping the best. With :math:`n` points, :math:`p = 2` law
-parameters and residual sum of squares :math:`\mathrm{RSS}` of :math:`\log K`, the Akaike
-criterion of Gaussian log-residuals with unknown variance is
+with :math:`K(b;\theta)` a :class:`~batchsteps.analysis.Law` (``noise="power"``; ``"constant"``
+fixes :math:`\gamma_1 = 0`). :math:`\exp\log K(b;\theta)` is then the **median first-passage
+steps over seeds** at :math:`b`: the statistic the fitted law describes. The log-likelihood
+(:math:`z_j = (\log K_j - \log K(b_j))/\sigma(b_j)`, :math:`c_j = (\log M_j - \log K(b_j))/
+\sigma(b_j)`) is
 
-.. math:: \mathrm{AIC} = n \ln(\mathrm{RSS}/n) + 2(p + 1),
+.. math::
 
-smaller is better; both laws have the same :math:`p`, so on the same data the difference of
-their AIC is :math:`n \ln(\mathrm{RSS}_1/\mathrm{RSS}_2)`.
+    \ell(\theta, \gamma) = \sum_{\text{reached}} \Bigl[-\tfrac12 z_j^2 - \log\sigma(b_j)
+    - \tfrac12\log 2\pi\Bigr] + \sum_{\text{budget}} \log\bigl(1 - \Phi(c_j)\bigr),
 
-Intervals are percentile bootstrap intervals. With several runs (seeds) at a batch size the
-runs are resampled with replacement within each batch size, their deviations from that batch
-size's mean log-steps scaled by :math:`\sqrt{n_b/(n_b-1)}` (:math:`n_b` runs there: plain
-resampling shrinks the spread by :math:`(n_b-1)/n_b`, which with 3 to 5 seeds visibly
-narrows the intervals); with one run per batch size the log-residuals are resampled (scaled
-by :math:`\sqrt{n/(n-p)}`) around the fitted curve. Both keep the measured batch sizes fixed,
-so every resample can be fitted by the same law.
+maximised (L-BFGS-B) from a least-squares fit of the reached runs, itself started from the
+law's linearisation. A batch size where every run ran out of budget still informs the fit:
+its runs say that :math:`K(b)` is not far below the budget. With :math:`k` free parameters,
+:math:`\mathrm{AIC} = -2\ell + 2k`.
+
+**Intervals** are Wald intervals in :math:`\log` of each parameter, with a Student-t quantile
+whose degrees of freedom come from the uncertainty of the variance model (a Satterthwaite
+approximation): with :math:`s^2(\gamma)` the variance of an estimate given the noise model,
+:math:`\nu = 2/\operatorname{Var}(\log s^2(\hat\gamma))`. A parameter is exactly as uncertain
+as the few runs that fix it say, and no resampling is involved. The critical batch is
+handled by the delta method in :math:`\log`. A parameter that ends on a search bound has no
+interval (``nan``).
+
+**Lack of fit**: the law against a saturated model (a free median per batch size, same noise
+model), as the likelihood ratio :math:`\Lambda` turned into the F statistic of a linear model,
+:math:`F = (e^{\Lambda/N} - 1)(N - m - q + 1)/(m - p)` with :math:`N` runs in the likelihood,
+:math:`m` batch sizes, :math:`p` law parameters and :math:`q` noise parameters: seed scatter
+against misfit between batch sizes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -54,128 +57,122 @@ from typing import overload
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import optimize, special, stats
 
-from .summary import _check_level
+from .laws import LAW_OBJECTS, Law, resolve_law, weighted_line
+from .summary import check_level
 
-LAWS = ("constant_lr", "tuned_lr")
-PARAMETERS: Mapping[str, tuple[str, str]] = MappingProxyType(
-    {"constant_lr": ("min_steps", "min_batch"), "tuned_lr": ("min_steps", "noise_scale")}
+LAWS = tuple(LAW_OBJECTS)
+PARAMETERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {name: law.parameters for name, law in LAW_OBJECTS.items()}
 )
-"""Names of each law's parameters, as ``Fit.params`` holds them."""
+"""Names of each book law's parameters, as ``Fit.params`` holds them."""
 
-_N_LAW_PARAMS = 2
-_B0_CEILING = 1.0 - 1e-6  # b0 stays below this fraction of the smallest measured b
-_NOISE_RANGE = 1e4  # B_noise is searched in [min b / 1e4, max b * 1e4]
-_AT_BOUND = 1e-6
+STATUSES = ("reached", "budget", "diverged", "excluded")
+"""How a run ended: reached the target; ran out of steps (censored at ``max_steps``); diverged;
+excluded (did not reach, for a reason the fit cannot use)."""
+NOISE_MODELS = ("power", "constant")
+STATISTIC = "median first-passage steps over seeds"
+
 _SWEEP_COLUMNS = ("batch_size", "steps", "reached")
+_REASONS = MappingProxyType({"reached": "reached", "max_steps": "budget", "diverged": "diverged"})
+_LOG_SIGMA = (math.log(1e-6), math.log(1e2))  # search range of log sigma at the centre
+_SLOPE = 3.0  # |gamma_1| <= 3: sigma changes at most e^3-fold per e-fold of b
+_HESSIAN_STEP = 1e-5
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 # ---------------------------------------------------------------------------------------------
-# The two laws: log-model, Jacobian, bounds, starts (inner functions trust their inputs)
+# The likelihood (inner functions trust their inputs)
 
 
-def _log_model(law: str, x: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if law == "constant_lr":
-        return x[0] + np.log(b) - np.log(b - x[1])
-    return x[0] + np.log1p(np.exp(x[1]) / b)
+@dataclass(frozen=True)
+class _Data:
+    """Runs in the likelihood: log steps (reached) or log budget (censored), and the noise
+    model's design (columns of log sigma)."""
+
+    b: np.ndarray
+    y: np.ndarray
+    censored: np.ndarray
+    design: np.ndarray
 
 
-def _jacobian(law: str, x: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if law == "constant_lr":
-        return np.column_stack([np.ones_like(b), 1.0 / (b - x[1])])
-    noise = np.exp(x[1])
-    return np.column_stack([np.ones_like(b), noise / (b + noise)])
+def _design(b: np.ndarray, noise: str, centre: float) -> np.ndarray:
+    if noise == "constant":
+        return np.ones((b.size, 1))
+    return np.column_stack([np.ones_like(b), np.log(b) - centre])
 
 
-def _bounds(law: str, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if law == "constant_lr":
-        return np.array([-np.inf, 0.0]), np.array([np.inf, _B0_CEILING * b.min()])
-    low, high = math.log(b.min() / _NOISE_RANGE), math.log(b.max() * _NOISE_RANGE)
-    return np.array([-np.inf, low]), np.array([np.inf, high])
+def _terms(law: Law, data: _Data, phi: np.ndarray, p: int):
+    """Per-run ``z``, ``log sigma``, ``sigma`` and the law's ``log K`` at ``phi``."""
+    mu = law.log_steps(data.b, phi[:p])
+    s = data.design @ phi[p:]
+    sigma = np.exp(s)
+    with np.errstate(invalid="ignore"):
+        z = (data.y - mu) / sigma
+    return z, s, sigma, mu
 
 
-def _params_of(law: str, x: np.ndarray) -> tuple[float, float]:
-    second = float(x[1]) if law == "constant_lr" else float(np.exp(x[1]))
-    return float(np.exp(x[0])), second
+def _mills(z: np.ndarray) -> np.ndarray:
+    r""":math:`\varphi(z)/(1 - \Phi(z))`, 0 at :math:`z = -\infty`."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        value = np.exp(-0.5 * z**2 - _HALF_LOG_2PI - special.log_ndtr(-z))
+    return np.where(np.isneginf(z), 0.0, value)
 
 
-def _critical_of(law: str, second: np.ndarray | float) -> np.ndarray | float:
-    return 2.0 * second if law == "constant_lr" else second
+def _nll(phi: np.ndarray, law: Law, data: _Data, p: int) -> tuple[float, np.ndarray]:
+    """Negative log-likelihood and its gradient in ``phi = (theta, gamma)``."""
+    z, s, sigma, mu = _terms(law, data, phi, p)
+    obs, cens = ~data.censored, data.censored
+    if not np.all(np.isfinite(z[obs])):
+        return math.inf, np.zeros_like(phi)
+    value = float(np.sum(0.5 * z[obs] ** 2 + s[obs]) + _HALF_LOG_2PI * obs.sum())
+    value -= float(np.sum(special.log_ndtr(-z[cens])))
+    mills = _mills(z[cens])
+    d_mu = np.empty_like(z)
+    d_s = np.empty_like(z)
+    d_mu[obs] = -z[obs] / sigma[obs]
+    d_s[obs] = 1.0 - z[obs] ** 2
+    d_mu[cens] = -mills / sigma[cens]
+    d_s[cens] = np.where(mills > 0, -mills * z[cens], 0.0)
+    jac = law.gradient(data.b, phi[:p])
+    jac = np.where(np.isfinite(mu)[:, None], jac, 0.0)
+    return value, np.concatenate([jac.T @ d_mu, data.design.T @ d_s])
 
 
-def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """Weighted least-squares line ``y = intercept + slope x`` (weights on squared residuals)."""
-    design = np.column_stack([np.ones_like(x), x]) * np.sqrt(w)[:, None]
-    (intercept, slope), *_ = np.linalg.lstsq(design, y * np.sqrt(w), rcond=None)
-    return float(intercept), float(slope)
+def _minimise(law: Law, data: _Data, start: np.ndarray, bounds: list, p: int) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        result = optimize.minimize(
+            _nll, start, args=(law, data, p), jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8},
+        )  # fmt: skip
+    return result.x
 
 
-def _line_of(law: str, b: np.ndarray, k: np.ndarray) -> tuple[float, float]:
-    # Weights 1/y^2 make the linear residuals relative, as the log-space fit's are.
-    y = 1.0 / k if law == "constant_lr" else k
-    return _weighted_line(1.0 / b, y, 1.0 / y**2)
+def _hessian(law: Law, data: _Data, phi: np.ndarray, bounds: list, p: int) -> np.ndarray:
+    """Observed information by central differences of the gradient (one-sided at a bound)."""
+    k = phi.size
+    hessian = np.empty((k, k))
+    for i in range(k):
+        h = _HESSIAN_STEP * max(1.0, abs(phi[i]))
+        up, down = phi.copy(), phi.copy()
+        low, high = bounds[i]
+        up[i] = min(phi[i] + h, high if high is not None else math.inf)
+        down[i] = max(phi[i] - h, low if low is not None else -math.inf)
+        hessian[:, i] = (_nll(up, law, data, p)[1] - _nll(down, law, data, p)[1]) / (
+            up[i] - down[i]
+        )
+    return 0.5 * (hessian + hessian.T)
 
 
-def _starts(law: str, b: np.ndarray, k: np.ndarray) -> list[np.ndarray]:
-    low, high = _bounds(law, b)
-    intercept, slope = _line_of(law, b, k)
-    log_min = math.log(k.min())
-    if law == "constant_lr":
-        linear = (-slope / intercept) if intercept > 0 else 0.5 * b.min()
-        log_linear = -math.log(intercept) if intercept > 0 else log_min
-        seconds = [linear, 0.05 * b.min(), 0.5 * b.min(), 0.95 * b.min()]
-        firsts = [log_linear, log_min, log_min, log_min]
-    else:
-        linear = slope / intercept if intercept > 0 and slope > 0 else b.min()
-        log_linear = math.log(intercept) if intercept > 0 else log_min
-        spread = [b.min(), math.sqrt(b.min() * b.max()), b.max()]
-        seconds = [math.log(linear)] + [math.log(s) for s in spread]
-        firsts = [log_linear, log_min, log_min, log_min]
-    inner_low = low[1] + 1e-9 * (high[1] - low[1])
-    inner_high = high[1] - 1e-9 * (high[1] - low[1])
-    return [
-        np.array([f, min(max(s, inner_low), inner_high)])
-        for f, s in zip(firsts, seconds, strict=True)
-    ]
-
-
-def _solve(law: str, b: np.ndarray, y: np.ndarray, starts: Sequence[np.ndarray]) -> np.ndarray:
-    """The best bounded least-squares solution of ``log K = model(b)`` over several starts."""
-    low, high = _bounds(law, b)
-    best, best_cost = None, np.inf
-    for x0 in starts:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            result = optimize.least_squares(
-                lambda x: _log_model(law, x, b) - y,
-                x0,
-                jac=lambda x: _jacobian(law, x, b),
-                bounds=(low, high),
-                method="trf",
-                x_scale="jac",
-            )
-        if np.isfinite(result.cost) and result.cost < best_cost:
-            best, best_cost = result.x, result.cost
-    if best is None:
-        raise RuntimeError(f"least squares found no finite solution for law={law!r}")
-    return best
-
-
-def _at_bound(law: str, x: np.ndarray, b: np.ndarray) -> tuple[str, ...]:
-    low, high = _bounds(law, b)
-    scale = high[1] - low[1]
-    if abs(x[1] - low[1]) <= _AT_BOUND * scale or abs(high[1] - x[1]) <= _AT_BOUND * scale:
-        return (PARAMETERS[law][1],)
-    return ()
-
-
-def _predict(law: str, min_steps, second, b):
-    """K(b) for parameter arrays broadcast against ``b``; ``inf`` at or below the pole."""
-    if law == "tuned_lr":
-        return min_steps * (1.0 + second / b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = min_steps * b / (b - second)
-    return np.where(b > second, value, np.inf)
+def _theta_information(law: Law, data: _Data, phi: np.ndarray, p: int) -> np.ndarray:
+    r"""Information on :math:`\theta` at fixed noise parameters: :math:`\sum_j w_j J_j J_j^T/
+    \sigma_j^2` (:math:`w = 1` reached, :math:`\lambda(\lambda - c)` censored)."""
+    z, _, sigma, mu = _terms(law, data, phi, p)
+    mills = _mills(z)
+    weight = np.where(data.censored, np.where(mills > 0, mills * (mills - z), 0.0), 1.0)
+    jac = np.where(np.isfinite(mu)[:, None], law.gradient(data.b, phi[:p]), 0.0)
+    return (jac * (weight / sigma**2)[:, None]).T @ jac
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,24 +197,47 @@ class Linearisation:
     params: Mapping[str, float]
 
 
+@dataclass(frozen=True)
+class LackOfFit:
+    r"""The law against a free median per batch size: ``statistic`` :math:`F` with ``df``
+    (numerator, denominator) and its ``p_value``; ``likelihood_ratio`` is :math:`\Lambda =
+    2(\ell_{\mathrm{saturated}} - \ell_{\mathrm{law}})`. A small p-value says the law misses
+    the batch sizes' medians by more than the seed scatter allows. ``nan`` where there are no
+    degrees of freedom (as many batch sizes as parameters, or one run per batch size)."""
+
+    statistic: float
+    df: tuple[int, int]
+    p_value: float
+    likelihood_ratio: float
+    test: str = "F (likelihood ratio against one free median per batch size)"
+
+
 @dataclass(frozen=True, eq=False)
 class Fit:
-    r"""One law fitted to measured steps against batch size, with what is needed to judge it.
+    r"""One law fitted to runs against batch size, with what is needed to judge it.
 
-    ``params`` maps the law's parameter names (:data:`PARAMETERS`) to estimates; ``ci`` maps
-    each of them and ``"critical_batch"`` to a ``(low, high)`` percentile bootstrap interval
-    at ``level`` (``(nan, nan)`` without bootstrap). ``batch_sizes``/``steps`` are the runs
-    used (reached the target), ``residuals`` their :math:`\log K - \log \hat K(b)`;
-    ``excluded_batch_sizes`` has one entry per run that did not reach the target.
-    ``bootstrap`` is ``"seeds"``, ``"points"`` or ``"none"``; ``draws`` the bootstrap
-    estimates per parameter (``n_boot`` successful resamples). ``at_bound`` names parameters
-    that ended on a search bound (:math:`b_0 = 0` or at the smallest :math:`b`, or
-    :math:`B_{\mathrm{noise}}` far outside the measured batch sizes): such an estimate is only
-    a limit of what the data allow. ``excluded_reasons`` counts the excluded runs by the
-    sweep's ``reason`` column (e.g. ``"diverged"``, ``"max_steps"``) when a frame was fitted.
-    ``rmse_log`` is :math:`\sqrt{\mathrm{RSS}/n}` and ``aic`` is
-    :math:`n\ln(\mathrm{RSS}/n) + 2(p + 1)`, ``p = 2``, both on natural-log steps
-    (``-inf`` for a perfect fit).
+    ``law`` is the law's name and ``model`` the :class:`~batchsteps.analysis.Law`; ``params``
+    maps its parameter names to estimates of the **median first-passage steps over seeds**
+    (``statistic``). ``ci`` maps each parameter and ``"critical_batch"`` to a ``(low, high)``
+    interval at ``level`` (Wald in log, t quantile with ``df`` degrees of freedom, see the
+    module; ``(nan, nan)`` for a parameter on a search bound), ``se_log`` the standard errors
+    of their logs.
+
+    The runs: ``batch_sizes``/``steps`` are those that reached the target (``residuals`` their
+    :math:`\log K - \log\hat K(b)`); ``censored_batch_sizes``/``censored_steps`` those that ran
+    out of budget and the budget (they enter the likelihood as :math:`K >` budget);
+    ``excluded_batch_sizes`` has one entry per run that did not reach (budget, diverged or
+    excluded); ``counts`` tabulates per batch size how many runs did what (:data:`STATUSES`);
+    ``excluded_reasons`` counts the runs that did not reach by the sweep's ``reason`` column.
+
+    ``noise_model`` and ``noise_params`` describe :math:`\sigma(b)` (see :meth:`sigma`);
+    ``log_likelihood`` and ``aic`` (:math:`-2\ell + 2k`, ``k`` = law and noise parameters) are
+    comparable between laws fitted to the same runs; ``rmse_log`` is the root mean square of
+    ``residuals``. ``draws`` holds ``n_boot`` parameter draws from the fitted sampling
+    distribution (multivariate t in log, ``bootstrap="parametric"``; empty for ``n_boot=0``):
+    :meth:`band` reads its pointwise curve band from them. ``at_bound`` names parameters that
+    ended on a search bound (:math:`b_0 \to 0` or at the smallest reached :math:`b`,
+    :math:`B_{\mathrm{noise}}` far outside the batch sizes): a limit, not an estimate.
     """
 
     law: str
@@ -237,98 +257,118 @@ class Fit:
     draws: Mapping[str, np.ndarray] = field(repr=False)
     at_bound: tuple[str, ...] = ()
     excluded_reasons: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    model: Law | None = None
+    counts: pd.DataFrame | None = field(default=None, repr=False)
+    censored_batch_sizes: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    censored_steps: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    se_log: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    df: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    noise_model: str = "power"
+    noise_params: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    log_likelihood: float = math.nan
+    statistic: str = STATISTIC
+    interval: str = "Wald in log with Satterthwaite t quantile"
+    _phi: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    _centre: float = field(default=0.0, repr=False)
 
     @property
     def partly_reached(self) -> tuple[float, ...]:
-        """Batch sizes where some runs reached the target and some did not. The runs used
-        there are the faster ones, so the fit sees too few steps at these sizes (a
-        survivorship bias, largest near the pole): a reader should know where they are."""
+        """Batch sizes where some runs reached the target and some did not."""
         used, missed = set(self.batch_sizes.tolist()), set(self.excluded_batch_sizes)
         return tuple(sorted(used & missed))
 
     @property
+    def n_censored(self) -> int:
+        """Runs that ran out of budget (in the likelihood as right-censored)."""
+        return int(self.censored_batch_sizes.size)
+
+    @property
     def min_steps(self) -> float:
-        r""":math:`K_{\min}`: the fitted steps as :math:`b \to \infty`."""
+        r""":math:`K_{\min}` (:math:`S_{\min}`): the fitted steps as :math:`b \to \infty`."""
         return self.params["min_steps"]
 
     @property
     def critical_batch(self) -> float:
         r"""Where the fitted steps are :math:`2K_{\min}`: :math:`2b_0`, or
         :math:`B_{\mathrm{noise}}` for the tuned-rate law."""
-        return float(_critical_of(self.law, self.params[PARAMETERS[self.law][1]]))
+        return self.model.critical_batch(self.params)
+
+    @property
+    def pole(self) -> float:
+        """The fitted law's pole (:math:`b_0`; 0 for a law without one)."""
+        return self.model.pole(self.params)
 
     @property
     def critical_batch_in_range(self) -> bool:
-        """Whether the critical batch lies within the measured batch sizes; if not, it is an
-        extrapolation of the law, not something the data show."""
+        """Whether the critical batch lies within the batch sizes that reached the target; if
+        not, it is an extrapolation of the law, not something the data show."""
         return bool(self.batch_sizes.min() <= self.critical_batch <= self.batch_sizes.max())
 
     def predict(self, b: np.ndarray | float) -> np.ndarray | float:
-        r"""Fitted :math:`K(b)` for positive finite ``b``; ``inf`` for :math:`b \le b_0`.
+        r"""Fitted :math:`K(b)` for positive finite ``b``; ``inf`` at or below a pole.
 
         >>> fit = fit_steps([2, 4, 8, 16, 32], [300, 200, 150, 125, 112.5], "tuned_lr", n_boot=0)
         >>> round(float(fit.predict(64)), 3)
         106.25
         """
-        batch = _checked_positive("b", b)
-        value = _predict(
-            self.law, self.params["min_steps"], self.params[PARAMETERS[self.law][1]], batch
-        )
-        return float(value) if np.ndim(value) == 0 else value
+        return self.model.predict(_checked_positive("b", b), self.params)
 
     def batch_size_for(self, steps: np.ndarray | float) -> np.ndarray | float:
         r"""Smallest batch size whose fitted steps are at most ``steps``; ``inf`` if
-        ``steps`` :math:`\le K_{\min}`. The inverse of :meth:`predict`:
-        :math:`b = K b_0/(K - K_{\min})` or :math:`K_{\min}B_{\mathrm{noise}}/(K - K_{\min})`.
-        """
-        k = _checked_positive("steps", steps)
-        second = self.params[PARAMETERS[self.law][1]]
-        scale = second * (k if self.law == "constant_lr" else self.min_steps)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.where(k > self.min_steps, scale / (k - self.min_steps), np.inf)
-        return float(value) if np.ndim(value) == 0 else value
+        ``steps`` :math:`\le K_{\min}`: the law's inverse."""
+        return self.model.inverse(_checked_positive("steps", steps), self.params)
+
+    def sigma(self, b: np.ndarray | float) -> np.ndarray | float:
+        r"""Fitted standard deviation of :math:`\log K` over seeds at ``b``."""
+        batch = _checked_positive("b", b)
+        value = np.exp(
+            _design(np.atleast_1d(batch), self.noise_model, self._centre)
+            @ self._phi[len(self.params) :]
+        )
+        return float(value[0]) if np.ndim(batch) == 0 else value
 
     def band(
         self, b: np.ndarray | float, level: float | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Pointwise percentile band of the bootstrap curves :math:`K(b)` at ``level``
-        (default: the fit's); arrays of ``nan`` without bootstrap draws."""
-        level = self.level if level is None else _check_level(level)
+        """Pointwise band of the curves :math:`K(b)` of the parameter ``draws`` at ``level``
+        (default: the fit's); arrays of ``nan`` without draws."""
+        level = self.level if level is None else check_level(level)
         batch = np.atleast_1d(_checked_positive("b", b))
-        first, second = (self.draws[name] for name in PARAMETERS[self.law])
+        first = self.draws[self.model.parameters[0]]
         if first.size == 0:
             nan = np.full(batch.shape, np.nan)
             return nan, nan.copy()
-        curves = _predict(self.law, first[:, None], second[:, None], batch[None, :])
+        theta = [np.log(self.draws[n])[:, None] for n in self.model.parameters]
+        with np.errstate(over="ignore"):
+            curves = np.exp(self.model.log_steps(batch[None, :], theta))
         tail = (1.0 - level) / 2.0
         low, high = np.quantile(curves, [tail, 1.0 - tail], axis=0)
         return low, high
 
+    @functools.cached_property
+    def lack_of_fit(self) -> LackOfFit:
+        """The lack-of-fit test (computed on first access): see :class:`LackOfFit`."""
+        return _lack_of_fit(self)
+
     def table(self) -> pd.DataFrame:
-        """One row per parameter and ``critical_batch``: ``estimate, low, high``."""
+        """One row per parameter and ``critical_batch``: ``estimate, low, high, df``."""
         rows = {**self.params, "critical_batch": self.critical_batch}
         return pd.DataFrame(
-            [(name, value, *self.ci[name]) for name, value in rows.items()],
-            columns=["parameter", "estimate", "low", "high"],
+            [(n, v, *self.ci[n], self.df.get(n, math.nan)) for n, v in rows.items()],
+            columns=["parameter", "estimate", "low", "high", "df"],
         ).set_index("parameter")
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
         return (
             f"Fit(law={self.law!r}, {shown}, critical_batch={self.critical_batch:.4g}, "
-            f"n_points={self.n_points}, n_excluded={self.n_excluded}, "
-            f"rmse_log={self.rmse_log:.3g}, aic={self.aic:.4g}, bootstrap={self.bootstrap!r})"
+            f"n_points={self.n_points}, n_censored={self.n_censored}, "
+            f"n_excluded={self.n_excluded}, rmse_log={self.rmse_log:.3g}, aic={self.aic:.4g})"
         )
 
 
 # ---------------------------------------------------------------------------------------------
-# Validation at the public boundary
-
-
-def _check_law(law: object) -> str:
-    if not isinstance(law, str) or law not in LAWS:
-        raise ValueError(f"law={law!r} is not a known law; allowed: {', '.join(LAWS)}")
-    return law
+# Validation
 
 
 def _numeric_array(name: str, values: object) -> np.ndarray:
@@ -362,176 +402,352 @@ def _check_boot(n_boot: object, seed: object) -> tuple[int, np.random.Generator]
     return int(n_boot), np.random.default_rng(int(seed))
 
 
-def _curve(batch_sizes: object, steps: object, reached: object) -> tuple[np.ndarray, ...]:
-    """Validated ``(b, K)`` of the runs that reached, and the batch sizes of those that did not."""
+def _check_noise(noise: object) -> str:
+    if not isinstance(noise, str):
+        raise TypeError(f"noise={noise!r} must be a string: one of {', '.join(NOISE_MODELS)}")
+    if noise not in NOISE_MODELS:
+        raise ValueError(f"noise={noise!r} is not known; allowed: {', '.join(NOISE_MODELS)}")
+    return noise
+
+
+def _statuses(
+    n: int, reached: object, status: object, max_steps: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-run status and budget (``nan`` where none) from the three ways of saying it."""
+    if reached is not None and status is not None:
+        raise ValueError(
+            f"give reached={reached!r} or status={status!r}, not both: status says more"
+        )
+    budget = np.full(n, np.nan)
+    if max_steps is not None:
+        array = np.asarray(max_steps)
+        if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+            raise TypeError(f"max_steps={max_steps!r} must be a positive number or array of them")
+        if array.ndim > 1 or (array.ndim == 1 and array.size != n):
+            raise ValueError(
+                f"max_steps={max_steps!r} must be one number or one per run ({n} runs)"
+            )
+        budget = np.broadcast_to(array.astype(float), (n,)).copy()
+        if not np.all(np.isfinite(budget) & (budget > 0)):
+            raise ValueError(f"max_steps={max_steps!r} must be positive and finite")
+    if status is not None:
+        labels = np.asarray(status, dtype=object)
+        if labels.shape != (n,):
+            raise ValueError(f"status has shape {labels.shape}; it needs one entry per run ({n})")
+        unknown = sorted({str(s) for s in labels if s not in STATUSES})
+        if unknown:
+            raise ValueError(f"status has {unknown}; allowed: {', '.join(map(repr, STATUSES))}")
+        labels = labels.astype(str)
+        if np.any((labels == "budget") & np.isnan(budget)):
+            raise ValueError(
+                "status has 'budget' runs but max_steps=None: give the step budget they ran out "
+                "of (one number or one per run)"
+            )
+        return labels, budget
+    if reached is None:
+        return np.full(n, "reached"), budget
+    mask = np.asarray(reached)
+    if mask.dtype != bool:
+        raise TypeError(f"reached={reached!r} must be an array of booleans")
+    if mask.shape != (n,):
+        raise ValueError(
+            f"reached has shape {mask.shape} but batch_sizes has ({n},); they must match"
+        )
+    missed = "budget" if max_steps is not None else "excluded"
+    return np.where(mask, "reached", missed), budget
+
+
+def _runs(batch_sizes: object, steps: object, status: np.ndarray) -> tuple[np.ndarray, ...]:
     b = _numeric_array("batch_sizes", batch_sizes)
     k = _numeric_array("steps", steps)
     if b.size != k.size:
         raise ValueError(
             f"batch_sizes has {b.size} entries but steps has {k.size}; they must be equal"
         )
-    if reached is None:
-        mask = np.ones(b.size, dtype=bool)
-    else:
-        mask = np.asarray(reached)
-        if mask.dtype != bool:
-            raise TypeError(f"reached={reached!r} must be an array of booleans")
-        if mask.shape != b.shape:
-            raise ValueError(
-                f"reached has shape {mask.shape} but batch_sizes has {b.shape}; they must match"
-            )
     bad = ~(np.isfinite(b) & (b > 0))
     if bad.any():
         raise ValueError(
             f"batch_sizes={b[bad][:5].tolist()} (at positions {np.flatnonzero(bad)[:5].tolist()}) "
             "must be positive and finite"
         )
+    mask = status == "reached"
     bad = mask & ~(np.isfinite(k) & (k > 0))
     if bad.any():
         raise ValueError(
             f"steps={k[bad][:5].tolist()} (at positions {np.flatnonzero(bad)[:5].tolist()}) must "
             "be positive and finite; mark runs that did not reach the target with "
-            "reached=False (steps_to_target gives -1 for them: pass reached=steps > 0)"
+            "reached=False (steps_to_target gives -1 for them: pass reached=steps > 0) or with "
+            "status='budget'/'diverged'"
         )
-    used_b, used_k = b[mask], k[mask]
-    distinct = np.unique(used_b).size
-    if distinct < _N_LAW_PARAMS + 1:
+    return b, k
+
+
+def _check_enough(law: Law, b: np.ndarray, status: np.ndarray) -> None:
+    used = b[status == "reached"]
+    distinct = np.unique(used).size
+    p = len(law.parameters)
+    if distinct < p + 1:
         raise ValueError(
-            f"batch_sizes has {distinct} distinct value(s) among the {used_b.size} runs that "
-            f"reached the target ({int((~mask).sum())} excluded); a law with {_N_LAW_PARAMS} "
-            f"parameters needs at least {_N_LAW_PARAMS + 1}"
+            f"batch_sizes has {distinct} distinct value(s) among the {used.size} runs that "
+            f"reached the target ({int((status != 'reached').sum())} excluded); a law with {p} "
+            f"parameters needs at least {p + 1}"
         )
-    order = np.argsort(used_b, kind="stable")
-    return used_b[order], used_k[order], np.sort(b[~mask])
 
 
 # ---------------------------------------------------------------------------------------------
-# Fitting and the bootstrap
+# Fitting
 
 
-def linearise(
-    batch_sizes: np.ndarray | Sequence[float],
-    steps: np.ndarray | Sequence[float],
-    law: str = "constant_lr",
-) -> Linearisation:
-    r"""The straight line a law becomes in :math:`x = 1/b`: :math:`1/K` (constant_lr) or
-    :math:`K` (tuned_lr) against :math:`1/b`, with the parameters it implies.
-
-    ``batch_sizes``, ``steps``: 1-D, equal length, positive and finite, at least three
-    distinct batch sizes. These lines give :func:`fit_steps` its starting values.
-
-    >>> lin = linearise([2, 4, 8, 16], [200, 133.33333, 114.28571, 106.66667])
-    >>> [round(v, 3) for v in lin.params.values()]
-    [100.0, 1.0]
-    """
-    law = _check_law(law)
-    b, k, _ = _curve(batch_sizes, steps, None)
-    intercept, slope = _line_of(law, b, k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if law == "constant_lr":
-            params = {"min_steps": 1.0 / intercept, "min_batch": -slope / intercept}
-        else:
-            params = {"min_steps": intercept, "noise_scale": slope / intercept}
-    y = 1.0 / k if law == "constant_lr" else k
-    x = 1.0 / b
-    for array in (x, y):
-        array.setflags(write=False)
-    return Linearisation(
-        law,
-        x,
-        y,
-        intercept,
-        slope,
-        MappingProxyType({n: float(v) for n, v in params.items()}),
-    )
+def _least_squares(law: Law, b: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The best bounded least-squares fit of ``log K = law(b)`` to reached runs, over the
+    law's starting values."""
+    low, high = law.log_bounds(b)
+    y = np.log(k)
+    best, best_cost = None, np.inf
+    starts = law.starts(b, k)
+    for x0 in starts:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            result = optimize.least_squares(
+                lambda x: law.log_steps(b, x) - y, x0, jac=lambda x: law.gradient(b, x),
+                bounds=(low, high), method="trf", x_scale="jac",
+            )  # fmt: skip
+        if np.isfinite(result.cost) and result.cost < best_cost:
+            best, best_cost = result.x, result.cost
+        if best is not None and not law.at_bound(best, b).any():
+            break  # an interior optimum from the line's start: the other starts are for bounds
+    if best is None:
+        raise RuntimeError(f"least squares found no finite solution for law={law!r}")
+    return best
 
 
-def _resampled_logs(
-    b: np.ndarray, y: np.ndarray, fitted: np.ndarray, n_boot: int, rng: np.random.Generator
-) -> tuple[str, np.ndarray]:
-    """``(method, Y)`` with one resampled log-steps vector per row of ``Y``."""
-    values, counts = np.unique(b, return_counts=True)
-    if counts.max() > 1:
-        # b is sorted, so each batch size's runs are one contiguous block.
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        picks = [
-            s + rng.integers(0, c, size=(n_boot, c)) for s, c in zip(starts, counts, strict=True)
+def _noise_start(data: _Data, residuals: np.ndarray) -> np.ndarray:
+    """Log sigma regressed on the design by the log of absolute residuals (reached runs)."""
+    obs = ~data.censored
+    rms = math.sqrt(max(float(np.mean(residuals**2)), 1e-12))
+    start = np.zeros(data.design.shape[1])
+    start[0] = math.log(rms)
+    return np.clip(start, _LOG_SIGMA[0] + 1.0, _LOG_SIGMA[1] - 1.0) if obs.any() else start
+
+
+def _satterthwaite(law, data, phi, cov, p, gradient) -> float:
+    r""":math:`\nu = 2/\operatorname{Var}(\log s^2)` of the estimate with log-gradient
+    ``gradient`` (over the free law coordinates)."""
+    q = data.design.shape[1]
+    free = np.isfinite(gradient)
+
+    def log_variance(gamma: np.ndarray) -> float:
+        info = _theta_information(law, data, np.concatenate([phi[:p], gamma]), p)[
+            np.ix_(free, free)
         ]
-        index = np.concatenate(picks, axis=1)
-        group = np.repeat(np.arange(counts.size), counts)
-        mean = (np.bincount(group, weights=y) / counts)[group]
-        inflate = np.sqrt(counts / np.maximum(counts - 1, 1))[group]
-        return "seeds", mean[None, :] + inflate[None, :] * (y[index] - mean[index])
-    n = y.size
-    residuals = (y - fitted) * math.sqrt(n / (n - _N_LAW_PARAMS))
-    residuals -= residuals.mean()
-    return "points", fitted[None, :] + residuals[rng.integers(0, n, size=(n_boot, n))]
+        g = gradient[free]
+        return math.log(float(g @ np.linalg.solve(info, g)))
+
+    d = np.empty(q)
+    for i in range(q):
+        h = np.zeros(q)
+        h[i] = 1e-4
+        d[i] = (log_variance(phi[p:] + h) - log_variance(phi[p:] - h)) / 2e-4
+    variance = float(d @ cov[p:, p:] @ d)
+    n = data.b.size
+    ceiling = max(n - p - q, 1)
+    return min(2.0 / variance, ceiling) if variance > 0 else float(ceiling)
 
 
-def _fit_curve(
-    law: str,
+def _estimate(law: Law, data: _Data, phi: np.ndarray, bounds: list, at_bound, level: float):
+    """``(se_log, df, ci)`` of each law parameter and the critical batch, and ``cov``."""
+    p = len(law.parameters)
+    names = (*law.parameters, "critical_batch")
+    params = law.params_of(phi[:p])
+    keep = np.concatenate([~at_bound, np.ones(phi.size - p, dtype=bool)])
+    nan = {n: math.nan for n in names}
+    cov = np.full((phi.size, phi.size), np.nan)
+    try:
+        hessian = _hessian(law, data, phi, bounds, p)[np.ix_(keep, keep)]
+        inner = np.linalg.inv(hessian)
+        if not np.all(np.isfinite(inner)) or np.any(np.diag(inner) <= 0):
+            raise np.linalg.LinAlgError("information not positive definite")
+        cov[np.ix_(keep, keep)] = inner
+    except np.linalg.LinAlgError:
+        return nan, nan, {n: (math.nan, math.nan) for n in names}, cov
+    crit = math.log(law.critical_batch(params))
+    crit_gradient = np.empty(p)
+    for i in range(p):
+        step = np.zeros(p)
+        step[i] = 1e-6
+        up = math.log(law.critical_batch(law.params_of(phi[:p] + step)))
+        down = math.log(law.critical_batch(law.params_of(phi[:p] - step)))
+        crit_gradient[i] = (up - down) / 2e-6
+    gradients = [*np.eye(p), crit_gradient]
+    centres = [*phi[:p], crit]
+    se, df, ci = {}, {}, {}
+    for name, g, centre in zip(names, gradients, centres, strict=True):
+        touches = np.abs(g) > 1e-12
+        if np.any(touches & at_bound):
+            se[name], df[name], ci[name] = math.nan, math.nan, (math.nan, math.nan)
+            continue
+        g = np.where(at_bound, np.nan, g)
+        free = ~at_bound
+        s = math.sqrt(float(g[free] @ cov[:p, :p][np.ix_(free, free)] @ g[free]))
+        nu = _satterthwaite(law, data, phi, cov, p, g)
+        t = float(stats.t.ppf(0.5 + level / 2.0, nu))
+        se[name], df[name] = s, nu
+        with np.errstate(over="ignore"):
+            ci[name] = (float(np.exp(centre - t * s)), float(np.exp(centre + t * s)))
+    return se, df, ci, cov
+
+
+def _draws(law, phi, cov, df, n_boot, rng) -> dict[str, np.ndarray]:
+    """Parameter draws from the multivariate t in log (empty without an interval)."""
+    p = len(law.parameters)
+    block = cov[:p, :p]
+    names = law.parameters
+    finite = [df[n] for n in names if math.isfinite(df[n])]
+    if n_boot == 0 or not np.all(np.isfinite(block)) or not finite:
+        empty = {n: np.empty(0) for n in names}
+        return {**empty, "critical_batch": np.empty(0)}
+    nu = min(finite)
+    normal = rng.multivariate_normal(np.zeros(p), block, size=n_boot, method="eigh")
+    scale = np.sqrt(nu / rng.chisquare(nu, size=n_boot))[:, None]
+    theta = phi[:p] + normal * scale
+    values = {n: np.exp(theta[:, i]) for i, n in enumerate(names)}
+    values["critical_batch"] = np.array([law.critical_batch(row) for row in np.exp(theta)])
+    return values
+
+
+def _fit_runs(
+    law: Law,
     b: np.ndarray,
     k: np.ndarray,
-    excluded: np.ndarray,
+    status: np.ndarray,
+    budget: np.ndarray,
+    noise: str,
     level: float,
     n_boot: int,
     rng: np.random.Generator,
 ) -> Fit:
-    y = np.log(k)
-    x = _solve(law, b, y, _starts(law, b, k))
-    fitted = _log_model(law, x, b)
-    residuals = y - fitted
-    n = y.size
-    rss = float(residuals @ residuals)
-    aic = n * math.log(rss / n) + 2 * (_N_LAW_PARAMS + 1) if rss > 0 else -math.inf
-    names = PARAMETERS[law]
-    estimate = dict(zip(names, _params_of(law, x), strict=True))
-
-    draws_x = np.empty((0, 2))
-    method = "none"
-    if n_boot > 0:
-        method, samples = _resampled_logs(b, y, fitted, n_boot, rng)
-        solved = []
-        for row in samples:
-            try:
-                solved.append(_solve(law, b, row, [x]))
-            except (RuntimeError, ValueError, np.linalg.LinAlgError):
-                continue  # a resample the optimizer cannot fit: counted by n_boot below
-        draws_x = np.array(solved).reshape(-1, 2)
-    first = np.exp(draws_x[:, 0])
-    second = draws_x[:, 1] if law == "constant_lr" else np.exp(draws_x[:, 1])
-    draws = {names[0]: first, names[1]: second, "critical_batch": _critical_of(law, second)}
-    tail = (1.0 - level) / 2.0
-    ci = {}
-    for name, values in draws.items():
-        values.setflags(write=False)
-        bounds = np.quantile(values, [tail, 1.0 - tail]) if values.size else (np.nan, np.nan)
-        ci[name] = (float(bounds[0]), float(bounds[1]))
-    for array in (b, k, residuals):
+    p = len(law.parameters)
+    order = np.argsort(b, kind="stable")
+    b, k, status, budget = b[order], k[order], status[order], budget[order]
+    reached = status == "reached"
+    censored = status == "budget"
+    used = reached | censored
+    b_reached, k_reached = b[reached], k[reached]
+    if noise == "power" and (reached.sum() < p + 5 or np.unique(b_reached).size < 3):
+        noise = "constant"  # too few runs to say how the scatter changes with b
+    theta = _least_squares(law, b_reached, k_reached)
+    centre = float(np.mean(np.log(b[used])))
+    data = _Data(
+        b=b[used],
+        y=np.where(
+            reached, np.log(np.where(reached, k, 1.0)), np.log(np.nan_to_num(budget, nan=1.0))
+        )[used],
+        censored=censored[used],
+        design=_design(b[used], noise, centre),
+    )
+    low, high = law.log_bounds(b_reached)
+    bounds = [
+        (None if not np.isfinite(lo) else float(lo), None if not np.isfinite(hi) else float(hi))
+        for lo, hi in zip(low, high, strict=True)
+    ]
+    bounds += [_LOG_SIGMA] + [(-_SLOPE, _SLOPE)] * (data.design.shape[1] - 1)
+    residuals = np.log(k_reached) - law.log_steps(b_reached, theta)
+    start = np.concatenate([theta, _noise_start(data, residuals)])
+    phi = _minimise(law, data, start, bounds, p)
+    nll = _nll(phi, law, data, p)[0]
+    at_bound = law.at_bound(phi[:p], b_reached)
+    se, df, ci, cov = _estimate(law, data, phi, bounds, at_bound, level)
+    names = law.parameters
+    params = law.params_of(phi[:p])
+    residuals = np.log(k_reached) - law.log_steps(b_reached, phi[:p])
+    draws = _draws(law, phi, cov, df, n_boot, rng)
+    for array in (b_reached, k_reached, residuals, *draws.values()):
         array.setflags(write=False)
+    missed = b[~reached]
+    sizes, where = np.unique(b, return_inverse=True)
+    table = np.zeros((sizes.size, len(STATUSES)), dtype=int)
+    np.add.at(table, (where, [STATUSES.index(v) for v in status]), 1)
     return Fit(
-        law=law,
-        params=MappingProxyType(estimate),
+        law=law.name,
+        params=MappingProxyType(params),
         ci=MappingProxyType(ci),
         level=level,
-        rmse_log=math.sqrt(rss / n),
-        aic=aic,
-        n_points=int(n),
-        n_excluded=int(excluded.size),
-        batch_sizes=b,
-        steps=k,
+        rmse_log=math.sqrt(float(np.mean(residuals**2))),
+        aic=2.0 * nll + 2.0 * phi.size,
+        n_points=int(reached.sum()),
+        n_excluded=int(missed.size),
+        batch_sizes=b_reached,
+        steps=k_reached,
         residuals=residuals,
-        excluded_batch_sizes=tuple(float(v) for v in excluded),
-        bootstrap=method,
-        n_boot=int(draws_x.shape[0]),
+        excluded_batch_sizes=tuple(float(v) for v in missed),
+        bootstrap="parametric" if draws[names[0]].size else "none",
+        n_boot=int(draws[names[0]].size),
         draws=MappingProxyType(draws),
-        at_bound=_at_bound(law, x, b),
+        at_bound=tuple(n for n, f in zip(names, at_bound, strict=True) if f),
+        model=law,
+        counts=pd.DataFrame(
+            table, index=pd.Index(sizes, name="batch_size"), columns=list(STATUSES)
+        ),
+        censored_batch_sizes=b[censored],
+        censored_steps=budget[censored],
+        se_log=MappingProxyType(se),
+        df=MappingProxyType(df),
+        noise_model=noise,
+        noise_params=MappingProxyType(
+            {"sigma_centre": math.exp(phi[p]), "centre_batch": math.exp(centre)}
+            | ({"slope": float(phi[p + 1])} if noise == "power" else {})
+        ),
+        log_likelihood=-nll,
+        _phi=phi,
+        _centre=centre,
     )
 
 
+class _Saturated:
+    """One free log-median per batch size: the model the lack-of-fit test compares with."""
+
+    def __init__(self, sizes: np.ndarray):
+        self.sizes = sizes
+
+    def log_steps(self, b: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        return np.asarray(theta)[np.searchsorted(self.sizes, b)]
+
+    def gradient(self, b: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        return (np.searchsorted(self.sizes, b)[:, None] == np.arange(self.sizes.size)).astype(float)
+
+
+def _lack_of_fit(fit: Fit) -> LackOfFit:
+    law = fit.model
+    p = len(law.parameters)
+    b = np.concatenate([fit.batch_sizes, fit.censored_batch_sizes])
+    y = np.concatenate([np.log(fit.steps), np.log(fit.censored_steps)])
+    censored = np.concatenate([np.zeros(fit.n_points, bool), np.ones(fit.n_censored, bool)])
+    design = _design(b, fit.noise_model, fit._centre)
+    n, q = b.size, design.shape[1]
+    m = np.unique(b).size
+    df1, df2 = m - p, n - m - q + 1
+    sizes = np.unique(fit.batch_sizes)
+    if df1 <= 0 or df2 <= 0 or sizes.size == fit.n_points:
+        return LackOfFit(math.nan, (int(df1), int(df2)), math.nan, math.nan)
+    # Saturated: one free log-median per batch size with a reached run; batch sizes where every
+    # run ran out of budget contribute 0 (their median goes to infinity).
+    keep = np.isin(b, sizes)
+    saturated = _Saturated(sizes)
+    data = _Data(b=b[keep], y=y[keep], censored=censored[keep], design=design[keep])
+    means = np.array([np.mean(np.log(fit.steps[fit.batch_sizes == s])) for s in sizes])
+    start = np.concatenate([means, fit._phi[p:]])
+    bounds = [(None, None)] * sizes.size + [_LOG_SIGMA] + [(-_SLOPE, _SLOPE)] * (q - 1)
+    phi = _minimise(saturated, data, start, bounds, sizes.size)
+    full = _Data(b=b, y=y, censored=censored, design=design)
+    law_nll = _nll(fit._phi, law, full, p)[0]
+    ratio = max(2.0 * (law_nll - _nll(phi, saturated, data, sizes.size)[0]), 0.0)
+    statistic = math.expm1(ratio / n) * df2 / df1
+    return LackOfFit(statistic, (int(df1), int(df2)), float(stats.f.sf(statistic, df1, df2)), ratio)
+
+
 def _fit_frame(
-    frame: pd.DataFrame, law: str, by: str | Sequence[str], level: float, n_boot: int, rng
-) -> dict:
+    frame: pd.DataFrame, law: Law, by: str | Sequence[str], noise: str, level: float,
+    n_boot: int, rng: np.random.Generator,
+) -> dict:  # fmt: skip
     keys = [by] if isinstance(by, str) else list(by)
     missing = [c for c in (*keys, *_SWEEP_COLUMNS) if c not in frame.columns]
     if missing:
@@ -551,32 +767,82 @@ def _fit_frame(
             )
     fits = {}
     for key, group in frame.groupby(keys if len(keys) > 1 else keys[0], sort=True, dropna=False):
+        status, budget, reasons = _frame_statuses(group)
+        where = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
         try:
-            b, k, excluded = _curve(
-                group["batch_size"].to_numpy(),
-                group["steps"].to_numpy(),
-                group["reached"].to_numpy(),
-            )
+            b, k = _runs(group["batch_size"].to_numpy(), group["steps"].to_numpy(), status)
+            _check_enough(law, b, status)
         except ValueError as error:
-            where = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
             raise ValueError(f"{where}: {error}") from error
-        fit = _fit_curve(law, b, k, excluded, level, n_boot, rng)
-        if "reason" in group.columns:
-            counts = group.loc[~group["reached"], "reason"].astype(str).value_counts()
-            reasons = MappingProxyType({str(r): int(n) for r, n in counts.sort_index().items()})
-            fit = dataclasses.replace(fit, excluded_reasons=reasons)
-        fits[key] = fit
+        fit = _fit_runs(law, b, k, status, budget, noise, level, n_boot, rng)
+        fits[key] = dataclasses.replace(fit, excluded_reasons=reasons)
     return fits
+
+
+def _frame_statuses(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, Mapping[str, int]]:
+    """Statuses from a sweep frame: ``reached``; else by ``reason`` (``"max_steps"`` ->
+    budget, censored at the ``max_steps`` column; ``"diverged"``; anything else, or no
+    ``reason`` column, -> excluded)."""
+    reached = group["reached"].to_numpy()
+    if "reason" in group.columns:
+        reason = group["reason"].astype(str).to_numpy()
+    else:
+        reason = np.full(reached.size, "unknown")
+    status = np.array([_REASONS.get(r, "excluded") for r in reason], dtype=object)
+    if "max_steps" in group.columns:
+        budget = group["max_steps"].to_numpy(dtype=float)
+    else:
+        budget = np.full(reached.size, np.nan)
+    status[(status == "budget") & np.isnan(budget)] = "excluded"
+    status[reached] = "reached"
+    status[~reached & (status == "reached")] = "excluded"
+    counts = pd.Series(reason[~reached]).value_counts()
+    reasons = MappingProxyType({str(r): int(n) for r, n in counts.sort_index().items()})
+    return status.astype(str), budget, reasons
+
+
+def linearise(
+    batch_sizes: np.ndarray | Sequence[float],
+    steps: np.ndarray | Sequence[float],
+    law: str | Law = "constant_lr",
+) -> Linearisation:
+    r"""The straight line a law becomes in :math:`x = 1/b`: :math:`1/K` (constant_lr) or
+    :math:`K` (tuned_lr) against :math:`1/b`, with the parameters it implies.
+
+    ``batch_sizes``, ``steps``: 1-D, equal length, positive and finite, at least three
+    distinct batch sizes. These lines give :func:`fit_steps` its starting values.
+
+    >>> lin = linearise([2, 4, 8, 16], [200, 133.33333, 114.28571, 106.66667])
+    >>> [round(v, 3) for v in lin.params.values()]
+    [100.0, 1.0]
+    """
+    model = resolve_law(law)
+    status = np.full(np.size(batch_sizes), "reached")
+    b, k = _runs(batch_sizes, steps, status)
+    _check_enough(model, b, status)
+    x, y = model.linear_coordinates(b, k)
+    intercept, slope = weighted_line(x, y, 1.0 / y**2)
+    params = model.from_line(intercept, slope)
+    x, y = np.array(x, dtype=float), np.array(y, dtype=float)
+    for array in (x, y):
+        array.setflags(write=False)
+    return Linearisation(
+        model.name, x, y, intercept, slope,
+        MappingProxyType({n: float(v) for n, v in params.items()}),
+    )  # fmt: skip
 
 
 @overload
 def fit_steps(
     batch_sizes: pd.DataFrame,
     steps: None = None,
-    law: str = "constant_lr",
+    law: str | Law = "constant_lr",
     *,
     reached: None = None,
+    status: None = None,
+    max_steps: None = None,
     by: str | Sequence[str] = "optimizer",
+    noise: str = "power",
     level: float = 0.95,
     n_boot: int = 1000,
     seed: int | np.random.Generator = 0,
@@ -587,10 +853,13 @@ def fit_steps(
 def fit_steps(
     batch_sizes: np.ndarray | Sequence[float],
     steps: np.ndarray | Sequence[float],
-    law: str = "constant_lr",
+    law: str | Law = "constant_lr",
     *,
     reached: np.ndarray | Sequence[bool] | None = None,
+    status: np.ndarray | Sequence[str] | None = None,
+    max_steps: float | np.ndarray | Sequence[float] | None = None,
     by: str | Sequence[str] = "optimizer",
+    noise: str = "power",
     level: float = 0.95,
     n_boot: int = 1000,
     seed: int | np.random.Generator = 0,
@@ -600,67 +869,77 @@ def fit_steps(
 def fit_steps(
     batch_sizes: pd.DataFrame | np.ndarray | Sequence[float],
     steps: np.ndarray | Sequence[float] | None = None,
-    law: str = "constant_lr",
+    law: str | Law = "constant_lr",
     *,
     reached: np.ndarray | Sequence[bool] | None = None,
+    status: np.ndarray | Sequence[str] | None = None,
+    max_steps: float | np.ndarray | Sequence[float] | None = None,
     by: str | Sequence[str] = "optimizer",
+    noise: str = "power",
     level: float = 0.95,
     n_boot: int = 1000,
     seed: int | np.random.Generator = 0,
 ) -> Fit | dict[object, Fit]:
-    r"""Fit :math:`K(b) = K_{\min} b/(b - b_0)` (``law="constant_lr"``) or
-    :math:`K(b) = K_{\min}(1 + B_{\mathrm{noise}}/b)` (``"tuned_lr"``) to measured steps.
+    r"""Fit a law (a :class:`~batchsteps.analysis.Law`, or ``"constant_lr"`` for
+    :math:`K_{\min} b/(b - b_0)`, ``"tuned_lr"`` for :math:`S_{\min}(1 + B_{\mathrm{noise}}/b)`)
+    to runs by the censored likelihood of the module docstring.
 
     Arrays: ``batch_sizes`` and ``steps`` 1-D of equal length, one entry per run (repeat a
-    batch size for several seeds); ``reached`` (booleans, optional) marks runs that reached
-    the target: the others are excluded from the fit and counted in ``Fit.n_excluded``. Steps
-    of the runs used must be positive and finite, batch sizes always; at least three distinct
-    batch sizes must remain. Every run is one point of the fit in log space, so a batch size
-    weighs as many runs as reached there; where only some did, the survivors are the fast
-    ones (see ``Fit.partly_reached``). Returns one :class:`Fit`.
+    batch size for several seeds). How each run ended: ``status`` (``"reached"``,
+    ``"budget"``: ran out of ``max_steps``, ``"diverged"``, ``"excluded"``), or the older
+    ``reached`` booleans (not reached: ``"budget"`` if ``max_steps`` is given, else
+    ``"excluded"``), or neither (all reached). ``max_steps``: one budget or one per run,
+    needed for ``"budget"`` runs (their ``steps`` are ignored). At least three distinct batch
+    sizes must have a run that reached. Returns one :class:`Fit`.
 
     A sweep ``DataFrame`` (columns ``batch_size, steps, reached`` and ``by``, default
-    ``"optimizer"``; ``seed`` optional) as ``batchsteps.train.sweep`` returns: one curve per
-    value of ``by``, and a ``dict`` from that value (a tuple for several columns) to its
-    :class:`Fit`. Two runs with the same ``by`` value, batch size and seed mean the frame
-    mixes configurations (a ``ValueError``: filter it, or group by more columns).
+    ``"optimizer"``; ``seed``, ``reason`` and ``max_steps`` used when present) as
+    ``batchsteps.train.sweep`` returns: ``reason`` ``"max_steps"`` is a budget run,
+    ``"diverged"`` a diverged one, any other reason an excluded one. One curve per value of
+    ``by``, and a ``dict`` from that value (a tuple for several columns) to its :class:`Fit`.
 
-    ``level`` in (0, 1) is the interval level; ``n_boot >= 0`` bootstrap resamples (0: no
-    intervals, ``ci`` holds ``nan``) drawn from ``numpy.random.default_rng(seed)`` (or the
-    Generator given), so results are reproducible. Raises ``ValueError``/``TypeError`` naming
-    the argument for anything else.
+    ``noise``: ``"power"`` (:math:`\log\sigma` linear in :math:`\log b`; with fewer than
+    :math:`p + 5` reached runs or three batch sizes the fit falls back to ``"constant"``, and
+    ``Fit.noise_model`` says so) or ``"constant"``. ``level`` in (0, 1) is the interval level;
+    ``n_boot >= 0`` parameter draws for ``Fit.draws`` and ``Fit.band`` from
+    ``numpy.random.default_rng(seed)`` (or the Generator given). Raises
+    ``ValueError``/``TypeError`` naming the argument for anything else.
 
     >>> b = [16, 32, 64, 128, 256, 512]
     >>> fit = fit_steps(b, [1000 * x / (x - 8) for x in b], n_boot=0)
     >>> round(fit.params["min_batch"], 6), round(fit.min_steps, 3), round(fit.critical_batch, 6)
     (8.0, 1000.0, 16.0)
     """
-    law = _check_law(law)
-    level = _check_level(level)
+    model = resolve_law(law)
+    noise = _check_noise(noise)
+    level = check_level(level)
     n_boot, rng = _check_boot(n_boot, seed)
     if isinstance(batch_sizes, pd.DataFrame):
-        if steps is not None or reached is not None:
+        given = {"steps": steps, "reached": reached, "status": status, "max_steps": max_steps}
+        if any(v is not None for v in given.values()):
             raise ValueError(
-                "steps and reached must be None when batch_sizes is a sweep DataFrame "
-                f"(got steps={steps!r}, reached={reached!r}): the frame's columns are used"
+                "steps, reached, status and max_steps must be None when batch_sizes is a sweep "
+                f"DataFrame (got {given!r}): the frame's columns are used"
             )
         if not isinstance(by, str) and not (
             isinstance(by, Sequence) and by and all(isinstance(c, str) for c in by)
         ):
             raise TypeError(f"by={by!r} must be a column name or a non-empty list of them")
-        return _fit_frame(batch_sizes, law, by, level, n_boot, rng)
+        return _fit_frame(batch_sizes, model, by, noise, level, n_boot, rng)
     if steps is None:
         raise ValueError("steps=None: give the measured steps, one per entry of batch_sizes")
-    b, k, excluded = _curve(batch_sizes, steps, reached)
-    return _fit_curve(law, b, k, excluded, level, n_boot, rng)
+    labels, budget = _statuses(np.size(batch_sizes), reached, status, max_steps)
+    b, k = _runs(batch_sizes, steps, labels)
+    _check_enough(model, b, labels)
+    return _fit_runs(model, b, k, labels, budget, noise, level, n_boot, rng)
 
 
 def compare_laws(fits: Mapping[str, Fit]) -> pd.DataFrame:
-    r"""Akaike weights of fits of different laws to the same data: one row per law with
+    r"""Akaike weights of fits of different laws to the same runs: one row per law with
     ``aic``, ``delta_aic`` (:math:`\Delta_i = \mathrm{AIC}_i - \min_j \mathrm{AIC}_j`) and
     ``weight`` :math:`w_i = e^{-\Delta_i/2}/\sum_j e^{-\Delta_j/2}`, sorted best first.
 
-    The fits must share their used batch sizes and steps (``ValueError`` otherwise).
+    The fits must share their runs (``ValueError`` otherwise).
     """
     if not isinstance(fits, Mapping) or not fits:
         raise TypeError(f"fits={fits!r} must be a non-empty mapping from a name to a Fit")
@@ -670,8 +949,9 @@ def compare_laws(fits: Mapping[str, Fit]) -> pd.DataFrame:
             raise TypeError(f"fits[{name!r}]={fit!r} must be a Fit")
     reference = items[0][1]
     for name, fit in items[1:]:
-        same = np.array_equal(fit.batch_sizes, reference.batch_sizes) and np.array_equal(
-            fit.steps, reference.steps
+        same = all(
+            np.array_equal(getattr(fit, a), getattr(reference, a))
+            for a in ("batch_sizes", "steps", "censored_batch_sizes", "censored_steps")
         )
         if not same:
             raise ValueError(

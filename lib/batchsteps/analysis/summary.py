@@ -31,7 +31,7 @@ class MedianInterval:
     n: int
 
 
-def _check_level(level: object) -> float:
+def check_level(level: object) -> float:
     if isinstance(level, bool) or not isinstance(level, numbers.Real):
         raise TypeError(f"level={level!r} must be a real number in (0, 1)")
     if not 0.0 < float(level) < 1.0:
@@ -66,7 +66,7 @@ def median_interval(values: np.ndarray, level: float = 0.95) -> MedianInterval:
     >>> (m.median, m.low, m.high, round(m.coverage, 4))
     (4.0, 1.0, 7.0, 0.9844)
     """
-    level = _check_level(level)
+    level = check_level(level)
     array = np.asarray(values)
     if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
         raise TypeError(f"values={values!r} must be an array of real numbers")
@@ -87,7 +87,7 @@ def per_batch(batch_sizes: np.ndarray, steps: np.ndarray, level: float = 0.95) -
     >>> per_batch([2, 2, 4], [10, 12, 7])[["batch_size", "n", "median"]].to_numpy().tolist()
     [[2.0, 2.0, 11.0], [4.0, 1.0, 7.0]]
     """
-    level = _check_level(level)
+    level = check_level(level)
     b = np.asarray(batch_sizes)
     k = np.asarray(steps)
     for name, array, given in (("batch_sizes", b, batch_sizes), ("steps", k, steps)):
