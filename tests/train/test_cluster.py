@@ -15,7 +15,8 @@ import pytest
 
 import batchsteps.train as bt
 from batchsteps.train import cluster
-from batchsteps.train.sweep import _commit, _run_task
+from batchsteps.train.store import commit
+from batchsteps.train.sweep import cell_task
 
 RESULT = ["workload", "optimizer", "batch_size", "lr", "beta", "seed", "steps", "reached"]
 RESULT += ["reason", "target", "max_steps", "check_every"]
@@ -61,9 +62,9 @@ def test_a_bad_executor_is_a_type_error_naming_it(bad):
 def test_the_first_writer_of_a_cell_wins_and_later_writers_read_it(tmp_path):
     path = tmp_path / "cell-x.json"
     first = {"key": {"a": 1}, "steps": [3], "wall_time": 1.0, "worker": "one"}
-    assert _commit(path, first) == first
+    assert commit(path, first) == first
     seen = (path.read_bytes(), path.stat().st_ino, path.stat().st_mtime_ns)
-    assert _commit(path, {**first, "wall_time": 2.0, "worker": "two"}) == first
+    assert commit(path, {**first, "wall_time": 2.0, "worker": "two"}) == first
     assert (path.read_bytes(), path.stat().st_ino, path.stat().st_mtime_ns) == seen
 
     racers = [{**first, "worker": f"w{i}"} for i in range(16)]
@@ -72,7 +73,7 @@ def test_the_first_writer_of_a_cell_wins_and_later_writers_read_it(tmp_path):
 
     def race(record):
         start.wait()
-        return _commit(target, record)
+        return commit(target, record)
 
     with ThreadPoolExecutor(len(racers)) as pool:
         returned = list(pool.map(race, racers))
@@ -91,7 +92,7 @@ def test_a_retried_task_leaves_the_bytes_and_a_recomputation_gives_the_same_resu
     path, _ = _cell(one, 16)
     record = json.loads(path.read_text())
     seen = (path.read_bytes(), path.stat().st_ino, path.stat().st_mtime_ns)
-    again, computed = _run_task("digits-mlp", record["key"], "cpu", None, str(one))
+    again, computed = cell_task("digits-mlp", record["key"], "cpu", None, str(one))
     assert not computed and again == record
     assert (path.read_bytes(), path.stat().st_ino, path.stat().st_mtime_ns) == seen
 

@@ -3,49 +3,58 @@
 A cell is one (optimizer, batch size, learning rate, hyperparameters) setting run for all
 seeds at once. With ``store`` (a folder), every finished cell is written as one JSON file,
 named by a hash of everything that determines its result; a rerun reads the finished cells
-and computes only the others.
+and computes only the others. The store itself (atomic first-writer-wins commits, damaged
+cells detected and moved aside, format versions, errors naming the folder) is
+:mod:`batchsteps.train.store`; this module runs cells.
 
 The store is the single source of truth, and several writers may share it (two sweeps at
-once, Dask workers on a shared filesystem). A cell file is written whole or not at all (temp
-file in the same folder, fsync, then a hard link to the final name), and the first writer
-wins: ``os.link`` refuses an existing name, so a retried or duplicated task leaves the file's
-bytes, inode and mtime as the first writer left them, and every sweep returns what the file
-holds. "Same" is meant at two levels. The result fields (``key``, ``steps``, ``reason``,
-``check_every``) are a function of the key: a recomputation on the same kind of device gives
-them again, bit for bit. The provenance fields (``wall_time``, ``device``, ``worker``) say
-which run got there first and differ from run to run; that is why a duplicate never
-overwrites. On a filesystem without hard links, ``os.replace`` is used after an existence
-check (each file still whole; two writers racing on one cell may then both write).
+once, Dask workers on a shared filesystem): the first writer of a cell wins, and every sweep
+returns what the file holds. "Same" is meant at two levels. The result fields (``key``,
+``steps``, ``reason``, ``check_every``) are a function of the key: a recomputation on the
+same kind of device gives them again, bit for bit. The provenance fields (``wall_time``,
+``device``, ``worker``) say which run got there first and differ from run to run; that is
+why a duplicate never overwrites.
+
+A sweep stopped by ``KeyboardInterrupt`` (Ctrl-C, Jupyter's "interrupt kernel") keeps every
+finished cell, leaves no temporary file, says in a warning how many cells the store holds and
+re-raises; the same call again computes only the rest.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import errno
-import hashlib
 import itertools
-import json
 import math
 import os
-import tempfile
 import time
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .cluster import as_executor, worker_device, worker_name
 from .engine import _device, check_int, check_seeds, measure_steps
 from .optimizers import DEFAULTS, check_lr, resolve_hyper
+from .store import (
+    DamagedCellError,
+    cell_path,
+    check_writable,
+    quarantine,
+    read_cell,
+    write_cell,
+)
 from .targets import parse_target
 from .workloads import WORKLOADS, Workload
 from .workloads import workload as _workload
 
-__all__ = ["sweep", "cell_path", "STORE_VERSION"]
+__all__ = ["sweep", "cell_task", "RESULT_VERSION"]
 
-#: Bumped when a change to the engine changes results (old cells are then not reused).
-STORE_VERSION = 1
+#: The ``version`` in every cell's key: bumped when a change to the engine changes results
+#: (old cells are then not reused). The file format is :data:`~.store.FORMAT_VERSION`.
+RESULT_VERSION = 1
 _HYPER_COLUMNS = ("beta", "beta1", "beta2", "eps")
 
 
@@ -76,47 +85,6 @@ def _hyper_grid(name: str, hyper: Mapping[str, Any]) -> list[dict[str, float]]:
     ]
 
 
-def cell_path(store: str | os.PathLike, key: Mapping[str, Any]) -> Path:
-    """File of the cell whose identity is ``key``: ``cell-<sha256 of its JSON>.json``."""
-    text = json.dumps(key, sort_keys=True)
-    return Path(store) / f"cell-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
-
-
-def _commit(path: Path, record: Mapping[str, Any]) -> dict:
-    """Write ``record`` to ``path`` unless a cell is there already (first writer wins); return
-    what the file holds."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, sort_keys=True, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        except OSError as err:  # no hard links here: last writer wins, each file whole
-            if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
-                raise
-            if not path.exists():
-                os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    with open(path) as f:
-        return json.load(f)
-
-
-def _read_cell(path: Path, key: Mapping[str, Any]) -> dict | None:
-    if not path.is_file():
-        return None
-    with open(path) as f:
-        record = json.load(f)
-    if record.get("key") != json.loads(json.dumps(key)):
-        raise ValueError(f"store file {str(path)!r} holds another cell (hash collision or edit)")
-    return record
-
-
 def _run_cell(wl: Workload, cell: dict, device, check_every, on_check=None) -> dict:
     result = measure_steps(
         wl,
@@ -143,17 +111,26 @@ def _run_cell(wl: Workload, cell: dict, device, check_every, on_check=None) -> d
     }
 
 
-def _run_task(
-    wl: Workload | str, cell: dict, device: Any, check_every, folder: str | None, on_check=None
+def cell_task(
+    wl: Workload | str,
+    cell: dict,
+    device: Any,
+    check_every: int | None,
+    folder: str | None,
+    on_check: Callable[[int], None] | None = None,
 ) -> tuple[dict, bool]:
-    """One cell, wherever it runs: read it from the store if it is there, else compute it and
-    commit it (first writer wins). Returns the record the store holds and whether this call
-    computed it. ``wl`` may be a registered workload's name, built here from local data."""
-    path = None if folder is None else cell_path(folder, cell)
-    if path is not None:
-        found = _read_cell(path, cell)
-        if found is not None:
-            return found, False
+    """One cell, wherever it runs (the task an executor gets): read it from the store
+    ``folder`` if it is there, else compute it and commit it (first writer wins). Returns the
+    record the store holds and whether this call computed it. A damaged cell is moved aside
+    and recomputed. ``wl`` may be a registered workload's name, built here from local data."""
+    if folder is not None:
+        try:
+            found = read_cell(folder, cell)
+        except DamagedCellError as damage:
+            quarantine([damage])
+        else:
+            if found is not None:
+                return found, False
     if isinstance(wl, str):
         wl = _workload(wl)
         if wl.key != cell["workload"]:
@@ -162,8 +139,8 @@ def _run_task(
                 f"driver's (other data?): {wl.key} != {cell['workload']}"
             )
     record = _run_cell(wl, cell, worker_device(device), check_every, on_check)
-    if path is not None:
-        record = _commit(path, record)
+    if folder is not None:
+        record = write_cell(folder, record)
     return record, True
 
 
@@ -284,7 +261,7 @@ def sweep(
                 for h in _hyper_grid(o, hyper):
                     cells.append(
                         {
-                            "version": STORE_VERSION,
+                            "version": RESULT_VERSION,
                             "workload": wl.key,
                             "workload_name": wl.name,
                             "optimizer": o,
@@ -299,16 +276,22 @@ def sweep(
                         }
                     )
 
-    from tqdm.auto import tqdm
-
     records: list[tuple[dict, bool] | None] = [None] * len(cells)
-    todo = []
+    todo, damaged = [], []
     for i, cell in enumerate(cells):
-        found = _read_cell(cell_path(folder, cell), cell) if folder is not None else None
+        found = None
+        if folder is not None:
+            try:
+                found = read_cell(folder, cell)
+            except DamagedCellError as damage:
+                damaged.append(damage)
         if found is not None:
             records[i] = (found, True)
         else:
             todo.append(i)
+    if folder is not None and todo:
+        check_writable(folder)  # before any work: a read-only store fails here, not later
+    quarantine(damaged)
     bar = tqdm(
         total=len(cells),
         initial=len(cells) - len(todo),
@@ -321,9 +304,8 @@ def sweep(
 
     def finish(i: int, outcome: tuple[dict, bool]) -> None:
         record, computed = outcome
-        path = None if folder is None else cell_path(folder, cells[i])
-        if path is not None and not path.exists():  # a worker that does not see the store
-            record = _commit(path, record)
+        if folder is not None and not cell_path(folder, cells[i]).exists():
+            record = write_cell(folder, record)  # a worker that does not see the store
         records[i] = (record, not computed)
         who = record.get("worker")
         per_worker[who] = per_worker.get(who, 0) + 1
@@ -333,27 +315,50 @@ def sweep(
             rates = " ".join(f"{w}:{n / minutes:.1f}/min" for w, n in sorted(per_worker.items()))
             bar.set_postfix_str(rates, refresh=False)
 
+    futures: dict[concurrent.futures.Future, int] = {}
     try:
-        if pool is None:
-            for i in todo:
-                cell = cells[i]
-                label = f"{cell['optimizer']} b={cell['batch_size']} lr={cell['lr']:g}"
-                bar.set_postfix_str(f"{label} step 0")
+        try:
+            if pool is None:
+                for i in todo:
+                    cell = cells[i]
+                    label = f"{cell['optimizer']} b={cell['batch_size']} lr={cell['lr']:g}"
+                    bar.set_postfix_str(f"{label} step 0")
 
-                def show(step: int, label: str = label) -> None:
-                    bar.set_postfix_str(f"{label} step {step}", refresh=False)
+                    def show(step: int, label: str = label) -> None:
+                        bar.set_postfix_str(f"{label} step {step}", refresh=False)
 
-                on_check = show if progress else None
-                finish(i, _run_task(wl, cell, device, check_every, where, on_check))
-        else:
-            # a registered workload given by name travels as its name, not its data
-            ship = workload if isinstance(workload, str) and workload in WORKLOADS else wl
-            futures = {
-                pool.submit(_run_task, ship, cells[i], device, check_every, where): i for i in todo
-            }
-            for future in concurrent.futures.as_completed(futures):
-                finish(futures[future], future.result())
-    finally:
-        bar.close()
+                    on_check = show if progress else None
+                    finish(i, cell_task(wl, cell, device, check_every, where, on_check))
+            else:
+                # a registered workload given by name travels as its name, not its data
+                ship = workload if isinstance(workload, str) and workload in WORKLOADS else wl
+                for i in todo:
+                    futures[pool.submit(cell_task, ship, cells[i], device, check_every, where)] = i
+                for future in concurrent.futures.as_completed(futures):
+                    finish(futures[future], future.result())
+        finally:
+            bar.close()
+    except KeyboardInterrupt:
+        for future in futures:
+            future.cancel()  # those not started; a running one still commits its cell
+        warnings.warn(_interrupted(cells, records, folder), stacklevel=2)
+        raise
     rows = [row for rec, cached in records for row in _rows(rec, cached)]
     return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+def _interrupted(cells: list[dict], records: list, folder: Path | None) -> str:
+    """What an interrupted sweep kept, for the user who interrupted it."""
+    computed = sum(1 for r in records if r is not None and not r[1])
+    if folder is None:
+        return (
+            f"sweep interrupted after {computed} of {len(cells)} cells; without store= none of "
+            f"them is kept (give a store= folder to keep finished cells across interrupts)"
+        )
+    paths = {cell_path(folder, cell) for cell in cells}
+    kept = sum(path.is_file() for path in paths)
+    return (
+        f"sweep interrupted: {kept} of {len(paths)} cells are kept in the store "
+        f"{str(folder)!r} ({computed} computed by this call), no partial cell; the same call "
+        f"again computes only the other {len(paths) - kept}"
+    )
