@@ -251,3 +251,62 @@ def test_parameter_sweep_rejects_unknown_names():
         adam.parameter_sweep(bound("adam"), {**values, "beta1": 0.5}, "beta1", [0.1])
     with pytest.raises(ValueError, match="grid of shape"):
         adam.parameter_sweep(bound("adam"), values, "beta1", [])
+
+
+def test_telescoping_identities_hold_for_symbolic_K_by_induction():
+    checks = adam.telescoping_induction()
+    assert checks == {"regrouping": (0, 0), "slack": (0, 0)}
+    # the symbolic sums agree with the explicit K = 4 expansion
+    total, regrouped, slack = adam.telescoped_sums(4)
+    assert sp.expand((total - regrouped).doit()) == 0
+    assert sp.expand((S.D * adam.h_seq[3] - regrouped - slack).doit()) == 0
+
+
+def test_momentum_weights_add_up_to_at_most_one_and_the_radius_is_sqrt_dD():
+    slack = adam.momentum_weight_slack()
+    assert _zero(slack - S.beta1 ** (adam.k + 1)) and slack.is_nonnegative
+    assert _zero(adam.radius() - sp.sqrt(S.d * S.D))
+    assert _zero(adam.cross_term_bound() - 2 * S.alpha * S.beta1 * sp.sqrt(S.d * S.D) * S.G)
+
+
+def test_split_inequality_is_a_square():
+    lhs, rhs = adam.split_inequality()
+    assert sp.expand(lhs - rhs) == 0
+
+
+def test_the_b_free_bound_is_below_the_split_bound_for_every_b():
+    excess = adam.split_excess()
+    stated = (
+        S.alpha
+        * (S.G**2 * (1 + S.beta1) * S.b + 2 * (1 - S.beta1) * S.sigma**2)
+        / (2 * S.b * S.h_min * (1 - S.beta1) * (1 + S.beta1))
+    )
+    assert _zero(excess - stated)
+    first, second = adam.split_excess_terms()
+    assert _zero(excess - first - second)
+    u = sp.Symbol("u", positive=True)  # u = 1 - beta1 > 0
+    assert first.subs(S.beta1, 1 - u).is_positive and second.is_positive
+    # numerically, at random points
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        at = {s: float(rng.uniform(0.1, 3)) for s in (S.alpha, S.G, S.sigma, S.h_min, S.b)}
+        at[S.beta1] = float(rng.uniform(0, 0.999))
+        assert float(excess.subs(at)) > 0
+
+
+def test_b_free_bound_has_no_noise_term_and_a_constant_K():
+    free, split = adam.b_free_bound(), bound("adam")
+    assert free.B == 0 and _zero(free.A - split.A)
+    assert _zero(free.C - (split.C - S.alpha * S.G**2 / (2 * (1 - S.beta1) * S.h_min)))
+    assert _zero(free.steps - free.A / (S.epsilon - free.C))
+    assert free.critical_batch == 0
+    assert S.sigma not in free.assumptions
+    values = {k: v for k, v in GOOD.items() if k != "sigma"}
+    need = float(free.C.subs({BY_NAME[k]: v for k, v in values.items()}))
+    num = free.subs(**values, epsilon=3 * need)
+    steps = num.steps(np.array([1.0, 16.0, 4096.0]))
+    np.testing.assert_allclose(steps, steps[0])
+    # below the split bound's steps at every b where the latter is finite
+    at_split = split.subs(**GOOD, epsilon=3 * need)
+    batches = np.array([2.0, 64.0, 1e6]) * max(at_split.min_batch, 1.0)
+    assert np.all(steps[0] < at_split.steps(batches))

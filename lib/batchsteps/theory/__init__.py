@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import adam
+from . import adam, adam_smooth
 from .bound import Bound, NumericBound, Parameter, StepSizeCondition
 from .momentum import momentum_bound
 from .sgd import sgd_bound
@@ -22,6 +22,7 @@ _BOUNDS: dict[str, Callable[[], Bound]] = {
     "amsgrad": adam.amsgrad_bound,
     "rmsprop": adam.rmsprop_bound,
     "adabelief": adam.adabelief_bound,
+    "rmsprop-smooth": adam_smooth.rmsprop_smooth_bound,
 }
 _CACHE: dict[str, Bound] = {}
 

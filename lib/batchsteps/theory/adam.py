@@ -17,6 +17,12 @@ variational measure :math:`V_K(\theta) = \frac1K\sum_k \mathbb E\langle\theta_k-
 
 The functions below are the steps of that derivation, each one a sympy expression the book's
 chapter displays and checks; :func:`adam_bound` and its siblings assemble them.
+
+What the bound does not show: under (A3) :math:`\|g_k\| \le G` surely, so :math:`\|m_k\|^2 \le
+G^2` bounds the noise term with no :math:`b` (:func:`b_free_averaged_bound`), and that bound is
+smaller for every :math:`b` (:func:`split_excess`): the best guarantee of this proof does not
+depend on the batch size. And :math:`V_K(\theta)` is not a stationarity measure for nonconvex
+:math:`f`. :mod:`batchsteps.theory.adam_smooth` bounds the gradient norm instead.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from .adam_smooth import peel_last
 from .bound import Bound, Parameter, StepSizeCondition
 from .sgd import PARAMETERS as SGD_PARAMETERS
 from .sgd import constants
@@ -154,6 +161,54 @@ def telescoped_distances(steps: int) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return total, regrouped, S.D * hs[-1]
 
 
+h_seq, x_seq = sp.IndexedBase("h"), sp.IndexedBase("x")
+j = sp.Symbol("j", integer=True)
+"""One coordinate's :math:`h_j` and :math:`x_j = \\theta_{j,i} - \\theta_i` for a symbolic K."""
+
+
+def telescoped_sums(steps: sp.Expr = S.K) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    r"""Step 2 for a symbolic number of steps: ``(total, regrouped, slack)``.
+
+    ``total`` is :math:`\sum_{j<K} h_j(x_j^2 - x_{j+1}^2)`, ``regrouped`` the same sum as
+    :math:`h_0x_0^2 + \sum_{j=1}^{K-1}(h_j - h_{j-1})x_j^2 - h_{K-1}x_K^2`, and ``slack`` is
+    :math:`Dh_{K-1}` minus ``regrouped``, written as
+    :math:`h_0(D - x_0^2) + \sum_{j=1}^{K-1}(h_j - h_{j-1})(D - x_j^2) + h_{K-1}x_K^2`: every
+    term is non-negative when :math:`h` grows and :math:`x_j^2 \le D`.
+    """
+    h_, x_ = h_seq, x_seq
+    total = sp.Sum(h_[j] * (x_[j] ** 2 - x_[j + 1] ** 2), (j, 0, steps - 1))
+    inner = sp.Sum((h_[j] - h_[j - 1]) * x_[j] ** 2, (j, 1, steps - 1))
+    regrouped = h_[0] * x_[0] ** 2 + inner - h_[steps - 1] * x_[steps] ** 2
+    slack = (
+        h_[0] * (S.D - x_[0] ** 2)
+        + sp.Sum((h_[j] - h_[j - 1]) * (S.D - x_[j] ** 2), (j, 1, steps - 1))
+        + h_[steps - 1] * x_[steps] ** 2
+    )
+    return total, regrouped, slack
+
+
+def telescoping_induction() -> dict[str, tuple[sp.Expr, sp.Expr]]:
+    r"""Both identities of step 2 for every :math:`K \ge 1`, by induction on K.
+
+    Returns ``{"regrouping": (base, step), "slack": (base, step)}``: the residuals of
+    ``total - regrouped`` and of ``D h_{K-1} - regrouped - slack`` at :math:`K = 1`, and the
+    change of each residual from K to K + 1 (the last term of every sum split off). All four
+    are zero: the identities hold at K = 1 and are preserved by every step.
+    """
+
+    def residuals(n: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+        total, regrouped, slack = telescoped_sums(n)
+        return total - regrouped, S.D * h_seq[n - 1] - regrouped - slack
+
+    at_one, at_next, at_k = residuals(sp.Integer(1)), residuals(S.K + 1), residuals(S.K)
+    checks = {}
+    for index, name in enumerate(("regrouping", "slack")):
+        base = sp.expand(at_one[index].doit())
+        step = sp.expand(peel_last(at_next[index], S.K) - at_k[index])
+        checks[name] = (base, step)
+    return checks
+
+
 def telescoping_bound() -> sp.Expr:
     r"""Step 2, over all coordinates: :math:`\sum_i D h_{K-1,i} \le d D h_{\max}`."""
     return S.d * S.D * S.h_max
@@ -165,10 +220,31 @@ def momentum_weights() -> sp.Expr:
     return sp.powsimp(sp.expand(sp.simplify((1 - S.beta1) * total)))
 
 
+def momentum_weight_slack() -> sp.Expr:
+    r""":math:`1 - (1-\beta_1)\sum_{i\le k}\beta_1^i = \beta_1^{k+1} \ge 0`: the weights of m add
+    up to at most one, so :math:`\|m_k\| \le G` when every :math:`\|g_j\| \le G` (triangle
+    inequality)."""
+    return sp.simplify(1 - momentum_weights())
+
+
+def radius() -> sp.Expr:
+    r""":math:`\|\theta_k - \theta\| \le \sqrt{\sum_{i=1}^{d} D} = \sqrt{dD}` from
+    :math:`(\theta_{k,i} - \theta_i)^2 \le D` in each of the d coordinates."""
+    return sp.sqrt(sp.Sum(S.D, (i, 1, S.d)).doit())
+
+
 def cross_term_bound() -> sp.Expr:
     r"""Step 3a: :math:`-2\alpha\beta_1\langle\theta_k - \theta, m_{k-1}\rangle \le
-    2\alpha\beta_1\sqrt{dD}\,G` (Cauchy-Schwarz, :math:`\|m_{k-1}\| \le G`)."""
-    return 2 * S.alpha * S.beta1 * sp.sqrt(S.d * S.D) * S.G
+    2\alpha\beta_1\,\|\theta_k - \theta\|\,\|m_{k-1}\|` (Cauchy-Schwarz) with :func:`radius`
+    and :math:`\|m_{k-1}\| \le G` (:func:`momentum_weight_slack`)."""
+    return 2 * S.alpha * S.beta1 * radius() * S.G
+
+
+def split_inequality() -> tuple[sp.Expr, sp.Expr]:
+    r""":math:`2u^2 + 2w^2 - (u+w)^2 = (u-w)^2 \ge 0`, per coordinate: returns both sides;
+    summed over coordinates it is :math:`\|u+w\|^2 \le 2\|u\|^2 + 2\|w\|^2`."""
+    u, w = sp.symbols("u w", real=True)
+    return 2 * u**2 + 2 * w**2 - (u + w) ** 2, (u - w) ** 2
 
 
 def noise_weight_sum(last: sp.Expr = k) -> sp.Expr:
@@ -201,6 +277,37 @@ def averaged_bound() -> sp.Expr:
     """
     per_step = cross_term_bound() + S.alpha**2 * second_moment_bound() / S.h_min
     return (telescoping_bound() + S.K * per_step) / (2 * S.alpha * (1 - S.beta1) * S.K)
+
+
+def b_free_second_moment_bound() -> sp.Expr:
+    r""":math:`\|m_k\|^2 \le G^2` surely: m is a sub-average of stochastic gradients, each of
+    norm at most G under (A3) (:func:`momentum_weight_slack`). No batch size appears."""
+    return S.G**2
+
+
+def b_free_averaged_bound() -> sp.Expr:
+    r"""Step 4 with :func:`b_free_second_moment_bound` in place of the split:
+
+    .. math:: V_K(\theta) \le \frac{dDh_{\max} + K\,[2\alpha\beta_1\sqrt{dD}G
+       + \alpha^2 G^2/h_{\min}]}{2\alpha(1-\beta_1)K}
+    """
+    per_step = cross_term_bound() + S.alpha**2 * b_free_second_moment_bound() / S.h_min
+    return (telescoping_bound() + S.K * per_step) / (2 * S.alpha * (1 - S.beta1) * S.K)
+
+
+def split_excess() -> sp.Expr:
+    r"""The split bound minus the b-free one:
+    :math:`\alpha(G^2(1+\beta_1)b + 2(1-\beta_1)\sigma^2)/(2bh_{\min}(1-\beta_1)(1+\beta_1))`."""
+    return sp.factor(sp.simplify(averaged_bound() - b_free_averaged_bound()))
+
+
+def split_excess_terms() -> tuple[sp.Expr, sp.Expr]:
+    r""":func:`split_excess` as two terms, each positive for :math:`0 \le \beta_1 < 1`:
+    :math:`\alpha G^2/(2h_{\min}(1-\beta_1))` and :math:`\alpha\sigma^2/(bh_{\min}(1+\beta_1))`."""
+    return (
+        S.alpha * S.G**2 / (2 * S.h_min * (1 - S.beta1)),
+        S.alpha * S.sigma**2 / (S.b * S.h_min * (1 + S.beta1)),
+    )
 
 
 _H_RANGE = (1e-9, 10.0)
@@ -280,6 +387,17 @@ def rmsprop_bound() -> Bound:
     """
     parameters = {s: p for s, p in PARAMETERS.items() if s != S.beta1}
     return _family_bound("rmsprop", averaged_bound().subs(S.beta1, 0), parameters)
+
+
+def b_free_bound() -> Bound:
+    r"""The family's bound with :math:`\|m_k\|^2 \le G^2`: :math:`B = 0`, so K does not depend
+    on b and the fewest gradients :math:`bK` are spent at :math:`b = 1`.
+
+    :math:`A = dDh_{\max}/(2\alpha(1-\beta_1))`,
+    :math:`C = \beta_1\sqrt{dD}G/(1-\beta_1) + \alpha G^2/(2(1-\beta_1)h_{\min})`.
+    """
+    parameters = {s: p for s, p in PARAMETERS.items() if s != S.sigma}
+    return _family_bound("adam-b-free", b_free_averaged_bound(), parameters)
 
 
 def largest_beta1(bnd: Bound) -> sp.Expr:
