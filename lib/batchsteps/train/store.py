@@ -83,7 +83,7 @@ _CAUSES = {
 class DamagedCellError(ValueError):
     """A cell file that cannot be trusted: ``path`` and ``problem`` (what is wrong)."""
 
-    def __init__(self, path: Path, problem: str, identity: tuple[int, int] | None = None):
+    def __init__(self, path: Path, problem: str, identity: tuple[int, ...] | None = None):
         super().__init__(f"damaged cell {str(path)!r}: {problem}")
         self.path, self.problem, self.identity = path, problem, identity
 
@@ -120,7 +120,7 @@ def cell_path(folder: str | os.PathLike, key: Mapping[str, Any]) -> Path:
     return Path(folder) / f"cell-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
 
 
-def _parse(path: Path, data: bytes, identity: tuple[int, int] | None) -> dict:
+def _parse(path: Path, data: bytes, identity: tuple[int, ...] | None) -> dict:
     """The record in ``data``, or :class:`DamagedCellError`; :class:`StoreVersionError` for a
     format other than this one."""
     try:
@@ -170,7 +170,12 @@ def _problem(record: dict, path: Path) -> str | None:
     return None
 
 
-def _checked(record: dict, path: Path, identity: tuple[int, int] | None = None) -> dict:
+def _identity(stat: os.stat_result) -> tuple[int, ...]:
+    """Tells a file from the one that takes its name later (inode numbers are reused)."""
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _checked(record: dict, path: Path, identity: tuple[int, ...] | None = None) -> dict:
     problem = _problem(record, path)
     if problem is not None:
         raise DamagedCellError(path, problem, identity)
@@ -181,11 +186,10 @@ def _load(path: Path) -> dict | None:
     """The cell record at ``path`` checked, ``None`` if there is no file."""
     try:
         with open(path, "rb") as f:
-            stat = os.fstat(f.fileno())
+            identity = _identity(os.fstat(f.fileno()))
             data = f.read()
     except FileNotFoundError:
         return None
-    identity = (stat.st_dev, stat.st_ino)
     return _checked(_parse(path, data, identity), path, identity)
 
 
@@ -269,11 +273,6 @@ def write_cell(folder: str | os.PathLike, record: Mapping[str, Any]) -> dict:
     return _checked(commit(path, record), path)
 
 
-def _identity(path: Path) -> tuple[int, int]:
-    stat = os.stat(path)
-    return stat.st_dev, stat.st_ino
-
-
 def quarantine(damaged: Sequence[DamagedCellError], *, warn: bool = True) -> list[Path | None]:
     """Move each damaged cell aside to ``<name>.damaged-<UTC time>-<id>`` (never deleted), so
     that it is recomputed; with ``warn``, one :class:`StoreWarning` names them all, with what
@@ -290,7 +289,7 @@ def quarantine(damaged: Sequence[DamagedCellError], *, warn: bool = True) -> lis
             continue
         except OSError as err:
             raise _store_error(err, path.parent) from err
-        if damage.identity is not None and _identity(aside) != damage.identity:
+        if damage.identity is not None and _identity(os.stat(aside)) != damage.identity:
             # a writer replaced the damaged file with a whole cell meanwhile: put it back,
             # unless yet another writer has published the cell (then this copy is surplus)
             _publish(str(aside), path)
