@@ -95,3 +95,20 @@ def test_geometric_weights_sum_below_one_over_one_minus_beta():
     (general,) = [expr for expr, condition in finite.args if condition == sp.true]
     gap = sp.simplify(1 / (1 - S.beta) - general - S.beta ** (M + 1) / (1 - S.beta))
     assert gap == 0
+
+
+def test_critical_ratio_at_unequal_rates_scales_the_equal_rate_limit():
+    t = S.t
+    for lr, sgd_lr, beta in [(0.1, 0.5, 0.9), (0.01, 0.02, 0.5), (0.3, 0.1, 0.0)]:
+        expected = sp.nsimplify(lr / sgd_lr) * mom.small_rate_ratios(t)[1].subs(
+            S.beta, sp.nsimplify(beta)
+        )
+        assert sp.simplify(mom.critical_ratio(lr, sgd_lr, beta) - expected) == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(lr=0.0, sgd_lr=0.1, beta=0.9), dict(lr=0.1, sgd_lr=0.1, beta=1.0)]
+)
+def test_critical_ratio_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError, match="lr=|beta="):
+        mom.critical_ratio(**kwargs)

@@ -166,3 +166,29 @@ def jensen_gap(k: int) -> sp.Expr:
     spread = sum(w[i] * w[j] * (x[i] - x[j]) ** 2 for i in range(k) for j in range(k)) / 2
     weighted = sum(wi * xi for wi, xi in zip(w, x, strict=True))
     return total * sum(wi * xi**2 for wi, xi in zip(w, x, strict=True)) - weighted**2 - spread
+
+
+def critical_ratio(lr: float, sgd_lr: float, beta: float, t: float | sp.Expr = S.t) -> sp.Expr:
+    r"""Momentum's :math:`b^\star` at rate ``lr`` over SGD's at ``sgd_lr``, as :math:`L \to 0`.
+
+    :math:`(\alpha_m/\alpha_s)\,(1/(1-\beta) + \beta/(t(1-\beta)^2))`: both critical batches are
+    linear in the rate at small :math:`L\alpha`, so unequal rates only scale the ratio of
+    :func:`small_rate_ratios`. ``lr, sgd_lr > 0``, ``0 <= beta < 1``; ``t`` as for
+    :func:`momentum_bound` (symbolic by default).
+
+    >>> critical_ratio(0.1, 0.5, 0.9, 1)
+    20
+    """
+    for name, value in (("lr", lr), ("sgd_lr", sgd_lr)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+            raise ValueError(f"{name}={value!r} must be a positive real number")
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta < 1:
+        raise ValueError(f"beta={beta!r} is outside the allowed range [0, 1)")
+    from .sgd import sgd_bound
+
+    family, sgd = momentum_bound(t), sgd_bound()
+    at_m = {S.alpha: sp.nsimplify(lr), S.beta: sp.nsimplify(beta)}
+    ratio = family.critical_batch.subs(at_m) / sgd.critical_batch.subs(
+        S.alpha, sp.nsimplify(sgd_lr)
+    )
+    return sp.factor(sp.limit(sp.simplify(ratio), S.L, 0))
