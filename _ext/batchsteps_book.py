@@ -1,21 +1,101 @@
-"""Sphinx glue for the batchsteps book: MathJax everywhere, each inline script once, Colab.
+"""Sphinx glue for the batchsteps book.
 
-Three fixes to what the book's pages would otherwise carry:
-
-- Sphinx loads MathJax only on pages whose body has math, but the navigation of every page
-  shows chapter titles with math (``One template: $A/K + B/b + C$``): raw TeX there. Assets
-  are loaded on every page (``set_html_assets_policy("always")``).
-- Sphinx 7.4 adds an inline script registered after the builder started (sphinx-thebe's
-  ``const THEBE_JS_URL = ...``) twice, once as filename ``None`` and once as ``''``; the second
-  ``const`` is a SyntaxError in every page's console. Each page keeps the first copy only.
-- Colab opens notebooks, not MyST markdown. The Colab launch button is pointed at the executed
-  notebook the theme copies to ``_sources/<page>.ipynb`` (the download button's file), on the
-  branch the HTML is published to (``batchsteps_colab_branch``, default ``gh-pages``).
+- **Launch buttons from one setting.** ``repository.url`` in ``_config.yml`` is the only place
+  the book's public address is written. Empty (the default), the pages carry no repository,
+  issues, Binder or Thebe button, since they would lead nowhere; set, this extension turns them
+  on (Binder opens the chapter's MyST notebook in JupyterLab). The executed notebook is offered
+  for download either way (``_sources/<page>.ipynb``).
+- **Figures are images whatever the reader's backend.** The kernels that execute the chapters
+  inherit this process's environment; a reader's ``MPLBACKEND=Agg`` would make every figure
+  print as ``<Figure size ...>``. The build sets the inline backend for its kernels.
+- **A cache keyed by the library.** Executed chapters are cached by jupyter-cache, keyed by
+  their code cells, so a prose edit re-executes nothing. A chapter's results also depend on
+  ``lib/batchsteps`` and ``requirements.txt``: when their content hash changes, the cache is
+  emptied and every page is read (so executed) again.
+- **MathJax on every page**: the navigation of every page shows chapter titles with math.
+- **Each inline script once**: Sphinx 7.4 adds sphinx-thebe's inline script twice, and the
+  second ``const`` is a SyntaxError in every page's console.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+from pathlib import Path
 from typing import Any
+
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+LIBRARY_INPUTS = ("lib/batchsteps", "requirements.txt")
+STAMP = "batchsteps-library.sha256"
+BINDER = "https://mybinder.org"
+
+
+def library_hash(root: Path) -> str:
+    """SHA-256 over the names and bytes of every file the chapters' results depend on."""
+    digest = hashlib.sha256()
+    for name in LIBRARY_INPUTS:
+        path = root / name
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(str(file.relative_to(root)).encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def launch_settings(repository_url: str) -> dict[str, Any]:
+    """The theme options that depend on the repository: every button needing it, or none."""
+    if not repository_url:
+        return {"use_repository_button": False, "use_issues_button": False, "launch_buttons": {}}
+    return {
+        "use_repository_button": True,
+        "use_issues_button": True,
+        "launch_buttons": {
+            "notebook_interface": "jupyterlab",
+            "binderhub_url": BINDER,
+            "thebe": True,
+        },
+    }
+
+
+def configure(app, config) -> None:
+    """Buttons from ``repository.url``; the kernels' matplotlib backend."""
+    options = dict(config.html_theme_options)
+    options.update(launch_settings(options.get("repository_url", "") or ""))
+    config.html_theme_options = options
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
+
+
+def cache_follows_the_library(app) -> None:
+    """Empty the executed-notebook cache when ``lib/batchsteps`` or the requirements changed."""
+    cache = Path(app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+    current = library_hash(Path(app.srcdir))
+    stamp = cache / STAMP
+    previous = stamp.read_text() if stamp.is_file() else None
+    app.env.batchsteps_library_changed = previous != current
+    if previous != current:
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(current)
+
+
+def reread_on_library_change(app, env, added, changed, removed) -> list[str]:
+    """Every page, when the library changed: the doctrees hold the old outputs."""
+    if getattr(env, "batchsteps_library_changed", False):
+        return sorted(env.found_docs - set(added) - set(changed) - set(removed))
+    return []
+
+
+def offer_the_notebook(app, pagename, templatename, context, doctree) -> None:
+    """Copy a notebook page's executed ``.ipynb`` to ``_sources`` for the download button."""
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if not executed.is_file() or context.get("ipynb_source"):
+        return
+    target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(executed, target)
+    context["ipynb_source"] = f"{pagename}.ipynb"
 
 
 def _key(script: Any) -> tuple:
@@ -41,32 +121,11 @@ def each_script_once(app, pagename, templatename, context, doctree) -> None:
     context["script_files"] = kept
 
 
-def _rewrite(buttons: list, prefix: str, branch: str, pagename: str) -> None:
-    for button in buttons:
-        if isinstance(button.get("buttons"), list):
-            _rewrite(button["buttons"], prefix, branch, pagename)
-        url = button.get("url", "")
-        if url.startswith(prefix) and not url.endswith(".ipynb"):
-            org_repo = url[len(prefix) :].split("/blob/")[0]
-            button["url"] = f"{prefix}{org_repo}/blob/{branch}/_sources/{pagename}.ipynb"
-
-
-def colab_opens_the_notebook(app, pagename, templatename, context, doctree) -> None:
-    """Point the Colab launch button of a MyST-notebook page at its generated ``.ipynb``."""
-    if not context.get("ipynb_source"):
-        return
-    launch = app.config.html_theme_options.get("launch_buttons", {})
-    colab = launch.get("colab_url", "").rstrip("/")
-    if colab:
-        prefix = f"{colab}/github/"
-        _rewrite(
-            context.get("header_buttons", []), prefix, app.config.batchsteps_colab_branch, pagename
-        )
-
-
 def setup(app) -> dict[str, Any]:
     app.set_html_assets_policy("always")
-    app.add_config_value("batchsteps_colab_branch", "gh-pages", "html")
+    app.connect("config-inited", configure)
+    app.connect("builder-inited", cache_follows_the_library, priority=100)
+    app.connect("env-get-outdated", reread_on_library_change)
+    app.connect("html-page-context", offer_the_notebook, priority=500)
     app.connect("html-page-context", each_script_once, priority=900)
-    app.connect("html-page-context", colab_opens_the_notebook, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

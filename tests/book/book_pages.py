@@ -73,33 +73,45 @@ def book_is_stale(html: Path = HTML) -> bool:
 
 
 def build_book() -> subprocess.CompletedProcess:
-    """``jupyter-book build . -W -n --keep-going --all``, with this interpreter's tools.
+    """``jupyter-book build . -W -n --keep-going --all``, cold, with this interpreter's tools.
 
-    The sweep store under ``_build/stores`` is removed first, so every measurement in the
-    book is recomputed by the library as it is now (no result computed by older code).
+    The sweep store (``_build/stores``), the executed-notebook cache (``_build/.jupyter_cache``)
+    and the executed notebooks (``_build/jupyter_execute``) are removed first, so every chapter
+    executes and every measurement is recomputed by the library as it is now: no stale cache
+    can hide a failure. ``MPLBACKEND=Agg`` is set, as on a headless server: the book must show
+    every figure as an image all the same.
     """
-    shutil.rmtree(ROOT / "_build" / "stores", ignore_errors=True)
+    for folder in ("stores", ".jupyter_cache", "jupyter_execute"):
+        shutil.rmtree(ROOT / "_build" / folder, ignore_errors=True)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book), "build", ".", "-W", "-n", "--keep-going", "--all"]
-    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env = {key: value for key, value in os.environ.items() if key != "BATCHSTEPS_STORE"}
+    env["MPLBACKEND"] = "Agg"
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
 
 
 class Visit:
-    """One page opened in the browser: requests that left the server, console errors."""
+    """One page opened in the browser: requests that left the server, requests that failed
+    (HTTP 400 and above: a missing favicon, script or font), console errors."""
 
     def __init__(self, context, base: str) -> None:
         self.base = base
         self.outside: list[str] = []
+        self.failed: list[str] = []
         self.errors: list[str] = []
         self.page = context.new_page()
         self.page.on("console", self._console)
+        self.page.on("response", self._response)
         self.page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         self.page.route("**/*", self._route)
 
     def _console(self, message) -> None:
         if message.type == "error":
             self.errors.append(f"console error: {message.text} ({message.location})")
+
+    def _response(self, response) -> None:
+        if response.status >= 400:
+            self.failed.append(f"{response.status} {response.url}")
 
     def _route(self, route) -> None:
         url = route.request.url

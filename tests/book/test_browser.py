@@ -1,6 +1,7 @@
 """The built book in a real browser (headless Debian Chromium, served from 127.0.0.1).
 
-On every page of ``_toc.yml``: no request leaves the local server, no console error, every
+On every page of ``_toc.yml``: no request leaves the local server, none fails (no 404), no
+console error, one search box, every
 math element typeset by MathJax (no TeX error), a full-page screenshot saved under
 ``_build/screenshots/`` (a CI artefact). On every theory chapter: an explorer whose critical
 batch size, after a slider is moved, is the one ``Bound.subs(...)`` gives for the new values.
@@ -58,6 +59,7 @@ def reports(browser, book_url):
             shot = SCREENSHOTS / (docname.replace("/", "__") + ".png")
             v.page.screenshot(path=str(shot), full_page=True)
             cache[docname] = {
+                "failed": list(v.failed),
                 "outside": list(v.outside),
                 "errors": list(v.errors),
                 "math": math_state,
@@ -77,6 +79,12 @@ def test_page_makes_no_request_outside_the_book(reports, docname):
 @pytest.mark.parametrize("docname", PAGES)
 def test_page_logs_no_console_error(reports, docname):
     assert reports(docname)["errors"] == []
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_every_request_of_the_page_is_answered(reports, docname):
+    """No 404 (or other failure) for anything the page asks for, the favicon included."""
+    assert reports(docname)["failed"] == []
 
 
 @pytest.mark.parametrize("docname", PAGES)

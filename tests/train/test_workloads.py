@@ -83,6 +83,17 @@ def test_missing_data_folder_or_file_is_a_clear_error(tmp_path):
         bt.workload("cifar10-resnet20", data_dir=tmp_path)
 
 
+def test_without_fashion_mnist_the_error_names_the_data_set_the_variable_and_the_fix(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("BATCHSTEPS_DATA", str(tmp_path / "not-here"))
+    with pytest.raises(FileNotFoundError) as error:
+        bt.workload("fashion-mnist-mlp")
+    message = str(error.value)
+    for needed in ("Fashion-MNIST", "BATCHSTEPS_DATA", "not-here", "apt.txt", "idx"):
+        assert needed in message, needed
+
+
 def _idx_bytes(array):
     header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
     return header + array.astype(np.uint8).tobytes()

@@ -218,11 +218,29 @@ def _nqm(dim: int = 100, decay: float = 1.0, theta0: float = 1.0, noise_factor: 
     )
 
 
-def _data_dir(data_dir: str | os.PathLike | None, default: str) -> Path:
+FASHION_DEFAULT = "/usr/share/datasets/fashion-mnist"
+FASHION_HOW = (
+    "On Debian or Ubuntu, ./install.sh installs it (package dataset-fashion-mnist, listed in "
+    f"apt.txt) into {FASHION_DEFAULT}. Elsewhere, put the idx files train-images-idx3-ubyte.gz "
+    "and train-labels-idx1-ubyte.gz of Fashion-MNIST (Xiao, Rasul, Vollgraf 2017; "
+    "github.com/zalandoresearch/fashion-mnist, folder data/fashion) in a folder and set "
+    f"{DATA_ENV} to that folder."
+)
+CIFAR_HOW = (
+    "Unpack the CIFAR-10 python archive (cifar-10-python.tar.gz) and set "
+    f"{DATA_ENV} to the folder that holds cifar-10-batches-py, or pass data_dir=."
+)
+
+
+def _data_dir(data_dir: str | os.PathLike | None, default: str, dataset: str, how: str) -> Path:
+    """The data folder: ``data_dir``, else ``$BATCHSTEPS_DATA``, else ``default``; a missing
+    one is an error naming the data set, the folders tried and how to get the data."""
     folder = Path(data_dir or os.environ.get(DATA_ENV) or default)
     if not folder.is_dir():
+        source = "data_dir" if data_dir else DATA_ENV if os.environ.get(DATA_ENV) else "default"
         raise FileNotFoundError(
-            f"data folder {str(folder)!r} does not exist; pass data_dir= or set {DATA_ENV}"
+            f"{dataset} not found: the data folder {str(folder)!r} ({source}) does not exist. "
+            + how
         )
     return folder
 
@@ -248,14 +266,14 @@ def _find(folder: Path, stem: str) -> Path:
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(
-        f"{str(folder / stem)!r} (or .gz) not found: expected the idx file {stem}"
+        f"Fashion-MNIST not found: {str(folder / stem)!r} (or .gz) does not exist. " + FASHION_HOW
     )
 
 
 def _fashion(
     data_dir: str | os.PathLike | None = None, n_train: int | None = None, hidden: int = 128
 ) -> Workload:
-    folder = _data_dir(data_dir, "/usr/share/datasets/fashion-mnist")
+    folder = _data_dir(data_dir, FASHION_DEFAULT, "Fashion-MNIST", FASHION_HOW)
     if (folder / "fashion-mnist").is_dir():
         folder = folder / "fashion-mnist"
     images = read_idx(_find(folder, "train-images-idx3-ubyte"))
@@ -309,7 +327,7 @@ _CIFAR_STD = (0.2470, 0.2435, 0.2616)
 
 
 def _cifar(data_dir: str | os.PathLike | None = None, n_train: int | None = None) -> Workload:
-    folder = _data_dir(data_dir, "cifar-10-batches-py")
+    folder = _data_dir(data_dir, "cifar-10-batches-py", "CIFAR-10", CIFAR_HOW)
     if (folder / "cifar-10-batches-py").is_dir():
         folder = folder / "cifar-10-batches-py"
     images, labels = [], []
@@ -317,7 +335,7 @@ def _cifar(data_dir: str | os.PathLike | None = None, n_train: int | None = None
         path = folder / f"data_batch_{i}"
         if not path.is_file():
             raise FileNotFoundError(
-                f"{str(path)!r} not found: expected the CIFAR-10 python archive"
+                f"CIFAR-10 not found: {str(path)!r} does not exist. " + CIFAR_HOW
             )
         with open(path, "rb") as f:
             batch = pickle.load(f, encoding="bytes")  # the data set's own format

@@ -6,6 +6,11 @@ from .style import OPTIMIZER_STYLES, SeriesStyle, batch_axis, mark_batch, style_
 
 __all__ = ["OPTIMIZER_STYLES", "SeriesStyle", "batch_axis", "mark_batch", "style_of", "use_style"]
 
+from .display import figures_as_images, in_kernel  # noqa: E402
+
+__all__ += ["figures_as_images", "in_kernel"]
+figures_as_images()
+
 from . import figures  # noqa: E402
 from .panels import BoundPanel, bound_panel  # noqa: E402
 

@@ -1,0 +1,76 @@
+"""The book's Sphinx extension (``_ext/batchsteps_book.py``): buttons from one setting, a cache
+keyed by the library. Fast: no build."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location(
+    "batchsteps_book", ROOT / "_ext" / "batchsteps_book.py"
+)
+ext = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ext)
+
+
+def test_without_a_repository_address_no_button_needs_one():
+    settings = ext.launch_settings("")
+    assert settings["launch_buttons"] == {}
+    assert not settings["use_repository_button"] and not settings["use_issues_button"]
+
+
+def test_with_a_repository_address_binder_opens_each_chapter_that_exists():
+    settings = ext.launch_settings("https://github.com/someone/batchsteps")
+    launch = settings["launch_buttons"]
+    assert settings["use_repository_button"] and launch["binderhub_url"].startswith("https://")
+    assert launch["notebook_interface"] == "jupyterlab" and "colab_url" not in launch
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    chapters = re.findall(r"file: (chapters/\w+)", yaml.safe_dump(toc))
+    assert chapters and all((ROOT / f"{c}.md").is_file() for c in chapters)
+
+
+def test_binder_builds_from_the_files_the_readme_installs():
+    assert (ROOT / "apt.txt").is_file() and (ROOT / "requirements.txt").is_file()
+    assert not (ROOT / "binder").exists(), "a binder/ folder would hide apt.txt from Binder"
+
+
+def test_the_repository_address_is_one_setting_and_empty_by_default():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["repository"]["url"] == ""
+    assert "launch_buttons" not in config
+    assert not {"use_repository_button", "use_issues_button"} & set(config.get("html", {}))
+
+
+def test_the_library_hash_changes_with_any_library_file_and_only_then(tmp_path):
+    (tmp_path / "lib" / "batchsteps").mkdir(parents=True)
+    module = tmp_path / "lib" / "batchsteps" / "m.py"
+    module.write_text("x = 1\n")
+    (tmp_path / "requirements.txt").write_text("numpy\n")
+    first = ext.library_hash(tmp_path)
+    (tmp_path / "chapter.md").write_text("prose")
+    assert ext.library_hash(tmp_path) == first
+    module.write_text("x = 2\n")
+    assert ext.library_hash(tmp_path) != first
+
+
+def test_apt_txt_lists_what_the_book_and_tests_need():
+    packages = {
+        line.split("#")[0].strip()
+        for line in (ROOT / "apt.txt").read_text().splitlines()
+        if line.split("#")[0].strip()
+    }
+    assert {"chromium", "dataset-fashion-mnist"} <= packages
+
+
+def test_ci_runs_the_readmes_test_command_and_installs_nothing_else():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = "./install.sh && .venv/bin/python -m pytest"
+    assert command in readme and "./install.sh && .venv/bin/jupyter-book build ." in readme
+    assert re.search(rf"^{re.escape(command)}$", ci, re.MULTILINE)
+    for installer in ("apt-get", "pip install", "pip3", "conda"):
+        assert installer not in ci, installer
