@@ -329,16 +329,21 @@ def test_check_store_finds_every_fault_and_clean_leaves_the_store_whole(tmp_path
 
 
 @pytest.mark.parametrize(
-    ("args", "error", "match"),
+    ("call", "error", "match"),
     [
-        ({"folder": 3}, TypeError, "folder=3 must be a path"),
-        ({"folder": "no/such/store"}, ValueError, "folder='no/such/store' is not a directory"),
-        ({"folder": ".", "clean": "yes"}, TypeError, "clean='yes' must be a bool"),
+        (lambda: bt.check_store(3), TypeError, "folder=3 must be a path"),
+        (lambda: bt.check_store("no/such"), ValueError, "folder='no/such' is not a directory"),
+        (lambda: bt.check_store(".", clean="yes"), TypeError, "clean='yes' must be a bool"),
+        (lambda: store.read_cell(".", "k"), TypeError, "key='k' must be a mapping"),
+        (lambda: store.commit("cell-x.json", [1]), TypeError, r"record=\[1\] must be a mapping"),
+        (lambda: store.write_cell(".", {"steps": []}), TypeError, r"record\['key'\]=None"),
+        (lambda: store.quarantine(["x"]), TypeError, "damaged=.*sequence of DamagedCellError"),
+        (lambda: store.quarantine([], warn=1), TypeError, "warn=1 must be a bool"),
     ],
 )
-def test_bad_check_store_arguments_name_the_culprit(args, error, match):
+def test_bad_store_arguments_name_the_culprit(call, error, match):
     with pytest.raises(error, match=match):
-        bt.check_store(**args)
+        call()
 
 
 def test_a_damaged_file_replaced_by_a_whole_cell_before_it_is_moved_stays(tmp_path):

@@ -170,6 +170,12 @@ def _problem(record: dict, path: Path) -> str | None:
     return None
 
 
+def _as_record(value: object, argument: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{argument}={value!r} must be a mapping (a JSON object)")
+    return value
+
+
 def _identity(stat: os.stat_result) -> tuple[int, ...]:
     """Tells a file from the one that takes its name later (inode numbers are reused)."""
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
@@ -199,7 +205,7 @@ def read_cell(folder: str | os.PathLike, key: Mapping[str, Any]) -> dict | None:
     Raises :class:`DamagedCellError` for a cell that fails the checks (nothing is moved:
     see :func:`quarantine`) and :class:`StoreVersionError` for a cell of another format.
     """
-    return _load(cell_path(_as_path(folder), key))
+    return _load(cell_path(_as_path(folder), _as_record(key, "key")))
 
 
 def _store_error(err: OSError, folder: Path) -> OSError:
@@ -236,7 +242,7 @@ def commit(path: str | os.PathLike, record: Mapping[str, Any]) -> dict:
     was first, its record is returned (:class:`DamagedCellError` if it is not valid JSON).
     """
     path = _as_path(path, "path")
-    data = json.dumps(record, sort_keys=True, indent=1).encode()
+    data = json.dumps(_as_record(record, "record"), sort_keys=True, indent=1).encode()
     try:
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".json", dir=path.parent)
     except OSError as err:
@@ -265,7 +271,8 @@ def write_cell(folder: str | os.PathLike, record: Mapping[str, Any]) -> dict:
     """Commit the cell ``record`` to the store ``folder`` (first writer wins); return the
     record the store holds. A damaged file in the cell's place is moved aside (a
     :class:`StoreWarning`) and the record written in its stead."""
-    path = cell_path(_as_path(folder), record["key"])
+    key = _as_record(_as_record(record, "record").get("key"), "record['key']")
+    path = cell_path(_as_path(folder), key)
     try:
         return _checked(commit(path, record), path)
     except DamagedCellError as damage:
@@ -277,6 +284,10 @@ def quarantine(damaged: Sequence[DamagedCellError], *, warn: bool = True) -> lis
     """Move each damaged cell aside to ``<name>.damaged-<UTC time>-<id>`` (never deleted), so
     that it is recomputed; with ``warn``, one :class:`StoreWarning` names them all, with what
     was wrong. Returns where each went (``None``: another writer moved it first)."""
+    if not all(isinstance(d, DamagedCellError) for d in damaged):
+        raise TypeError(f"damaged={damaged!r} must be a sequence of DamagedCellError")
+    if not isinstance(warn, bool):
+        raise TypeError(f"warn={warn!r} must be a bool")
     moved: list[Path | None] = []
     for damage in damaged:
         path = damage.path
@@ -331,7 +342,7 @@ class StoreReport:
     ``cells``: cells that pass every check; ``damaged``: path -> what is wrong (moved aside
     when ``clean``); ``newer``: path -> format of cells this version cannot read (left alone);
     ``temporary``: files of writers that never finished (removed when ``clean`` and older than
-    :data:`STALE_AFTER` seconds); ``quarantined``: damaged cells moved aside before, kept for
+    an hour, ``STALE_AFTER`` seconds); ``quarantined``: damaged cells moved aside before, kept for
     inspection (delete them by hand once looked at).
     """
 
@@ -359,7 +370,8 @@ def check_store(folder: str | os.PathLike, *, clean: bool = False) -> StoreRepor
     """Check every cell of the store ``folder`` (subfolders included) as a sweep reads it.
 
     With ``clean``, damaged cells are moved aside (never deleted) and temporary files older
-    than :data:`STALE_AFTER` seconds (left by a killed writer) are removed; cells of a newer
+    than an hour (left by a killed writer; a live writer keeps one for milliseconds) are
+    removed; cells of a newer
     format and files moved aside earlier are left alone. Returns a :class:`StoreReport` of
     what was found; a second check after ``clean`` finds the store ``ok``.
     """

@@ -211,7 +211,13 @@ def sweep(
     (:data:`~batchsteps.train.optimizers.DEFAULTS`), recorded in the result. ``store``: a
     folder where each finished cell is written atomically as JSON; a rerun reads finished
     cells and computes only the rest; it may be shared by concurrent sweeps and workers
-    (first writer of a cell wins; see the module's docstring).
+    (first writer of a cell wins; see the module's docstring). A damaged cell is moved aside
+    and recomputed (one :class:`~batchsteps.train.StoreWarning` names them), a cell of a
+    newer format raises :class:`~batchsteps.train.StoreVersionError`, and a store that
+    cannot be written (read-only, full disk) raises ``OSError`` naming it, before any work
+    when it cannot be written at all; a read-only store holding every cell is read as usual.
+    ``KeyboardInterrupt`` keeps the finished cells and says how many (a warning), then
+    propagates.
 
     ``executor``: ``None`` runs the cells here, one after the other; a
     ``concurrent.futures.Executor`` (a process pool, ``dask.distributed.Client.get_executor()``)
