@@ -51,3 +51,7 @@ fi
 echo "== requirements.txt into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.txt
+# JupyterLab opens the chapters (MyST markdown) as notebooks: the same setting Binder gets
+# from postBuild.
+mkdir -p .venv/share/jupyter/lab/settings
+cp lab/overrides.json .venv/share/jupyter/lab/settings/overrides.json

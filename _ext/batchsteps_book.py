@@ -5,9 +5,11 @@
   issues, Binder or Thebe button, since they would lead nowhere; set, this extension turns them
   on (Binder opens the chapter's MyST notebook in JupyterLab). The executed notebook is offered
   for download either way (``_sources/<page>.ipynb``).
-- **Figures are images whatever the reader's backend.** The kernels that execute the chapters
-  inherit this process's environment; a reader's ``MPLBACKEND=Agg`` would make every figure
-  print as ``<Figure size ...>``. The build sets the inline backend for its kernels.
+- **What the kernels inherit.** The kernels that execute the chapters inherit this process's
+  environment. A reader's ``MPLBACKEND=Agg`` would make every figure print as
+  ``<Figure size ...>``: the build sets the inline backend for its kernels. It also tells them
+  they run for the book (``BATCHSTEPS_BOOK_BUILD=1``: no progress bars in the HTML) and keeps
+  the sweep store beside the build, ``_build/stores``, unless ``BATCHSTEPS_STORE`` names one.
 - **A cache keyed by the library.** Executed chapters are cached by jupyter-cache, keyed by
   their code cells, so a prose edit re-executes nothing. A chapter's results also depend on
   ``lib/batchsteps`` and ``requirements.txt``: when their content hash changes, the cache is
@@ -26,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+BOOK_BUILD_ENV = "BATCHSTEPS_BOOK_BUILD"  # batchsteps.environment reads it
+STORE_ENV = "BATCHSTEPS_STORE"  # batchsteps.experiments reads it
 LIBRARY_INPUTS = ("lib/batchsteps", "requirements.txt")
 STAMP = "batchsteps-library.sha256"
 BINDER = "https://mybinder.org"
@@ -60,11 +64,15 @@ def launch_settings(repository_url: str) -> dict[str, Any]:
 
 
 def configure(app, config) -> None:
-    """Buttons from ``repository.url``; the kernels' matplotlib backend."""
+    """Buttons from ``repository.url``; what the chapter-executing kernels inherit: the inline
+    matplotlib backend, the book-build flag (no progress bars in the HTML) and, unless the
+    reader named one, the sweep store beside the build (``_build/stores``)."""
     options = dict(config.html_theme_options)
     options.update(launch_settings(options.get("repository_url", "") or ""))
     config.html_theme_options = options
     os.environ["MPLBACKEND"] = INLINE_BACKEND
+    os.environ[BOOK_BUILD_ENV] = "1"
+    os.environ.setdefault(STORE_ENV, str(Path(app.outdir).parent / "stores"))
 
 
 def cache_follows_the_library(app) -> None:

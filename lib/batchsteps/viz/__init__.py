@@ -6,9 +6,9 @@ from .style import OPTIMIZER_STYLES, SeriesStyle, batch_axis, mark_batch, style_
 
 __all__ = ["OPTIMIZER_STYLES", "SeriesStyle", "batch_axis", "mark_batch", "style_of", "use_style"]
 
-from .display import figures_as_images, in_kernel  # noqa: E402
+from .display import figures_as_images, glue, in_kernel  # noqa: E402
 
-__all__ += ["figures_as_images", "in_kernel"]
+__all__ += ["figures_as_images", "glue", "in_kernel"]
 figures_as_images()
 
 from . import figures  # noqa: E402
