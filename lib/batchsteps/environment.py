@@ -11,8 +11,14 @@ the library may import it.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+
+import platformdirs
 
 BOOK_BUILD_ENV = "BATCHSTEPS_BOOK_BUILD"
+STORE_ENV = "BATCHSTEPS_STORE"
+announced: set[Path] = set()
 
 
 def building_book() -> bool:
@@ -29,3 +35,26 @@ def show_progress(progress: bool | None) -> bool:
     if not isinstance(progress, bool):
         raise TypeError(f"progress={progress!r} must be True, False or None (automatic)")
     return progress
+
+
+def store_root(store: str | os.PathLike | None = None) -> Path:
+    """The folder of sweep result stores: ``store`` if given, else ``$BATCHSTEPS_STORE``, else
+    the user's cache folder (``platformdirs.user_cache_dir("batchsteps")/stores``, e.g.
+    ``~/.cache/batchsteps/stores`` on Linux), never the installed package's tree. The book's
+    build names ``_build/stores`` through the variable. The default is printed once per
+    process, when first used, so a reader knows where results go."""
+    if store is not None:
+        if not isinstance(store, str | os.PathLike):
+            raise TypeError(f"store={store!r} must be a path (str or os.PathLike) or None")
+        return Path(store)
+    if os.environ.get(STORE_ENV):
+        return Path(os.environ[STORE_ENV])
+    root = Path(platformdirs.user_cache_dir("batchsteps")) / "stores"
+    if root not in announced:
+        announced.add(root)
+        print(
+            f"batchsteps: sweep results are kept in {root} (reused by later runs); "
+            f"set {STORE_ENV} or pass store= to use another folder",
+            file=sys.stdout,
+        )
+    return root
