@@ -158,6 +158,14 @@ def test_an_interrupted_sweep_keeps_its_finished_cells_and_says_how_many(tmp_pat
     pd.testing.assert_frame_equal(again[RESULT], run(tmp_path / "fresh", sizes)[RESULT])
 
 
+def test_an_interrupt_while_a_cell_is_written_leaves_no_part_of_it(tmp_path, monkeypatch):
+    run(tmp_path, [8])
+    faulty_writes(monkeypatch, tmp_path, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match="1 of 2 cells are kept"):
+        run(tmp_path, [8, 16])
+    assert len(cells(tmp_path)) == 1 and leftovers(tmp_path) == []
+
+
 def test_an_interrupted_sweep_without_a_store_says_nothing_was_kept(tmp_path):
     workload, _ = interrupting(tmp_path, 0)  # at once
     with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match="0 of 2 cells; wi"):
@@ -224,15 +232,18 @@ def fill(folder):
         os.close(fd)
 
 
-def fills_midway(monkeypatch, folder):
-    """Writes into ``folder`` fail with ENOSPC after 100 bytes, as on a disk that fills."""
+def faulty_writes(monkeypatch, folder, fault):
+    """Writes into files of ``folder`` stop with ``fault`` raised after 100 bytes, as on a disk
+    that fills or under a Ctrl-C that falls in the middle of a write."""
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc to tell the store's files")
     real, written = os.write, {}
 
     def write(fd, data):
         if not os.readlink(f"/proc/self/fd/{fd}").startswith(str(folder)):
             return real(fd, data)
         if written.get(fd, 0) >= 100:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise fault
         written[fd] = written.get(fd, 0) + real(fd, bytes(data[:100]))
         return min(len(data), 100)
 
@@ -243,13 +254,11 @@ def fills_midway(monkeypatch, folder):
 def test_a_full_disk_is_an_error_naming_the_store_and_leaves_no_partial_cell(
     request, tmp_path, monkeypatch, disk
 ):
-    if not os.path.isdir("/proc/self/fd"):
-        pytest.skip("needs /proc to tell the store's files")
     base = tmp_path if disk == "simulated" else request.getfixturevalue("tmpfs")
     folder = base / "store"
     first = run(folder, [8])
     if disk == "simulated":
-        fills_midway(monkeypatch, folder)
+        faulty_writes(monkeypatch, folder, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
     else:
         fill(base)
     with pytest.raises(OSError, match=rf"{re.escape(str(folder))}.*disk is full") as err:
@@ -293,8 +302,11 @@ def test_a_read_only_store_is_read_and_refuses_new_cells_naming_the_folder(
         again = run(folder, SIZES)
         assert again.cached.all()
         pd.testing.assert_frame_equal(again[RESULT], first[RESULT])
+        built = []  # models built: none, the store is refused before any work
+        counting = bt.Workload("tiny", X, Y, lambda: built.append(1) or bt.mlp((4, 16, 2)))
         with pytest.raises(OSError, match=re.escape(str(folder))) as err:
-            run(folder, [*SIZES, 64])
+            run(folder, [*SIZES, 64], counting)
+        assert built == []
         assert err.value.errno in (errno.EROFS, errno.EACCES)
         assert re.search("read-only|permission", str(err.value))
         assert len(cells(folder)) == len(SIZES) and leftovers(folder) == []

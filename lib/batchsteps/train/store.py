@@ -94,8 +94,8 @@ class StoreVersionError(ValueError):
     def __init__(self, path: Path, version: Any):
         super().__init__(
             f"store file {str(path)!r} is in cell format {version!r}; this batchsteps reads "
-            f"format {FORMAT_VERSION} only. A newer batchsteps wrote it: upgrade batchsteps, "
-            f"or give a store= folder of its own to this version"
+            f"format {FORMAT_VERSION} only. If a newer batchsteps wrote it, upgrade; else give "
+            f"this version a store= folder of its own (nothing was changed or recomputed)"
         )
         self.path, self.version = path, version
 
