@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -86,9 +87,22 @@ def test_store_folder_from_argument_environment_and_default(tmp_path, monkeypatc
     monkeypatch.setenv(ex.STORE_ENV, str(tmp_path / "env"))
     assert ex.store_folder(exp) == tmp_path / "env" / "book" / "digits"
     monkeypatch.delenv(ex.STORE_ENV)
-    assert ex.store_folder(exp).parts[-4:] == ("_build", "stores", "book", "digits")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # platformdirs on Linux
+    assert ex.store_folder(exp) == tmp_path / "cache" / "batchsteps" / "stores" / "book" / "digits"
     with pytest.raises(TypeError, match="store=3"):
         ex.store_folder(exp, 3)
+
+
+def test_the_default_store_is_the_users_cache_never_the_package_and_is_announced_once(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.delenv(ex.STORE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    exp = ex.experiment("digits", "book")
+    first, second = ex.store_folder(exp), ex.store_folder(exp)
+    assert first == second and not first.is_relative_to(Path(ex.__file__).parents[2])
+    said = capsys.readouterr().out
+    assert said.count("sweep results are kept in") == 1 and str(tmp_path / "cache") in said
 
 
 # ---------------------------------------------------------------------------- the rule
@@ -190,9 +204,12 @@ def _synthetic(
     curves: dict[str, tuple[float, float]],
     sizes=(2, 4, 8, 16, 32, 64, 128, 256),
     tuned: tuple[str, ...] = (),
+    max_steps: int = 10**9,
+    scatter: float = 0.03,
 ):
     """A Measured whose runs follow K = K_min b/(b - b0) times log-normal noise, or, for the
-    optimizers in ``tuned``, the pole-free K = K_min (1 + B/b) with (K_min, B) given."""
+    optimizers in ``tuned``, the pole-free K = K_min (1 + B/b) with (K_min, B) given; runs
+    needing more than ``max_steps`` are stopped there (reason ``"max_steps"``)."""
     rng = np.random.default_rng(1)
     rows = []
     for o, (k_min, b0) in curves.items():
@@ -202,11 +219,14 @@ def _synthetic(
                     k = k_min * (1 + b0 / b)
                 else:
                     k = k_min * b / (b - b0) if b > b0 else math.inf
-                reached = math.isfinite(k)
-                steps = int(round(k * math.exp(0.03 * rng.standard_normal()))) if reached else -1
-                rows.append((o, b, seed, steps, reached, "reached" if reached else "max_steps"))
+                k = k * math.exp(scatter * rng.standard_normal())
+                reached = k <= max_steps
+                steps = int(round(k)) if reached else -1
+                reason = "reached" if reached else "max_steps"
+                rows.append((o, b, seed, steps, reached, reason, max_steps))
     frame = pd.DataFrame(
-        rows, columns=["optimizer", "batch_size", "seed", "steps", "reached", "reason"]
+        rows,
+        columns=["optimizer", "batch_size", "seed", "steps", "reached", "reason", "max_steps"],
     )
     frame.insert(0, "measure", "loss")
     exp = dataclasses.replace(
@@ -223,16 +243,23 @@ def _synthetic(
 
 
 def test_verdicts_follow_the_intervals():
-    measured = _synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 12.0), "adam": (2000.0, 0.6)})
+    measured = _synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 12.0), "adam": (2000.0, 1.0)})
     fits = ex.fit_laws(measured, "loss")
     verdict = ex.verdicts(measured, fits).set_index(["claim", "optimizer"])["verdict"]
     assert verdict["1: a critical batch exists", "sgd"] == "holds"
     assert verdict["1: a critical batch exists", "momentum"] == "holds"
-    assert verdict["1: a critical batch exists", "adam"] == "undecided"  # b0 below b = 2
+    assert verdict["1: a critical batch exists", "adam"] == "undecided"  # b* = 2 = the smallest b
     assert verdict["2a: larger critical batch than SGD", "momentum"] == "holds"
     assert verdict["2b: fewer steps than SGD", "momentum"] == "holds"
     assert verdict["2a: larger critical batch than SGD", "adam"] == "fails"
     assert verdict["2b: fewer steps than SGD", "adam"] == "fails"
+
+
+def test_a_pole_far_below_the_smallest_batch_supports_no_claim():
+    measured = _synthetic({"sgd": (1000.0, 0.3)})  # b0 = 0.3 while b >= 2: no pole to see
+    fits = ex.fit_laws(measured, "loss")
+    assert ex.law_preference(fits["sgd"]).law != "constant_lr"
+    assert ex.verdicts(measured, fits).iloc[0]["verdict"] == ex.NOT_SUPPORTED
 
 
 def test_claims_on_the_pole_are_not_supported_where_the_tuned_law_fits_better():
@@ -320,6 +347,21 @@ def test_comparison_reports_fits_ratios_and_the_preferred_law():
     assert table.loc["sgd", "min_steps"] == pytest.approx(direct.min_steps)
 
 
+def test_fit_laws_censors_runs_out_of_budget_instead_of_dropping_them():
+    # b0 = 6: at b = 8 the median needs 4 K_min = 4000 steps; a budget of 4000 stops about
+    # half of those runs. Dropping them would keep the fast half and pull b0 down.
+    measured = _synthetic({"sgd": (1000.0, 6.0)}, sizes=(8, 16, 32, 64, 128, 256), max_steps=4000,
+                          scatter=0.2)  # fmt: skip
+    runs = measured.runs("sgd", "loss")
+    assert 0 < (~runs["reached"] & (runs["batch_size"] == 8)).sum() < 6
+    fit = ex.fit_laws(measured, "loss")["sgd"]["constant_lr"]
+    assert fit.n_censored == int((~runs["reached"]).sum())
+    assert fit.counts.loc[8, "budget"] == fit.n_censored and fit.counts.loc[8, "reached"] > 0
+    assert fit.params["min_batch"] == pytest.approx(6.0, rel=0.1)
+    survivors = fit_steps(runs[runs["reached"]], law="constant_lr", n_boot=0)["sgd"]
+    assert survivors.params["min_batch"] < fit.params["min_batch"]  # the bias censoring removes
+
+
 def test_fit_laws_rejects_an_unmeasured_target():
     measured = _synthetic({"sgd": (1000.0, 3.0)})
     with pytest.raises(ValueError, match="measure='accuracy'"):
@@ -328,23 +370,7 @@ def test_fit_laws_rejects_an_unmeasured_target():
         ex.fit_laws(1, "loss")
 
 
-def test_fully_reached_drops_the_survivors_of_a_partly_reached_batch():
-    frame = pd.DataFrame(
-        {
-            "optimizer": ["sgd"] * 4,
-            "batch_size": [2, 2, 4, 4],
-            "steps": [900, -1, 300, 310],
-            "reached": [True, False, True, True],
-            "reason": ["reached", "max_steps", "reached", "reached"],
-        }
-    )
-    out = ex.fully_reached(frame)
-    assert out["reached"].tolist() == [False, False, True, True]
-    assert out["reason"].tolist() == ["partly reached", "max_steps", "reached", "reached"]
-    assert frame["reached"].tolist() == [True, False, True, True]  # the input is not changed
-
-
-def test_an_optimizer_without_three_fully_reached_batches_is_undecided_not_an_error():
+def test_an_optimizer_without_three_reached_batches_is_undecided_not_an_error():
     measured = _synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 70.0)})
     fits = ex.fit_laws(measured, "loss")
     assert set(fits) == {"sgd"}  # momentum reaches only at 128 and 256
@@ -395,3 +421,56 @@ def test_comparison_without_theory_leaves_the_theory_columns_empty():
     table = ex.comparison(measured, ex.fit_laws(measured, "loss"), theory=False)
     assert table[["theory_critical_ratio", "theory_steps_ratio"]].isna().all().all()
     assert table.loc["momentum", "critical_ratio"] > 1  # the measured ratios stay
+
+
+# ---------------------------------------------------------------------------- rate and budget
+
+
+def test_rate_sweep_runs_half_and_double_the_rate_and_reuses_the_measured_curve(tmp_path):
+    exp = _tiny(optimizers=("sgd",), batch_sizes=(8, 16, 32, 64, 128), max_steps=400)
+    measured = ex.measure(exp, store=tmp_path)
+    swept = ex.rate_sweep(measured, "sgd", "loss", store=tmp_path)
+    lr = measured.tuning.lr["sgd"]
+    assert swept.rates == pytest.approx((lr / 2, lr, 2 * lr))
+    own = swept.frame[swept.frame["lr"] == lr].reset_index(drop=True)
+    pd.testing.assert_series_equal(
+        own["steps"], measured.runs("sgd", "loss")["steps"].reset_index(drop=True)
+    )
+    assert swept.frame.groupby("lr")["batch_size"].nunique().max() == 5
+    # the tuned curve takes, per batch size, the runs of the best of the three rates
+    assert swept.tuned.groupby("batch_size")["lr"].nunique().eq(1).all()
+    table = swept.table()
+    assert list(table.index) == [f"{r:g}" for r in swept.rates] + ["tuned per b"]
+    assert (table[["reached", "out of budget", "diverged"]].sum(axis=1) > 0).all()
+    again = ex.rate_sweep(measured, "sgd", "loss", store=tmp_path)
+    assert again.seconds == 0.0  # everything read back from the store
+    with pytest.raises(ValueError, match="optimizer='adam'"):
+        ex.rate_sweep(measured, "adam")
+    with pytest.raises(ValueError, match="factors="):
+        ex.rate_sweep(measured, factors=(0.5, -1.0))
+
+
+def test_a_step_budget_alone_makes_a_pole_free_curve_look_like_it_has_one():
+    # S_min (1 + B/b) has no pole; cut at 2000 steps it cannot finish below b = 500 * 64 / 1500
+    art = ex.budget_artefact(500.0, 64.0, batch_sizes=tuple(2**k for k in range(1, 11)),
+                             seeds=5, max_steps=2000, scatter=0.1, n_boot=0)  # fmt: skip
+    assert art.budget_pole == pytest.approx(500 * 64 / 1500)
+    assert set(art.frame.loc[~art.frame["reached"], "batch_size"]) <= {2, 4, 8, 16, 32}
+    constant = art.fits["constant_lr"]
+    assert constant.params["min_batch"] > 1.0  # a pole the curve does not have
+    with pytest.raises(ValueError, match="max_steps=100"):
+        ex.budget_artefact(500.0, 64.0, batch_sizes=(2, 4, 8), seeds=2, max_steps=100, scatter=0)
+    with pytest.raises(ValueError, match="scatter=-1"):
+        ex.budget_artefact(500.0, 64.0, batch_sizes=(2, 4, 8), seeds=2, max_steps=900, scatter=-1)
+
+
+def test_budget_table_sets_each_measured_pole_beside_the_budgets_own():
+    measured = _synthetic({"sgd": (1000.0, 6.0)}, max_steps=3000, scatter=0.1)
+    fits = ex.fit_laws(measured, "loss")
+    table = ex.budget_table(measured, fits)
+    row = table.loc["sgd"]
+    assert row["measured_b0_low"] <= row["measured_b0"] <= row["measured_b0_high"]
+    tuned = fits["sgd"]["tuned_lr"]
+    expected = tuned.min_steps * tuned.params["noise_scale"] / (3000 - tuned.min_steps)
+    assert row["budget_pole"] == pytest.approx(expected)
+    assert row["measured_prefers"] == "constant_lr"

@@ -23,6 +23,7 @@ A chapter that finds the cells computed by another chapter of the same build rea
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import os
@@ -34,6 +35,9 @@ from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
+
+from .analysis.recipe import AIC_MARGIN, Preference, law_preference
+from .environment import STORE_ENV, store_root
 
 __all__ = [
     "SCALES",
@@ -60,7 +64,12 @@ __all__ = [
     "VERDICTS",
     "Preference",
     "law_preference",
-    "fully_reached",
+    "RATE_FACTORS",
+    "RateSweep",
+    "rate_sweep",
+    "BudgetArtefact",
+    "budget_artefact",
+    "budget_table",
     "initial_values",
     "present",
     "summary",
@@ -70,8 +79,6 @@ __all__ = [
 SCALES = ("book", "full")
 #: Environment variable choosing the scale (``book`` when unset or empty).
 SCALE_ENV = "BATCHSTEPS_SCALE"
-#: Environment variable naming the result-store folder (default ``_build/stores``).
-STORE_ENV = "BATCHSTEPS_STORE"
 #: The experiments, in the order of the book.
 EXPERIMENTS = ("digits", "fashion", "cifar")
 
@@ -247,17 +254,9 @@ def experiment(name: str = "digits", scale: str | None = None) -> Experiment:
 
 def store_folder(exp: Experiment, store: str | os.PathLike | None = None) -> Path:
     """Folder of ``exp``'s result cells: ``store`` if given, else ``$BATCHSTEPS_STORE``, else
-    ``_build/stores`` at the book's root (the folder holding ``_config.yml`` above this
-    package), else under the working directory; then ``/<scale>/<name>``."""
-    if store is None:
-        store = os.environ.get(STORE_ENV) or None
-    if store is None:
-        root = Path(__file__).resolve().parents[2]
-        base = root if (root / "_config.yml").is_file() else Path.cwd()
-        store = base / "_build" / "stores"
-    elif not isinstance(store, (str, os.PathLike)):
-        raise TypeError(f"store={store!r} must be a path (str or os.PathLike) or None")
-    return Path(store) / exp.scale / exp.name
+    the user's cache folder (:func:`batchsteps.environment.store_root`); then
+    ``/<scale>/<name>``. The book's build keeps its store in ``_build/stores``."""
+    return store_root(store) / exp.scale / exp.name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -538,34 +537,20 @@ def initial_values(exp: Experiment, seeds: int = 5) -> dict[str, float]:
         return {m: float(problem.measure(params, m).median()) for m in exp.targets}
 
 
-def fully_reached(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``reached`` set to False for every run at a batch size (of an optimizer)
-    where some run did not reach the target (``reason`` becomes ``"partly reached"``).
-
-    Where only some seeds reach, the ones that do are the fast ones: kept, they would pull
-    the fit towards too few steps exactly near the pole, where one survivor can pin
-    :math:`b_0` (see :attr:`batchsteps.analysis.Fit.partly_reached`).
-    """
-    keys = [c for c in ("measure", "optimizer", "batch_size") if c in frame.columns]
-    every = frame.groupby(keys)["reached"].transform("all").astype(bool)
-    out = frame.copy()
-    partly = frame["reached"] & ~every
-    out.loc[partly, "reason"] = "partly reached"
-    out["reached"] = frame["reached"] & every
-    return out
-
-
 def fit_laws(
     measured: Measured, measure_name: str, optimizers: tuple[str, ...] | None = None
 ) -> dict[str, dict[str, object]]:
-    """Both laws fitted to each optimizer's runs to one target: ``{optimizer: {law: Fit}}``,
-    with the experiment's number of bootstrap resamples (over seeds). Only batch sizes where
-    every seed reached the target enter the fits (:func:`fully_reached`); the others are
-    counted among the excluded runs. An optimizer with fewer than three such batch sizes
-    cannot be fitted and is left out (:func:`verdicts` reports it as undecided).
-    ``optimizers``: fit only these (default: all the experiment measured)."""
-    from .analysis import LAWS, fit_steps
+    """Both laws fitted to each optimizer's runs to one target: ``{optimizer: {law: Fit}}``.
 
+    Every run enters the fit (:func:`batchsteps.analysis.fit_steps` on the sweep frame): a run
+    that reached the target with its steps, a run that ran out of the step budget as
+    right-censored at ``max_steps`` (it says only that more steps were needed), a diverged run
+    counted in ``Fit.counts`` but not in the likelihood. Nothing is dropped for being slow, so
+    the few fast survivors at a batch size near the pole do not pull the fit down. An
+    optimizer with fewer than three batch sizes where some run reached cannot be fitted and
+    is left out (:func:`verdicts` reports it as undecided). ``optimizers``: fit only these
+    (default: all the experiment measured); ``measured.experiment.n_boot`` parameter draws
+    give each fit its curve band."""
     _check_measured(measured, measure_name)
     chosen = measured.experiment.optimizers if optimizers is None else tuple(optimizers)
     unknown = [o for o in chosen if o not in measured.experiment.optimizers]
@@ -574,17 +559,24 @@ def fit_laws(
             f"optimizers={optimizers!r}: {unknown[0]!r} was not measured; measured: "
             f"{', '.join(measured.experiment.optimizers)}"
         )
-    frame = fully_reached(measured.frame[measured.frame["measure"] == measure_name])
+    frame = measured.frame[measured.frame["measure"] == measure_name]
     fits: dict[str, dict[str, object]] = {}
     for o in chosen:
-        runs = frame[frame["optimizer"] == o]
-        if runs.loc[runs["reached"], "batch_size"].nunique() < 3:
-            continue
-        fits[o] = {
-            law: fit_steps(runs, law=law, n_boot=measured.experiment.n_boot, seed=0)[o]
-            for law in LAWS
-        }
+        both = _fit_both(frame[frame["optimizer"] == o], measured.experiment.n_boot)
+        if both is not None:
+            fits[o] = both
     return fits
+
+
+def _fit_both(runs: pd.DataFrame, n_boot: int) -> dict[str, object] | None:
+    """Both laws fitted to one optimizer's runs (a sweep frame, censored at its budget), or
+    ``None`` with fewer than three batch sizes where some run reached."""
+    from .analysis import LAWS, fit_steps
+
+    if runs.loc[runs["reached"], "batch_size"].nunique() < 3:
+        return None
+    (o,) = runs["optimizer"].unique()
+    return {law: fit_steps(runs, law=law, n_boot=n_boot, seed=0)[o] for law in LAWS}
 
 
 def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> tuple[float, float]:
@@ -658,7 +650,9 @@ def comparison(
     r"""One row per optimizer: the constant-rate fit's critical batch :math:`b^\star` and
     :math:`K_{\min}` with their intervals, the law the AIC prefers (``preferred_law``:
     ``"constant_lr"``, ``"tuned_lr"`` or ``"indistinguishable"``, see :func:`law_preference`;
-    ``delta_aic`` the AIC of the constant-rate law minus the tuned-rate law's), the ratios of
+    ``delta_aic`` the AIC of the constant-rate law minus the tuned-rate law's), the p-value of
+    the constant-rate law's lack-of-fit test (``lack_of_fit_p``), how many runs reached the
+    target, ran out of budget (censored) or diverged, the ratios of
     :math:`b^\star` and :math:`K_{\min}` to SGD's (measured), and
     the theory's ratios (:func:`theory_ratios`; ``nan`` where it makes none, and everywhere
     with ``theory=False``: for a target that is not the bounds' measure)."""
@@ -686,8 +680,10 @@ def comparison(
                 "min_steps_high": fit.ci["min_steps"][1],
                 "preferred_law": preference.law,
                 "delta_aic": preference.delta_aic,
-                "runs_used": fit.n_points,
-                "runs_excluded": fit.n_excluded,
+                "lack_of_fit_p": _lack_of_fit_p(fit),
+                "runs_reached": int(fit.counts["reached"].sum()),
+                "runs_budget": int(fit.counts["budget"].sum()),
+                "runs_diverged": int(fit.counts["diverged"].sum()),
                 "theory_critical_ratio": ratios[0],
                 "theory_steps_ratio": ratios[1],
             }
@@ -701,62 +697,10 @@ def comparison(
     return table
 
 
-#: How much lower one law's AIC must be for it to count as preferred (Burnham and Anderson's
-#: rule of thumb: below 2 the data do not tell the two laws apart).
-AIC_MARGIN = 2.0
 #: The verdict on a claim about the constant-rate pole when the data do not show that law.
 NOT_SUPPORTED = "not supported by these data"
 #: The smallest p-value of the lack-of-fit test at which a law still counts as fitting.
 LACK_OF_FIT_LEVEL = 0.05
-
-
-@dataclass(frozen=True)
-class Preference:
-    r"""Which of the two laws the Akaike criterion prefers for one curve.
-
-    ``law``: ``"constant_lr"`` or ``"tuned_lr"`` when its AIC is lower by at least ``margin``,
-    else ``"indistinguishable"``; ``delta_aic`` is
-    :math:`\mathrm{AIC}_{\text{constant}} - \mathrm{AIC}_{\text{tuned}}` (positive: the
-    tuned-rate law, the one without a pole, fits better); ``text`` says it in words.
-    """
-
-    law: str
-    delta_aic: float
-    margin: float
-
-    @property
-    def text(self) -> str:
-        if self.law == "indistinguishable":
-            return f"indistinguishable (|ΔAIC| = {abs(self.delta_aic):.2g} < {self.margin:g})"
-        return f"{self.law} (by {abs(self.delta_aic):.3g})"
-
-
-def law_preference(by_law: Mapping[str, object], margin: float = AIC_MARGIN) -> Preference:
-    r"""The law preferred by the AIC among the constant-rate and tuned-rate fits of one curve
-    (``{"constant_lr": Fit, "tuned_lr": Fit}``, as :func:`fit_laws` gives): the one whose AIC
-    is lower by at least ``margin`` (default :data:`AIC_MARGIN` = 2), else
-    ``"indistinguishable"``. A smaller difference is no evidence for either law.
-
-    >>> from types import SimpleNamespace as F
-    >>> law_preference({"constant_lr": F(aic=10.0), "tuned_lr": F(aic=4.0)}).law
-    'tuned_lr'
-    >>> law_preference({"constant_lr": F(aic=10.0), "tuned_lr": F(aic=11.5)}).text
-    'indistinguishable (|ΔAIC| = 1.5 < 2)'
-    """
-    if not isinstance(by_law, Mapping) or not {"constant_lr", "tuned_lr"} <= set(by_law):
-        raise TypeError(
-            f"by_law={by_law!r} must map 'constant_lr' and 'tuned_lr' to fits of the same runs"
-        )
-    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin >= 0:
-        raise ValueError(f"margin={margin!r} must be a real number >= 0")
-    delta = float(by_law["constant_lr"].aic - by_law["tuned_lr"].aic)
-    if delta >= margin:
-        law = "tuned_lr"
-    elif delta <= -margin:
-        law = "constant_lr"
-    else:
-        law = "indistinguishable"
-    return Preference(law, delta, float(margin))
 
 
 def _pole_shown(by_law: Mapping[str, object]) -> tuple[bool, str]:
@@ -783,9 +727,8 @@ def _pole_shown(by_law: Mapping[str, object]) -> tuple[bool, str]:
 
 
 def _lack_of_fit_p(fit: object) -> float:
-    """The p-value of a fit's lack-of-fit test, ``nan`` where the fit carries none."""
-    test = getattr(fit, "lack_of_fit", None)
-    return math.nan if test is None else float(test.p_value)
+    """The p-value of a fit's lack-of-fit test (``nan`` where it has no degrees of freedom)."""
+    return float(fit.lack_of_fit.p_value)
 
 
 def _claim_one(fit, b_min: float, b_max: float) -> tuple[str, str]:
@@ -816,7 +759,7 @@ def _claim_one(fit, b_min: float, b_max: float) -> tuple[str, str]:
 
 _CLAIM_ONE = "1: a critical batch exists"
 _CLAIM_TWO = ("2a: larger critical batch than SGD", "2b: fewer steps than SGD")
-_TOO_FEW = "fewer than three batch sizes where every run reached the target: no fit"
+_TOO_FEW = "fewer than three batch sizes where a run reached the target: no fit"
 #: The verdicts a claim can get, in the order :func:`summary` lists them.
 VERDICTS = ("holds", "fails", "undecided", NOT_SUPPORTED)
 
@@ -841,7 +784,7 @@ def verdicts(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd
     A claim about the constant-rate law's pole (claim 1, claim 2a) is judged only where the
     runs show that law: the AIC prefers it to the tuned-rate law (which has no pole) by at
     least :data:`AIC_MARGIN` and its lack-of-fit test does not reject it (p >=
-    ``LACK_OF_FIT_LEVEL``, where the fit carries the test); otherwise the verdict is
+    :data:`LACK_OF_FIT_LEVEL`, where the test has degrees of freedom); otherwise the verdict is
     :data:`NOT_SUPPORTED`, with the reason as evidence (for 2a, the optimizer's or SGD's).
 
     Claim 1 (a critical batch exists past which steps barely fall): the interval of
@@ -926,9 +869,259 @@ def present(table: pd.DataFrame) -> pd.DataFrame:
             "K_min / SGD's: measured": _ratio(row["steps_ratio"]),
             "K_min / SGD's: theory": _ratio(row["theory_steps_ratio"]),
             "AIC prefers": Preference(row["preferred_law"], row["delta_aic"], AIC_MARGIN).text,
-            "runs used / excluded": f"{row['runs_used']} / {row['runs_excluded']}",
+            "lack of fit p": f"{row['lack_of_fit_p']:.2g}",
+            "runs reached / out of budget / diverged": (
+                f"{row['runs_reached']} / {row['runs_budget']} / {row['runs_diverged']}"
+            ),
         }
     return pd.DataFrame(rows).T.rename_axis("optimizer")
+
+
+# ---------------------------------------------------------------------------------------------
+# The rate swept
+
+
+#: The rates of :func:`rate_sweep`, as factors of the rate the book's rule chose.
+RATE_FACTORS = (0.5, 1.0, 2.0)
+
+
+@dataclass(frozen=True)
+class RateSweep:
+    r"""One optimizer's constant-rate curves at several rates, and the curve tuned among them.
+
+    ``frame``: the runs (a sweep frame, one row per run, with ``lr``); ``rates``: the rates,
+    ascending; ``fits``: rate -> ``{law: Fit}`` (absent where fewer than three batch sizes had
+    every run reach); ``tuned``: the runs of the best of these rates at each batch size
+    (:func:`batchsteps.analysis.best_rate`), ``tuned_fits`` both laws fitted to them (the
+    rate tuned per batch size, coarsely: among ``rates`` only); ``seconds``: compute time of
+    the cells this call ran at the added rates (0 when all came from the store) and ``wall``
+    the seconds this call took.
+    """
+
+    optimizer: str
+    measure: str
+    rates: tuple[float, ...]
+    frame: pd.DataFrame = field(repr=False)
+    fits: Mapping[float, Mapping[str, object]] = field(repr=False)
+    tuned: pd.DataFrame = field(repr=False)
+    tuned_fits: Mapping[str, object] | None = field(repr=False)
+    seconds: float
+    wall: float
+
+    def table(self) -> pd.DataFrame:
+        r"""One row per rate (and ``"tuned per b"``): :math:`b_0`, :math:`b^\star` and
+        :math:`K_{\min}` of the constant-rate law with intervals, the law the AIC prefers,
+        and how many runs reached the target, ran out of budget or diverged."""
+        rows = []
+        for rate in self.rates:
+            runs = self.frame[self.frame["lr"] == rate]
+            rows.append(_rate_row(f"{rate:g}", runs, self.fits.get(rate)))
+        rows.append(_rate_row("tuned per b", self.tuned, self.tuned_fits))
+        return pd.DataFrame(rows).set_index("rate")
+
+
+def _rate_row(name: str, runs: pd.DataFrame, by_law: Mapping[str, object] | None) -> dict:
+    reasons = runs["reason"].value_counts()
+    row = {
+        "rate": name,
+        "reached": int(reasons.get("reached", 0)),
+        "out of budget": int(reasons.get("max_steps", 0)),
+        "diverged": int(reasons.get("diverged", 0)),
+    }
+    if by_law is None:
+        return row | {"AIC prefers": "no fit (fewer than 3 batch sizes reached)"}
+    fit = by_law["constant_lr"]
+    return row | {
+        "b0 [95%]": _interval(fit.params["min_batch"], *fit.ci["min_batch"]),
+        "b* [95%]": _interval(fit.critical_batch, *fit.ci["critical_batch"]),
+        "K_min [95%]": _interval(fit.min_steps, *fit.ci["min_steps"]),
+        "AIC prefers": law_preference(by_law).text,
+    }
+
+
+def rate_sweep(
+    measured: Measured,
+    optimizer: str = "sgd",
+    measure_name: str = "loss",
+    factors: tuple[float, ...] = RATE_FACTORS,
+    store: str | os.PathLike | None = None,
+) -> RateSweep:
+    r"""``optimizer``'s constant-rate curve to one target at several rates: the rate
+    :func:`tune` chose times each of ``factors`` (default :data:`RATE_FACTORS`: half, the
+    same, double), same batch sizes, seeds, budget and skip rule as ``measured``; the curve
+    at the chosen rate is ``measured``'s own, the others are run (or read from the store).
+    Both laws are fitted to each, and to the best of these rates per batch size. Returns a
+    :class:`RateSweep`.
+    """
+    _check_measured(measured, measure_name)
+    if optimizer not in measured.experiment.optimizers:
+        raise ValueError(
+            f"optimizer={optimizer!r} was not measured; measured: "
+            f"{', '.join(measured.experiment.optimizers)}"
+        )
+    if not factors or any(
+        isinstance(f, bool) or not isinstance(f, numbers.Real) or not f > 0 for f in factors
+    ):
+        raise ValueError(f"factors={factors!r} must be a non-empty tuple of positive numbers")
+    from .analysis import best_rate
+
+    exp, lr = measured.experiment, measured.tuning.lr[optimizer]
+    start = time.perf_counter()
+    folder = str(store_folder(exp, store) / "sweep")
+    rates = sorted({round(lr * f, 10) for f in factors})
+    tasks = [(exp, optimizer, measure_name, rate, folder) for rate in rates if rate != lr]
+    pool = _pool(dataclasses.replace(exp, workers=min(exp.workers, len(tasks))))
+    try:
+        results = _run_all(pool, tasks, _curve)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    own = measured.runs(optimizer, measure_name)
+    frame = pd.concat([own] + [r[0] for r in results], ignore_index=True)
+    frame = frame[frame["lr"].isin(rates)].reset_index(drop=True)
+    fits = {}
+    for rate in rates:
+        both = _fit_both(frame[frame["lr"] == rate], exp.n_boot)
+        if both is not None:
+            fits[rate] = both
+    tuned = best_rate(frame).drop(columns=["lr_at_edge", "n_rates"])
+    added = [r[0] for r in results]
+    cells = pd.concat(added).drop_duplicates(["batch_size", "lr"]) if added else frame.iloc[:0]
+    seconds = float(cells.loc[~cells["cached"].astype(bool), "wall_time"].sum())
+    return RateSweep(
+        optimizer, measure_name, tuple(rates), frame, MappingProxyType(fits), tuned,
+        _fit_both(tuned, exp.n_boot), seconds, time.perf_counter() - start,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# The step budget's own pole
+
+
+@dataclass(frozen=True)
+class BudgetArtefact:
+    r"""What a step budget alone does to the constant-rate fit.
+
+    Runs of a curve *without* a pole, :math:`K(b) = S_{\min}(1 + B_{\mathrm{noise}}/b)` times
+    log-normal seed scatter (standard deviation ``scatter`` of :math:`\log K`), stopped at
+    ``max_steps`` like the measured runs (a run that would need more is not reached, reason
+    ``"max_steps"``), and both laws fitted to them exactly as the measurements are
+    (``fits``). ``budget_pole`` is where the pole-free curve crosses the budget,
+    :math:`S_{\min}B_{\mathrm{noise}}/(\text{max\_steps} - S_{\min})`: below it the median
+    run cannot finish, so a fitted pole near it may be the budget's, not the optimizer's.
+    """
+
+    min_steps: float
+    noise_scale: float
+    scatter: float
+    max_steps: int
+    budget_pole: float
+    frame: pd.DataFrame = field(repr=False)
+    fits: Mapping[str, object] | None = field(repr=False)
+
+    @property
+    def preference(self) -> Preference | None:
+        """The law the AIC prefers on the cut curve (``None`` when it could not be fitted)."""
+        return None if self.fits is None else law_preference(self.fits)
+
+
+def budget_artefact(
+    min_steps: float,
+    noise_scale: float,
+    *,
+    batch_sizes: tuple[int, ...],
+    seeds: int,
+    max_steps: int,
+    scatter: float,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> BudgetArtefact:
+    r"""Simulate a pole-free curve cut at a step budget and fit both laws to it.
+
+    ``min_steps`` :math:`S_{\min}` and ``noise_scale`` :math:`B_{\mathrm{noise}}` (> 0) give
+    the curve :math:`S_{\min}(1 + B_{\mathrm{noise}}/b)`; ``seeds`` runs per batch size with
+    :math:`\log K` scattered by ``scatter`` (>= 0, drawn from ``numpy``'s generator seeded by
+    ``seed``); ``max_steps`` the budget. Returns a :class:`BudgetArtefact`.
+
+    >>> art = budget_artefact(100.0, 16.0, batch_sizes=(2, 4, 8, 16, 32, 64), seeds=3,
+    ...                       max_steps=500, scatter=0.0, n_boot=0)
+    >>> round(art.budget_pole, 3), int((~art.frame["reached"]).sum())
+    (4.0, 3)
+    """
+    for name, value in (("min_steps", min_steps), ("noise_scale", noise_scale)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+            raise ValueError(f"{name}={value!r} must be a positive real number")
+    if isinstance(scatter, bool) or not isinstance(scatter, numbers.Real) or not scatter >= 0:
+        raise ValueError(f"scatter={scatter!r} must be a real number >= 0")
+    for name, value in (("seeds", seeds), ("max_steps", max_steps)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name}={value!r} must be an int >= 1")
+    if max_steps <= min_steps:
+        raise ValueError(
+            f"max_steps={max_steps!r} must exceed min_steps={min_steps!r}: else no run finishes"
+        )
+    rng = np.random.default_rng(seed)
+    sizes = np.repeat(np.asarray(batch_sizes, dtype=float), seeds)
+    steps = np.ceil(
+        min_steps * (1 + noise_scale / sizes) * np.exp(scatter * rng.standard_normal(sizes.size))
+    )
+    reached = steps <= max_steps
+    frame = pd.DataFrame(
+        {
+            "optimizer": "pole-free",
+            "batch_size": sizes.astype(int),
+            "seed": np.tile(np.arange(seeds), len(batch_sizes)),
+            "steps": np.where(reached, steps, -1).astype(int),
+            "reached": reached,
+            "reason": np.where(reached, "reached", "max_steps"),
+            "max_steps": int(max_steps),
+        }
+    )
+    pole = min_steps * noise_scale / (max_steps - min_steps)
+    return BudgetArtefact(
+        float(min_steps), float(noise_scale), float(scatter), int(max_steps), float(pole),
+        frame, _fit_both(frame, n_boot),
+    )  # fmt: skip
+
+
+def budget_table(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd.DataFrame:
+    r"""Per optimizer: the measured constant-rate fit's pole :math:`b_0` with its interval and
+    the law the AIC prefers, beside what the step budget alone would produce: the tuned-rate
+    fit of the same runs (a curve without a pole) simulated with the same batch sizes, seeds,
+    seed scatter (its RMSE of :math:`\log K`) and budget (:func:`budget_artefact`), fitted
+    the same way. Columns: ``measured_b0``, ``measured_b0_low``, ``measured_b0_high``,
+    ``measured_prefers``, ``budget_pole``, ``artefact_b0``, ``artefact_critical``,
+    ``artefact_prefers``. A measured :math:`b_0` close to the artefact's says the budget
+    alone could have made that pole."""
+    if not isinstance(measured, Measured):
+        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
+    if not isinstance(fits, Mapping) or not fits:
+        raise TypeError(f"fits={fits!r} must be the mapping fit_laws() returns")
+    exp = measured.experiment
+    rows = []
+    for o, by_law in fits.items():
+        constant, tuned = by_law["constant_lr"], by_law["tuned_lr"]
+        runs = measured.frame[measured.frame["optimizer"] == o]
+        art = budget_artefact(
+            tuned.min_steps, tuned.params["noise_scale"], batch_sizes=exp.batch_sizes,
+            seeds=len(exp.seeds), max_steps=int(runs["max_steps"].max()),
+            scatter=tuned.rmse_log, n_boot=exp.n_boot,
+        )  # fmt: skip
+        fitted = art.fits["constant_lr"] if art.fits is not None else None
+        rows.append(
+            {
+                "optimizer": o,
+                "measured_b0": constant.params["min_batch"],
+                "measured_b0_low": constant.ci["min_batch"][0],
+                "measured_b0_high": constant.ci["min_batch"][1],
+                "measured_prefers": law_preference(by_law).law,
+                "budget_pole": art.budget_pole,
+                "artefact_b0": math.nan if fitted is None else fitted.params["min_batch"],
+                "artefact_critical": math.nan if fitted is None else fitted.critical_batch,
+                "artefact_prefers": "no fit" if art.fits is None else art.preference.law,
+            }
+        )
+    return pd.DataFrame(rows).set_index("optimizer")
 
 
 def summary(verdicts_table: pd.DataFrame) -> dict[str, str]:

@@ -24,6 +24,7 @@ from batchsteps.analysis import (
     read_published,
     tuned_sweep,
 )
+from batchsteps.analysis.recipe import law_verdict
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "critical_batch_2024.csv"
 
@@ -275,3 +276,22 @@ def test_batch_grid_spans_the_guess_in_powers_of_two():
         batch_grid(40.0, factor=0.5)
     with pytest.raises(ValueError, match="center=-1"):
         batch_grid(-1)
+
+
+def test_law_verdict_names_the_law_each_data_set_prefers_and_the_ties():
+    b = np.array([4, 8, 16, 32, 64, 128, 256] * 3, dtype=float)
+    noise = np.exp(np.random.default_rng(0).normal(0, 0.03, b.size))
+    tuned = fit_laws(b, _tuned_law(b) * noise, n_boot=0)
+    constant = fit_laws(b, 100 * b / (b - 3.0) * noise, n_boot=0)
+    text = law_verdict({"t": tuned, "c": constant})
+    assert text.startswith("the AIC prefers the constant-rate law for c (by ")
+    assert "; the AIC prefers the tuned-rate law for t (by " in text
+    assert law_verdict({"t": tuned, "u": tuned}).startswith(
+        "the AIC prefers the tuned-rate law for all of them"
+    )
+    from types import SimpleNamespace as F
+
+    tie = {"x": {"constant_lr": F(aic=3.0), "tuned_lr": F(aic=2.0)}}
+    assert law_verdict(tie) == "the AIC cannot tell the two laws apart for x (|ΔAIC| 1)"
+    with pytest.raises(TypeError, match="fits="):
+        law_verdict({})

@@ -152,3 +152,133 @@ def check_engine_nqm(
     return EngineCheck(
         optimizer, sizes, float(lr), float(beta), exact, mean, stderr, z, int(seeds), wall
     )
+
+
+@dataclass(frozen=True)
+class PoleCheck:
+    r"""Two statistics of one noisy-quadratic curve at a fixed rate, and the pole of each.
+
+    ``floor_pole`` is the exact noise-floor pole :math:`b_{\text{floor}} = N_\infty/\text{target}`:
+    below it the *expected* loss :math:`\mathbb E f(\theta_k) = D_k + N_k/b` stays above the
+    target for ever. ``expected_steps`` (``-1`` where never) are the steps at which the
+    expected loss first crosses the target, one per batch size; ``runs`` the engine's sampled
+    runs (a sweep frame: one row per seed, ``steps`` the first step at which that run's loss
+    met the target, ``-1`` where not within ``max_steps``). A single run's loss fluctuates
+    around the floor and can dip below the target even where the expected loss never does, so
+    the median first passage has no pole at ``floor_pole``: the constant-rate law fitted to it
+    (``sampled_fits``) or to the expected-loss crossing (``expected_fits``) reports a fitted
+    :math:`b_0` that is a parameter of that fit, not the noise floor. ``wall_time``: seconds the
+    engine runs took.
+    """
+
+    lr: float
+    target: float
+    max_steps: int
+    batch_sizes: np.ndarray
+    floor_pole: float
+    expected_steps: np.ndarray
+    runs: object
+    expected_fits: dict
+    sampled_fits: dict
+    wall_time: float
+
+    def table(self) -> object:
+        """Per batch size: the expected-loss crossing, and the sampled runs' median first
+        passage with how many of the seeds reached the target within the budget."""
+        import pandas as pd
+
+        grouped = self.runs.groupby("batch_size")
+        reached = grouped["reached"].sum().astype(int)
+        median = self.runs[self.runs["reached"]].groupby("batch_size")["steps"].median()
+        return pd.DataFrame(
+            {
+                "expected loss crosses at": [
+                    "never" if k < 0 else str(int(k)) for k in self.expected_steps
+                ],
+                "median first passage": [
+                    f"{median[b]:.0f}" if b in median.index else "–" for b in self.batch_sizes
+                ],
+                "seeds reached": [
+                    f"{reached.get(b, 0)} of {int(grouped.size().get(b, 0))}"
+                    for b in self.batch_sizes
+                ],
+            },
+            index=pd.Index(self.batch_sizes, name="batch size"),
+        )
+
+
+def noise_floor_pole(
+    problem: object, *, lr: float, target: float, beta: float = 0.0, power: float = 0.0
+) -> float:
+    r"""The exact noise-floor pole of the noisy quadratic at a fixed rate:
+    :math:`b_{\text{floor}} = N_\infty/\text{target}`, the batch size below which the expected
+    loss :math:`D_k + N_k/b` never reaches ``target`` (``inf`` where the rate is unstable).
+
+    >>> from batchsteps.theory import nqm
+    >>> p = nqm.NoisyQuadratic(curvature=1.0, noise=1.0, theta0=1.0)
+    >>> round(noise_floor_pole(p, lr=0.5, target=0.1), 12)   # N_inf = a c / (2 (2 - a h)) = 1/6
+    1.666666666667
+    """
+    from ..theory import nqm
+
+    target = float(target)
+    if not (math.isfinite(target) and target > 0):
+        raise ValueError(f"target={target!r} must be a finite number > 0")
+    floor = float(nqm.stationary_loss(problem, 1.0, lr=lr, beta=beta, power=power)[0])
+    return floor / target
+
+
+def pole_check(
+    batch_sizes: Sequence[int],
+    *,
+    lr: float,
+    target_fraction: float,
+    seeds: int,
+    max_steps: int,
+    dim: int = 100,
+    n_boot: int = 200,
+    device: str | None = None,
+) -> PoleCheck:
+    r"""SGD at rate ``lr`` on the noisy quadratic of dimension ``dim`` (:math:`h_i = 1/i`,
+    noise :math:`h_i/b`, :math:`\theta_0 = 1`), target ``target_fraction`` of the initial
+    loss: the exact noise-floor pole, the exact expected-loss crossing per batch size, and
+    ``seeds`` sampled engine runs per batch size (at most ``max_steps`` steps each), with the
+    constant-rate and tuned-rate laws fitted to both curves (``n_boot`` parameter draws): the
+    sampled runs censored at ``max_steps``; the exact curve, which has no seed scatter, with
+    a constant noise model and without the batch sizes where it never crosses. Returns a
+    :class:`PoleCheck`.
+    """
+    from ..theory import nqm
+    from ..train import sweep
+    from ..train import workload as build
+    from .recipe import fit_laws
+
+    if not 0 < float(target_fraction) < 1:
+        raise ValueError(f"target_fraction={target_fraction!r} must lie in (0, 1)")
+    sizes = np.array(sorted({int(b) for b in batch_sizes}), dtype=int)
+    if sizes.size < 3 or np.any(sizes < 1):
+        raise ValueError(f"batch_sizes={batch_sizes!r} must hold >= 3 distinct integers >= 1")
+    problem = nqm.noisy_quadratic(dim)
+    target = float(target_fraction) * problem.initial_loss
+    expected = nqm.steps_to_target(
+        problem, sizes.astype(float), lr=lr, target=target, max_steps=max_steps
+    )
+    start = time.perf_counter()
+    runs = sweep(
+        build("nqm", dim=dim), "sgd", sizes.tolist(), lr=lr, seeds=seeds,
+        target=f"loss<={target!r}", max_steps=max_steps, progress=False, device=device,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    reached = expected > 0
+    expected_fits = fit_laws(
+        sizes, np.maximum(expected, 1), reached=reached, noise="constant", n_boot=n_boot
+    )
+    sampled_fits = fit_laws(
+        runs["batch_size"].to_numpy(), runs["steps"].clip(lower=1).to_numpy(),
+        reached=runs["reached"].to_numpy(), max_steps=max_steps, n_boot=n_boot,
+    )  # fmt: skip
+    return PoleCheck(
+        float(lr), target, int(max_steps), sizes,
+        noise_floor_pole(problem, lr=lr, target=target), expected, runs,
+        expected_fits, sampled_fits, wall,
+    )  # fmt: skip

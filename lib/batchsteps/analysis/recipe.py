@@ -291,15 +291,117 @@ def fit_laws(
     steps: np.ndarray | Sequence[float],
     *,
     reached: np.ndarray | Sequence[bool] | None = None,
+    status: np.ndarray | Sequence[str] | None = None,
+    max_steps: float | np.ndarray | Sequence[float] | None = None,
+    noise: str = "power",
     n_boot: int = 1000,
     seed: int = 0,
 ) -> dict[str, Fit]:
     r"""Both laws fitted to the same runs: ``{"constant_lr": Fit, "tuned_lr": Fit}``
-    (see :func:`~batchsteps.analysis.fit_steps` for the arguments)."""
+    (see :func:`~batchsteps.analysis.fit_steps` for the arguments). Give ``max_steps`` (the
+    step budget) with ``reached`` so that runs that did not reach are right-censored at the
+    budget rather than dropped: dropping them keeps only the fast runs near the pole. For a
+    curve without seed scatter (an exact expectation, one published point per batch size)
+    ``noise="constant"``: its residuals are misfit, which has no reason to shrink with b."""
+    given = dict(reached=reached, status=status, max_steps=max_steps, noise=noise)
     return {
-        law: fit_steps(batch_sizes, steps, law, reached=reached, n_boot=n_boot, seed=seed)
-        for law in LAWS
+        law: fit_steps(batch_sizes, steps, law, **given, n_boot=n_boot, seed=seed) for law in LAWS
     }
+
+
+#: How much lower one law's AIC must be for it to count as preferred (Burnham and Anderson's
+#: rule of thumb: below 2 the data do not tell the two laws apart).
+AIC_MARGIN = 2.0
+
+
+@dataclass(frozen=True)
+class Preference:
+    r"""Which of the two laws the Akaike criterion prefers for one curve.
+
+    ``law``: ``"constant_lr"`` or ``"tuned_lr"`` when its AIC is lower by at least ``margin``,
+    else ``"indistinguishable"``; ``delta_aic`` is
+    :math:`\mathrm{AIC}_{\text{constant}} - \mathrm{AIC}_{\text{tuned}}` (positive: the
+    tuned-rate law, the one without a pole, fits better).
+    """
+
+    law: str
+    delta_aic: float
+    margin: float
+
+    @property
+    def text(self) -> str:
+        """The preference in words, e.g. ``"tuned_lr (by 12.3)"``."""
+        if self.law == "indistinguishable":
+            return f"indistinguishable (|ΔAIC| = {abs(self.delta_aic):.2g} < {self.margin:g})"
+        return f"{self.law} (by {abs(self.delta_aic):.3g})"
+
+
+def law_preference(by_law: Mapping[str, Any], margin: float = AIC_MARGIN) -> Preference:
+    r"""The law preferred by the AIC among the constant-rate and tuned-rate fits of one curve
+    (``{"constant_lr": Fit, "tuned_lr": Fit}``, as :func:`fit_laws` gives): the one whose AIC
+    is lower by at least ``margin`` (default :data:`AIC_MARGIN` = 2), else
+    ``"indistinguishable"``. A smaller difference is no evidence for either law.
+
+    >>> from types import SimpleNamespace as F
+    >>> law_preference({"constant_lr": F(aic=10.0), "tuned_lr": F(aic=4.0)}).law
+    'tuned_lr'
+    >>> law_preference({"constant_lr": F(aic=10.0), "tuned_lr": F(aic=11.5)}).text
+    'indistinguishable (|ΔAIC| = 1.5 < 2)'
+    """
+    if not isinstance(by_law, Mapping) or not {"constant_lr", "tuned_lr"} <= set(by_law):
+        raise TypeError(
+            f"by_law={by_law!r} must map 'constant_lr' and 'tuned_lr' to fits of the same runs"
+        )
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin >= 0:
+        raise ValueError(f"margin={margin!r} must be a real number >= 0")
+    delta = float(by_law["constant_lr"].aic - by_law["tuned_lr"].aic)
+    if delta >= margin:
+        law = "tuned_lr"
+    elif delta <= -margin:
+        law = "constant_lr"
+    else:
+        law = "indistinguishable"
+    return Preference(law, delta, float(margin))
+
+
+_LAW_WORDS = {"constant_lr": "constant-rate law", "tuned_lr": "tuned-rate law"}
+
+
+def law_verdict(fits: Mapping[object, Mapping[str, Fit]]) -> str:
+    r"""One sentence on which law the data sets follow, computed from the fits: for each law
+    the data sets where the AIC prefers it by at least :data:`AIC_MARGIN` (with the range of
+    :math:`|\Delta\mathrm{AIC}|`), and those where the two are indistinguishable.
+
+    ``fits`` maps a data-set name to ``{law: Fit}`` (as :func:`fit_laws` gives).
+
+    >>> from types import SimpleNamespace as F
+    >>> text = law_verdict({"a": {"constant_lr": F(aic=30.0), "tuned_lr": F(aic=4.0)},
+    ...                     "b": {"constant_lr": F(aic=9.0), "tuned_lr": F(aic=8.0)}})
+    >>> for part in text.split("; "):
+    ...     print(part)
+    the AIC prefers the tuned-rate law for a (by 26)
+    it cannot tell the two laws apart for b (|ΔAIC| 1)
+    """
+    if not isinstance(fits, Mapping) or not fits:
+        raise TypeError(f"fits={fits!r} must be a non-empty mapping name -> {{law: Fit}}")
+    by = {name: law_preference(by_law) for name, by_law in fits.items()}
+    parts = []
+    for law, words in _LAW_WORDS.items():
+        chosen = {n: p for n, p in by.items() if p.law == law}
+        if chosen:
+            sizes = sorted(abs(p.delta_aic) for p in chosen.values())
+            spread = f"{sizes[0]:.3g}" if len(sizes) == 1 else f"{sizes[0]:.3g} to {sizes[-1]:.3g}"
+            names = "all of them" if len(chosen) == len(by) > 1 else ", ".join(map(str, chosen))
+            parts.append(f"the AIC prefers the {words} for {names} (by {spread})")
+    tied = {n: p for n, p in by.items() if p.law == "indistinguishable"}
+    if tied:
+        sizes = ", ".join(f"{abs(p.delta_aic):.2g}" for p in tied.values())
+        what = "the AIC" if not parts else "it"
+        parts.append(
+            f"{what} cannot tell the two laws apart for {', '.join(map(str, tied))} "
+            f"(|ΔAIC| {sizes})"
+        )
+    return "; ".join(parts)
 
 
 def law_table(fits: Mapping[object, Mapping[str, Fit]]) -> pd.DataFrame:
