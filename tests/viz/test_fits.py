@@ -14,6 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from batchsteps.analysis import fit_steps, per_batch  # noqa: E402
 from batchsteps.viz import OPTIMIZER_STYLES, plot_fits, plot_linearisation  # noqa: E402
+from batchsteps.viz.fits import STATUS_MARKERS, status_summary  # noqa: E402
 
 POWERS = 2.0 ** np.arange(1, 11)
 
@@ -69,9 +70,44 @@ def test_measured_points_are_the_medians_per_batch_size():
 
 def test_runs_not_reached_are_shown_and_counted():
     ax = plot_fits({"sgd": SGD}).axes[0]
-    (missed,) = _labelled(ax, "not reached")
+    (missed,) = _labelled(ax, "excluded")  # reached=False without a budget: excluded
     assert f"({SGD.n_excluded} runs)" in missed.get_label()
     np.testing.assert_allclose(missed.get_xdata(), np.unique(SGD.excluded_batch_sizes))
+
+
+def _ended(min_steps, min_batch, budget, seeds=5):
+    """Runs of a constant-rate curve that end in all three ways: reached, out of budget
+    (censored at ``budget``) and, at the two smallest batch sizes, one diverged run each."""
+    rng = np.random.default_rng(3)
+    b = np.repeat(POWERS, seeds)
+    with np.errstate(divide="ignore"):
+        k = np.where(b > min_batch, min_steps * b / (b - min_batch), np.inf)
+    k = k * np.exp(0.3 * rng.standard_normal(b.size))
+    status = np.where(k <= budget, "reached", "budget").astype(object)
+    status[[0, seeds]] = "diverged"
+    return fit_steps(b, np.where(status == "reached", np.ceil(k), -1.0), status=status,
+                     max_steps=budget, n_boot=20)  # fmt: skip
+
+
+def test_each_way_a_run_ended_has_its_marker_and_count_and_the_budget_its_line():
+    fit = _ended(500.0, 6.0, 2000.0)
+    ax = plot_fits({"sgd": fit}).axes[0]
+    counts = fit.counts
+    for status, words in (("budget", "out of budget"), ("diverged", "diverged")):
+        (line,) = _labelled(ax, words)
+        where = counts.index[counts[status] > 0].to_numpy(dtype=float)
+        np.testing.assert_allclose(line.get_xdata(), where)
+        assert f"({int(counts[status].sum())} runs)" in line.get_label()
+        assert line.get_marker() == STATUS_MARKERS[status][0]
+    (budget,) = _labelled(ax, "step budget")
+    assert budget.get_ydata()[0] == pytest.approx(2000.0)
+    assert "median first-passage" in ax.get_ylabel()
+    assert status_summary(fit) == (
+        f"{int(counts['reached'].sum())} reached, {int(counts['budget'].sum())} out of budget, "
+        f"{int(counts['diverged'].sum())} diverged"
+    )
+    with pytest.raises(TypeError, match="fit=3"):
+        status_summary(3)
 
 
 def test_sfo_figure_multiplies_by_b_and_marks_the_critical_batch():

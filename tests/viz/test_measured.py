@@ -16,7 +16,12 @@ import pytest  # noqa: E402
 from batchsteps.analysis import fit_steps  # noqa: E402
 from batchsteps.experiments import Tuning  # noqa: E402
 from batchsteps.viz import OPTIMIZER_STYLES  # noqa: E402
-from batchsteps.viz.measured import plot_comparison, plot_measured, plot_tuning  # noqa: E402
+from batchsteps.viz.measured import (  # noqa: E402
+    plot_comparison,
+    plot_measured,
+    plot_rate_sweep,
+    plot_tuning,
+)
 
 
 def _fits(min_steps=500.0, min_batch=8.0):
@@ -121,3 +126,36 @@ def test_tuning_figure_marks_the_rate_used():
     assert "0.4" in ax.get_legend().get_texts()[0].get_text()
     with pytest.raises(TypeError, match="tuning=1"):
         plot_tuning(1)
+
+
+def _rate_sweep():
+    from batchsteps.experiments import RateSweep
+
+    rates = (0.1, 0.2, 0.4)
+    fits = {rate: _fits(500.0 / rate * 0.2, 4.0 * rate / 0.2) for rate in rates}
+    empty = pd.DataFrame()
+    return RateSweep("sgd", "loss", rates, empty, fits, empty, _fits(400.0, 1.0), 0.0, 0.0)
+
+
+def test_rate_sweep_draws_one_curve_per_rate_and_the_tuned_curve_in_black():
+    swept = _rate_sweep()
+    ax = plot_rate_sweep(swept).axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    for rate in swept.rates:
+        assert any(t.startswith(f"α = {rate:g}: constant-rate law fit") for t in labels)
+        # its b* is marked at twice its fitted pole
+        (mark,) = [ln for ln in ax.get_lines() if ln.get_label().startswith(f"α = {rate:g}: b*")]
+        assert mark.get_xdata()[0] == pytest.approx(swept.fits[rate]["constant_lr"].critical_batch)
+    (tuned,) = [
+        ln
+        for ln in ax.get_lines()
+        if ln.get_label() == "best of these rates per b: tuned-rate law fit"
+    ]
+    assert tuned.get_color() == "#000000" and tuned.get_linestyle() == "--"
+    colours = {ln.get_color() for ln in ax.get_lines() if "constant-rate law fit" in ln.get_label()}
+    assert len(colours) == 3
+    assert "median first-passage" in ax.get_ylabel()
+    with pytest.raises(TypeError, match="sweep=3"):
+        plot_rate_sweep(3)
+    fig, given = plt.subplots()
+    assert plot_rate_sweep(swept, ax=given) is fig

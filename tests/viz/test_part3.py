@@ -49,8 +49,9 @@ def test_regimes_reject_non_bounds_and_bad_batch_sizes():
 
 
 def _fits():
-    b = np.array([4, 8, 16, 32, 64, 128], dtype=float)
-    return fit_laws(b, 100 * (1 + 16 / b), n_boot=20)
+    b = np.repeat(np.array([4, 8, 16, 32, 64, 128], dtype=float), 3)
+    scatter = np.exp(0.05 * np.random.default_rng(0).standard_normal(b.size))
+    return fit_laws(b, 100 * (1 + 16 / b) * scatter, n_boot=20)
 
 
 def test_fit_panels_one_panel_per_data_set_with_both_laws():

@@ -4,8 +4,9 @@ Two figures, each one call from a chapter:
 
 - :func:`plot_fits`: steps :math:`K` (or stochastic gradients :math:`bK`) against the batch size
   on log-log axes; per batch size the median run with an order-statistic interval of the
-  median, the fitted law as a line with its bootstrap band, runs that never reached the target
-  as crosses along the bottom, the critical batch as a vertical mark with its interval;
+  median, the fitted law as a line with its band, runs that did not reach the target along
+  the bottom by how they ended (out of budget, diverged), the critical batch as a vertical
+  mark with its interval;
 - :func:`plot_linearisation`: :math:`1/K` against :math:`1/b` on linear axes, where the
   constant-rate law :math:`1/K = (1 - b_0/b)/K_{\min}` is a straight line meeting the axis
   :math:`1/b = 0` at :math:`1/K_{\min}`, while the tuned-rate law bends.
@@ -21,6 +22,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -29,6 +31,15 @@ from ..analysis.summary import per_batch
 from .style import OPTIMIZER_STYLES, SeriesStyle, batch_axis, mark_batch
 
 QUANTITIES = ("steps", "sfo")
+#: How a run that did not reach is drawn: marker and words, per status of
+#: :data:`batchsteps.analysis.STATUSES`.
+STATUS_MARKERS = {
+    "budget": ("v", "out of budget"),
+    "diverged": ("x", "diverged"),
+    "excluded": ("s", "excluded"),
+}
+#: The statistic every measured point and fitted curve shows.
+STEPS_LABEL = "median first-passage steps $K$ (over seeds)"
 LAW_LINESTYLES = {"constant_lr": "-", "tuned_lr": "--"}
 LAW_LABELS = {"constant_lr": "constant-rate law", "tuned_lr": "tuned-rate law"}
 _CRITICAL_SYMBOL = {"constant_lr": "b*", "tuned_lr": "B_noise"}
@@ -45,8 +56,16 @@ def _style(name: object, index: int) -> SeriesStyle:
     return SeriesStyle(label, _NEUTRAL[index % len(_NEUTRAL)], "o")
 
 
-def _series(fits: object) -> list[tuple[SeriesStyle, list[Fit]]]:
-    """Validated ``(style, fits of one data set)`` pairs."""
+def _series(
+    fits: object, styles: Mapping[object, SeriesStyle] | None = None
+) -> list[tuple[SeriesStyle, list[Fit]]]:
+    """Validated ``(style, fits of one data set)`` pairs; ``styles`` overrides the house
+    style of the names it holds."""
+    styles = {} if styles is None else styles
+    if not isinstance(styles, Mapping) or not all(
+        isinstance(v, SeriesStyle) for v in styles.values()
+    ):
+        raise TypeError(f"styles={styles!r} must map series names to SeriesStyle")
     if isinstance(fits, Fit):
         return [(SeriesStyle("", _NEUTRAL[0], "o"), [fits])]
     if not isinstance(fits, Mapping) or not fits:
@@ -72,7 +91,8 @@ def _series(fits: object) -> list[tuple[SeriesStyle, list[Fit]]]:
                 raise ValueError(
                     f"fits[{name!r}] holds fits of different data; one name is one measured curve"
                 )
-        series.append((_style(name, index), list(group)))
+        style = styles.get(name) or _style(name, index)
+        series.append((style, list(group)))
     return series
 
 
@@ -104,13 +124,47 @@ def _draw_points(ax: Axes, style: SeriesStyle, fit: Fit, level: float, scale_by_
         table["batch_size"].to_numpy(), median, yerr=yerr, fmt=style.marker, color=style.color,
         capsize=2.5, linestyle="none", label=label,
     )  # fmt: skip
-    if fit.excluded_batch_sizes:
-        missed = np.unique(fit.excluded_batch_sizes)
+    _draw_statuses(ax, style, fit)
+
+
+def _draw_statuses(ax: Axes, style: SeriesStyle, fit: Fit) -> None:
+    """The runs that did not reach, by how they ended, as markers along the bottom of the
+    axes at their batch sizes (one row per status), each labelled with its count."""
+    counts = _status_counts(fit)
+    for row, status in enumerate(s for s in STATUS_MARKERS if s in counts.columns):
+        column = counts[status]
+        where = column[column > 0]
+        if where.empty:
+            continue
+        marker, words = STATUS_MARKERS[status]
         ax.plot(
-            missed, np.full(missed.size, 0.04), linestyle="none", marker="x", color=style.color,
+            where.index.to_numpy(dtype=float), np.full(where.size, 0.035 + 0.05 * row),
+            linestyle="none", marker=marker, color=style.color, markerfacecolor="none",
             transform=ax.get_xaxis_transform(), clip_on=False,
-            label=_label(style, f"not reached ({len(fit.excluded_batch_sizes)} runs)"),
+            label=_label(style, f"{words} ({int(where.sum())} runs)"),
         )  # fmt: skip
+
+
+def _status_counts(fit: Fit) -> pd.DataFrame:
+    """Runs per batch size and status (the fit's ``counts``, or, for a fit without them,
+    every run not used counted as ``"excluded"``)."""
+    if fit.counts is not None:
+        return fit.counts
+    missed = pd.Series(fit.excluded_batch_sizes, dtype=float).value_counts().sort_index()
+    return pd.DataFrame({"excluded": missed})
+
+
+def status_summary(fit: Fit) -> str:
+    """How the runs of a fit ended, in words: ``"40 reached, 10 out of budget, 0 diverged"``
+    (and ``excluded`` where any were): what a caption or legend says beside the points."""
+    if not isinstance(fit, Fit):
+        raise TypeError(f"fit={fit!r} must be a batchsteps.analysis.Fit")
+    counts = _status_counts(fit).sum()
+    parts = [f"{int(counts.get('reached', fit.n_points))} reached"]
+    parts += [f"{int(counts.get(s, 0))} {STATUS_MARKERS[s][1]}" for s in ("budget", "diverged")]
+    if counts.get("excluded", 0):
+        parts.append(f"{int(counts['excluded'])} {STATUS_MARKERS['excluded'][1]}")
+    return ", ".join(parts)
 
 
 def _draw_curve(ax, style, fit, band, mark_critical, scale_by_b, level, single):
@@ -152,19 +206,24 @@ def plot_fits(
     band: bool = True,
     mark_critical: bool = True,
     level: float = 0.95,
+    styles: Mapping[object, SeriesStyle] | None = None,
 ) -> Figure:
     r"""Measured steps against batch size with the fitted laws, on log-log axes.
 
     ``quantity="steps"`` draws :math:`K(b)`; ``"sfo"`` draws :math:`N(b) = bK(b)`, whose
     minimum for the constant-rate law sits at :math:`b^\star = 2b_0`. Points: median of the
-    runs at each batch size with the order-statistic interval of the median at ``level``;
-    lines: the fits over the measured range, with their bootstrap band when ``band``;
-    vertical marks: each fit's critical batch when ``mark_critical``. Draws into ``ax`` if
-    given, else a new figure; returns the figure.
+    runs that reached at each batch size with the order-statistic interval of the median at
+    ``level``; along the bottom, the batch sizes where runs ran out of the step budget
+    (triangles), diverged (crosses) or were excluded (squares), with their counts in the
+    legend; a dotted horizontal line at the step budget of the censored runs; lines: the fits
+    over the measured range, with their band when ``band``; vertical marks: each fit's
+    critical batch when ``mark_critical``. Series take their optimizer's house style, or the
+    :class:`~batchsteps.viz.SeriesStyle` that ``styles`` gives their name. Draws into ``ax``
+    if given, else a new figure; returns the figure.
     """
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity={quantity!r} is not known; allowed: {', '.join(QUANTITIES)}")
-    series = _series(fits)
+    series = _series(fits, styles)
     ax = _axes(ax)
     scale_by_b = quantity == "sfo"
     single = sum(len(group) for _, group in series) == 1
@@ -172,10 +231,15 @@ def plot_fits(
         _draw_points(ax, style, group[0], level, scale_by_b)
         for fit in group:
             _draw_curve(ax, style, fit, band, mark_critical, scale_by_b, level, single)
+    if not scale_by_b:
+        budgets = sorted({float(v) for _, g in series for v in g[0].censored_steps})
+        for budget in budgets:
+            ax.axhline(budget, color="#777777", linestyle=(0, (1, 3)), linewidth=1.0,
+                       label=f"step budget {budget:,.0f}")  # fmt: skip
     batch_axis(ax)
     ax.set_yscale("log")
     ax.set_xlabel("batch size $b$ (samples per step)")
-    ylabel = "steps to target $K$" if quantity == "steps" else "stochastic gradients $bK$"
+    ylabel = STEPS_LABEL if quantity == "steps" else "stochastic gradients $bK$ (median $K$)"
     ax.set_ylabel(ylabel)
     _legend(ax, series)
     return ax.figure
@@ -194,7 +258,8 @@ def _legend(ax: Axes, series: list[tuple[SeriesStyle, list[Fit]]]) -> None:
             key=lambda i: len(prefixes[i]),
             default=len(prefixes),
         )
-        return owner, 0 if "median" in label else 1 if "not reached" in label else 2
+        words = [w for _, w in STATUS_MARKERS.values()]
+        return owner, 0 if "median" in label else 1 if any(w in label for w in words) else 2
 
     ordered = sorted(zip(handles, labels, strict=True), key=rank)
     ax.legend(
@@ -246,7 +311,7 @@ def plot_linearisation(
     ax.set_xlim(left=0.0)
     ax.set_ylim(bottom=0.0)
     ax.set_xlabel("inverse batch size $1/b$")
-    ax.set_ylabel("inverse steps to target $1/K$")
+    ax.set_ylabel("inverse median first-passage steps $1/K$")
     _legend(ax, series)
     return ax.figure
 

@@ -6,7 +6,9 @@ r"""Figures of Part II's measurements: one optimizer's curve, optimizers side by
 - :func:`plot_comparison`: the critical batch :math:`b^\star` and :math:`K_{\min}` of each
   optimizer with their intervals, side by side, with the theory's prediction where it makes
   one (SGD's measured value times the theory's ratio);
-- :func:`plot_tuning`: the learning-rate rule, steps at the tuning batch against the rate.
+- :func:`plot_tuning`: the learning-rate rule, steps at the tuning batch against the rate;
+- :func:`plot_rate_sweep`: one optimizer's constant-rate curves at several rates, beside the
+  curve with the rate tuned per batch size among them.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..analysis.fit import Fit
 from .fits import plot_fits, plot_linearisation
-from .style import OPTIMIZER_STYLES, SeriesStyle
+from .style import OPTIMIZER_STYLES, SeriesStyle, use_style
 
 _NEUTRAL = SeriesStyle("", "#444444", "o")
 _TARGET_FILL = ("full", "none", "left", "right")
@@ -159,3 +162,43 @@ def plot_tuning(tuning: object) -> Figure:
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+#: Colours of the rates of :func:`plot_rate_sweep`, smallest rate first (light to dark).
+RATE_COLORS = ("#9ecae1", "#4292c6", "#08306b", "#6baed6", "#2171b5")
+_RATE_MARKERS = ("v", "o", "^", "s", "D")
+
+
+def plot_rate_sweep(sweep: object, *, ax: Axes | None = None, level: float = 0.95) -> Figure:
+    r"""One optimizer's median first-passage steps against the batch size at each constant
+    rate of a :class:`batchsteps.experiments.RateSweep` (blues, light to dark as the rate
+    grows), each with its constant-rate fit and :math:`b^\star = 2b_0` marked, beside the
+    curve of the best of these rates per batch size (black) with its tuned-rate fit (dashed).
+    Runs that ran out of budget or diverged are marked along the bottom per rate. Draws into
+    ``ax`` if given; returns the figure.
+    """
+    from ..experiments import RateSweep
+
+    if not isinstance(sweep, RateSweep):
+        raise TypeError(f"sweep={sweep!r} must be a RateSweep (see experiments.rate_sweep)")
+    if ax is None:
+        use_style()
+        fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    fits: dict[str, object] = {}
+    styles: dict[str, SeriesStyle] = {}
+    for i, rate in enumerate(sweep.rates):
+        if rate in sweep.fits:
+            name = f"α = {rate:g}"
+            fits[name] = sweep.fits[rate]["constant_lr"]
+            styles[name] = SeriesStyle(
+                name, RATE_COLORS[i % len(RATE_COLORS)], _RATE_MARKERS[i % len(_RATE_MARKERS)]
+            )
+    if sweep.tuned_fits is not None:
+        name = "best of these rates per b"
+        fits[name] = [sweep.tuned_fits["tuned_lr"]]
+        styles[name] = SeriesStyle(name, "#000000", "*")
+    if not fits:
+        raise ValueError("sweep has no fitted curve: no rate reached at three batch sizes")
+    plot_fits(fits, ax=ax, level=level, styles=styles)
+    ax.set_title(f"{_style(sweep.optimizer).label}: the rate swept")
+    return ax.figure
