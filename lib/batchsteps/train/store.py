@@ -47,6 +47,9 @@ from typing import Any
 
 __all__ = [
     "FORMAT_VERSION",
+    "TEMP_PREFIX",
+    "DAMAGED_MARK",
+    "STALE_AFTER",
     "DamagedCellError",
     "StoreVersionError",
     "StoreWarning",
@@ -341,9 +344,9 @@ class StoreReport:
 
     ``cells``: cells that pass every check; ``damaged``: path -> what is wrong (moved aside
     when ``clean``); ``newer``: path -> format of cells this version cannot read (left alone);
-    ``temporary``: files of writers that never finished (removed when ``clean`` and older than
-    an hour, ``STALE_AFTER`` seconds); ``quarantined``: damaged cells moved aside before, kept for
-    inspection (delete them by hand once looked at).
+    ``temporary``: files of writers that never finished (removed when ``clean`` and older
+    than an hour, ``STALE_AFTER`` seconds); ``quarantined``: damaged cells moved aside
+    before, kept for inspection (delete them by hand once looked at).
     """
 
     folder: Path
@@ -371,9 +374,9 @@ def check_store(folder: str | os.PathLike, *, clean: bool = False) -> StoreRepor
 
     With ``clean``, damaged cells are moved aside (never deleted) and temporary files older
     than an hour (left by a killed writer; a live writer keeps one for milliseconds) are
-    removed; cells of a newer
-    format and files moved aside earlier are left alone. Returns a :class:`StoreReport` of
-    what was found; a second check after ``clean`` finds the store ``ok``.
+    removed; cells of a newer format and files moved aside earlier are left alone. Returns a
+    :class:`StoreReport` of what was found; a second check after ``clean`` finds no damaged
+    cell and no stale temporary file.
     """
     folder = _as_path(folder)
     if not isinstance(clean, bool):
@@ -391,8 +394,7 @@ def check_store(folder: str | os.PathLike, *, clean: bool = False) -> StoreRepor
             quarantined.append(path)
         elif path.name.startswith("cell-") and path.suffix == ".json":
             try:
-                _load(path)
-                cells += 1
+                cells += _load(path) is not None  # None: moved or removed since listed
             except DamagedCellError as damage:
                 damaged.append(damage)
             except StoreVersionError as err:
@@ -400,8 +402,11 @@ def check_store(folder: str | os.PathLike, *, clean: bool = False) -> StoreRepor
     if clean:
         quarantine(damaged, warn=False)
         for path in temporary:
-            if time.time() - path.stat().st_mtime > STALE_AFTER:
-                path.unlink(missing_ok=True)
+            try:
+                if time.time() - path.stat().st_mtime > STALE_AFTER:
+                    path.unlink()
+            except FileNotFoundError:  # its writer finished meanwhile
+                pass
     return StoreReport(
         folder=folder,
         cells=cells,
