@@ -117,7 +117,7 @@ def cell_path(folder: str | os.PathLike, key: Mapping[str, Any]) -> Path:
     """File of the cell whose identity is ``key``: ``cell-<sha256 of its JSON>.json``.
 
     >>> cell_path("store", {"a": 1}).name
-    'cell-015abd7f5cc57a2dd94b7590.json'
+    'cell-f9d86028c6e0d64e225186f9.json'
     """
     text = json.dumps(key, sort_keys=True)
     return Path(folder) / f"cell-{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
