@@ -125,29 +125,32 @@ def test_numeric_bound_agrees_with_sympy_at_random_points():
         np.testing.assert_allclose(num.steps(batches), exact, rtol=1e-9)
 
 
-def test_the_bound_holds_for_rmsprop_on_a_noisy_quadratic():
-    # f = (L/2)||theta||^2 in d coordinates, g = grad f + noise of variance sigma^2/b in total;
-    # every constant of the theorem is measured along the runs, then the bound is evaluated.
-    rng = np.random.default_rng(0)
-    L, sigma, b, alpha, beta2, delta, d, K, runs = 1.0, 0.5, 4, 0.01, 0.999, 0.5, 4, 300, 400
-    theta = np.full((runs, d), 0.5)
-    v = np.zeros((runs, d))
-    grad_sq, G, h_min, h_max = 0.0, 0.0, np.inf, 0.0
-    f0 = 0.5 * L * float(np.sum(theta[0] ** 2))
-    for _ in range(K):
-        grad = L * theta
-        grad_sq += float(np.mean(np.sum(grad**2, axis=1))) / K
-        G = max(G, float(np.max(np.linalg.norm(grad, axis=1))))
-        g = grad + rng.normal(scale=sigma / math.sqrt(b * d), size=grad.shape)
-        h_min = min(h_min, float(np.min(np.sqrt(beta2 * v) + delta)))
-        v = beta2 * v + (1 - beta2) * g**2
-        h = np.sqrt(v) + delta
-        h_max = max(h_max, float(np.max(h)))
-        theta = theta - alpha * g / h
-    values = dict(L=L, sigma=sigma, Delta=f0, alpha=alpha, beta2=beta2, G=G)
-    values.update(h_min=h_min, h_max=h_max, epsilon=1.0)
-    num = bound("rmsprop-smooth").subs(**values)
-    assert grad_sq <= num.A / K + num.B / b + num.C
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"batch_size": 1}, {"batch_size": 64, "beta2": 0.99}, {"beta2": 1.0, "sigma": 2.0}],
+)
+def test_the_bound_holds_for_rmsprop_on_a_noisy_quadratic(settings):
+    check = rs.quadratic_check(steps=200, runs=300, **settings)
+    assert 0 < check.measured <= check.bound
+    assert check.values["h_min"] <= check.values["h_max"]
+    assert check.batch_size == settings.get("batch_size", 4)
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "error", "pattern"),
+    [
+        ("alpha", 0.0, ValueError, r"alpha=0\.0 is outside the allowed range \(0, inf\)"),
+        ("sigma", "1", TypeError, r"sigma='1' must be a real number > 0"),
+        ("beta2", 1.2, ValueError, r"beta2=1\.2 is outside the allowed range \[0, 1\]"),
+        ("steps", 2.5, TypeError, r"steps=2\.5 must be an int >= 1"),
+        ("runs", 0, ValueError, r"runs=0 is outside the allowed range: an int >= 1"),
+        ("seed", True, TypeError, r"seed=True must be an int"),
+        ("delta", 1e-3, ValueError, r"alpha=0\.01 is outside .*no alpha qualifies"),
+    ],
+)
+def test_quadratic_check_rejects_bad_arguments_naming_them(argument, value, error, pattern):
+    with pytest.raises(error, match=pattern):
+        rs.quadratic_check(**{"steps": 5, "runs": 5, argument: value})
 
 
 @pytest.mark.parametrize(

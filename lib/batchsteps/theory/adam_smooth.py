@@ -24,6 +24,13 @@ returned as sympy expressions whose identities the tests and the chapter assert.
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
 import sympy as sp
 
 from .bound import Bound, Parameter, StepSizeCondition
@@ -242,3 +249,109 @@ def rmsprop_smooth_bound() -> Bound:
         assumptions=PARAMETERS,
         conditions=(order, condition),
     )
+
+
+@dataclass(frozen=True)
+class QuadraticCheck:
+    r"""RMSProp on :math:`f(\theta) = \tfrac L2\|\theta\|^2` with Gaussian noise, against its bound.
+
+    ``measured`` is :math:`\frac1K\sum_{k<K}\|\nabla f(\theta_k)\|^2` averaged over ``runs``
+    independent runs (an estimate of the left side of the theorem); ``bound`` is
+    :math:`A/K + B/b` with every constant measured along those runs (``values``: ``G`` the
+    largest :math:`\|\nabla f(\theta_k)\|`, ``h_min`` the smallest proxy entry, ``h_max`` the
+    largest :math:`h_{k,i}`, ``Delta`` = :math:`f(\theta_0)`); ``delta`` the :math:`\delta` of
+    :math:`h = \sqrt v + \delta`.
+    """
+
+    values: Mapping[str, float]
+    delta: float
+    steps: int
+    batch_size: int
+    runs: int
+    measured: float
+    bound: float
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}={value!r} must be a real number > 0")
+    if not (math.isfinite(float(value)) and value > 0):
+        raise ValueError(f"{name}={value!r} is outside the allowed range (0, inf)")
+    return float(value)
+
+
+def _count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}={value!r} must be an int >= 1")
+    if value < 1:
+        raise ValueError(f"{name}={value!r} is outside the allowed range: an int >= 1")
+    return int(value)
+
+
+def quadratic_check(
+    *,
+    L: float = 1.0,
+    sigma: float = 0.5,
+    batch_size: int = 4,
+    alpha: float = 0.01,
+    beta2: float = 0.999,
+    delta: float = 0.5,
+    dim: int = 4,
+    steps: int = 300,
+    runs: int = 400,
+    start: float = 0.5,
+    seed: int = 0,
+) -> QuadraticCheck:
+    r"""Run RMSProp (:math:`\beta_1 = 0`, no bias correction) on
+    :math:`f(\theta) = \tfrac L2\|\theta\|^2` in ``dim`` coordinates from
+    :math:`\theta_0 = (\text{start}, \dots)`, with :math:`g_k = \nabla f(\theta_k) + \xi_k`,
+    :math:`\xi_k \sim N(0, \sigma^2/(b\,\text{dim})\,I)` (so :math:`\mathbb E\|\xi_k\|^2 =
+    \sigma^2/b`), and evaluate :func:`rmsprop_smooth_bound` at the constants measured.
+
+    ``beta2`` in [0, 1]; the others positive (``dim``, ``steps``, ``runs``, ``batch_size``
+    integers >= 1). Raises ``ValueError`` from the bound if the measured constants leave no
+    admissible rate (then lower ``alpha`` or raise ``delta``).
+
+    >>> check = quadratic_check(steps=50, runs=50)
+    >>> check.measured <= check.bound
+    True
+    """
+    L, sigma, alpha, delta, start = (
+        _positive(n, v)
+        for n, v in (
+            ("L", L),
+            ("sigma", sigma),
+            ("alpha", alpha),
+            ("delta", delta),
+            ("start", start),
+        )
+    )
+    if isinstance(beta2, bool) or not isinstance(beta2, numbers.Real):
+        raise TypeError(f"beta2={beta2!r} must be a real number in [0, 1]")
+    if not 0.0 <= beta2 <= 1.0:
+        raise ValueError(f"beta2={beta2!r} is outside the allowed range [0, 1]")
+    b, dim, steps, runs = (
+        _count(n, v)
+        for n, v in (("batch_size", batch_size), ("dim", dim), ("steps", steps), ("runs", runs))
+    )
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed={seed!r} must be an int")
+    rng = np.random.default_rng(int(seed))
+    theta = np.full((runs, dim), start)
+    v = np.zeros((runs, dim))
+    total, G, h_min, h_max = 0.0, 0.0, math.inf, 0.0
+    for _ in range(steps):
+        grad = L * theta
+        total += float(np.mean(np.sum(grad**2, axis=1)))
+        G = max(G, float(np.max(np.linalg.norm(grad, axis=1))))
+        g = grad + rng.normal(scale=sigma / math.sqrt(b * dim), size=grad.shape)
+        h_min = min(h_min, float(np.min(np.sqrt(beta2 * v) + delta)))
+        v = beta2 * v + (1.0 - beta2) * g**2
+        h = np.sqrt(v) + delta
+        h_max = max(h_max, float(np.max(h)))
+        theta = theta - alpha * g / h
+    values = dict(L=L, sigma=sigma, Delta=0.5 * L * dim * start**2, alpha=alpha, beta2=beta2)
+    values.update(G=G, h_min=h_min, h_max=h_max)
+    num = rmsprop_smooth_bound().subs(**values, epsilon=1.0)
+    bound = num.A / steps + num.B / b + num.C
+    return QuadraticCheck(MappingProxyType(values), delta, steps, b, runs, total / steps, bound)
