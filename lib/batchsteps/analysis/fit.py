@@ -96,6 +96,10 @@ class _Data:
     censored: np.ndarray
     design: np.ndarray
 
+    @functools.cached_property
+    def observed(self) -> np.ndarray:
+        return ~self.censored
+
 
 def _design(b: np.ndarray, noise: str, centre: float) -> np.ndarray:
     if noise == "constant":
@@ -104,73 +108,56 @@ def _design(b: np.ndarray, noise: str, centre: float) -> np.ndarray:
 
 
 def _terms(law: Law, data: _Data, phi: np.ndarray, p: int):
-    """Per-run ``z``, ``log sigma``, ``sigma`` and the law's ``log K`` at ``phi``."""
+    """Per-run ``z``, ``log sigma``, ``sigma`` and the law's ``log K`` at ``phi`` (callers
+    silence floating-point warnings: ``log K`` is ``inf`` at or below a pole)."""
     mu = law.log_steps(data.b, phi[:p])
     s = data.design @ phi[p:]
     sigma = np.exp(s)
-    with np.errstate(invalid="ignore"):
-        z = (data.y - mu) / sigma
-    return z, s, sigma, mu
+    return (data.y - mu) / sigma, s, sigma, mu
 
 
-def _mills(z: np.ndarray) -> np.ndarray:
-    r""":math:`\varphi(z)/(1 - \Phi(z))`, 0 at :math:`z = -\infty`."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        value = np.exp(-0.5 * z**2 - _HALF_LOG_2PI - special.log_ndtr(-z))
-    return np.where(np.isneginf(z), 0.0, value)
+def _mills(z: np.ndarray, log_sf: np.ndarray) -> np.ndarray:
+    r""":math:`\varphi(z)/(1 - \Phi(z))` given :math:`\log(1 - \Phi(z))`; 0 at
+    :math:`z = -\infty`."""
+    return np.where(np.isneginf(z), 0.0, np.exp(-0.5 * z**2 - _HALF_LOG_2PI - log_sf))
 
 
 def _nll(phi: np.ndarray, law: Law, data: _Data, p: int) -> tuple[float, np.ndarray]:
     """Negative log-likelihood and its gradient in ``phi = (theta, gamma)``."""
     z, s, sigma, mu = _terms(law, data, phi, p)
-    obs, cens = ~data.censored, data.censored
-    if not np.all(np.isfinite(z[obs])):
+    obs, cens = data.observed, data.censored
+    z_obs, z_cens = z[obs], z[cens]
+    if not np.all(np.isfinite(z_obs)):
         return math.inf, np.zeros_like(phi)
-    value = float(np.sum(0.5 * z[obs] ** 2 + s[obs]) + _HALF_LOG_2PI * obs.sum())
-    value -= float(np.sum(special.log_ndtr(-z[cens])))
-    mills = _mills(z[cens])
+    log_sf = special.log_ndtr(-z_cens)
+    value = float(np.sum(0.5 * z_obs**2 + s[obs]) + _HALF_LOG_2PI * z_obs.size - np.sum(log_sf))
+    mills = _mills(z_cens, log_sf)
     d_mu = np.empty_like(z)
     d_s = np.empty_like(z)
-    d_mu[obs] = -z[obs] / sigma[obs]
-    d_s[obs] = 1.0 - z[obs] ** 2
+    d_mu[obs] = -z_obs / sigma[obs]
+    d_s[obs] = 1.0 - z_obs**2
     d_mu[cens] = -mills / sigma[cens]
-    d_s[cens] = np.where(mills > 0, -mills * z[cens], 0.0)
-    jac = law.gradient(data.b, phi[:p])
-    jac = np.where(np.isfinite(mu)[:, None], jac, 0.0)
+    d_s[cens] = np.where(mills > 0, -mills * z_cens, 0.0)
+    jac = np.where(np.isfinite(mu)[:, None], law.gradient(data.b, phi[:p]), 0.0)
     return value, np.concatenate([jac.T @ d_mu, data.design.T @ d_s])
 
 
 def _minimise(law: Law, data: _Data, start: np.ndarray, bounds: list, p: int) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        result = optimize.minimize(
-            _nll, start, args=(law, data, p), jac=True, method="L-BFGS-B", bounds=bounds,
-            options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8},
-        )  # fmt: skip
+    result = optimize.minimize(
+        _nll, start, args=(law, data, p), jac=True, method="L-BFGS-B", bounds=bounds,
+        options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-8},
+    )  # fmt: skip
     return result.x
-
-
-def _hessian(law: Law, data: _Data, phi: np.ndarray, bounds: list, p: int) -> np.ndarray:
-    """Observed information by central differences of the gradient (one-sided at a bound)."""
-    k = phi.size
-    hessian = np.empty((k, k))
-    for i in range(k):
-        h = _HESSIAN_STEP * max(1.0, abs(phi[i]))
-        up, down = phi.copy(), phi.copy()
-        low, high = bounds[i]
-        up[i] = min(phi[i] + h, high if high is not None else math.inf)
-        down[i] = max(phi[i] - h, low if low is not None else -math.inf)
-        hessian[:, i] = (_nll(up, law, data, p)[1] - _nll(down, law, data, p)[1]) / (
-            up[i] - down[i]
-        )
-    return 0.5 * (hessian + hessian.T)
 
 
 def _theta_information(law: Law, data: _Data, phi: np.ndarray, p: int) -> np.ndarray:
     r"""Information on :math:`\theta` at fixed noise parameters: :math:`\sum_j w_j J_j J_j^T/
     \sigma_j^2` (:math:`w = 1` reached, :math:`\lambda(\lambda - c)` censored)."""
     z, _, sigma, mu = _terms(law, data, phi, p)
-    mills = _mills(z)
-    weight = np.where(data.censored, np.where(mills > 0, mills * (mills - z), 0.0), 1.0)
+    weight = np.ones_like(z)
+    z_cens = z[data.censored]
+    mills = _mills(z_cens, special.log_ndtr(-z_cens))
+    weight[data.censored] = np.where(mills > 0, mills * (mills - z_cens), 0.0)
     jac = np.where(np.isfinite(mu)[:, None], law.gradient(data.b, phi[:p]), 0.0)
     return (jac * (weight / sigma**2)[:, None]).T @ jac
 
@@ -348,7 +335,8 @@ class Fit:
     @functools.cached_property
     def lack_of_fit(self) -> LackOfFit:
         """The lack-of-fit test (computed on first access): see :class:`LackOfFit`."""
-        return _lack_of_fit(self)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return _lack_of_fit(self)
 
     def table(self) -> pd.DataFrame:
         """One row per parameter and ``critical_batch``: ``estimate, low, high, df``."""
@@ -529,47 +517,83 @@ def _noise_start(data: _Data, residuals: np.ndarray) -> np.ndarray:
     return np.clip(start, _LOG_SIGMA[0] + 1.0, _LOG_SIGMA[1] - 1.0) if obs.any() else start
 
 
-def _satterthwaite(law, data, phi, cov, p, gradient) -> float:
-    r""":math:`\nu = 2/\operatorname{Var}(\log s^2)` of the estimate with log-gradient
-    ``gradient`` (over the free law coordinates)."""
-    q = data.design.shape[1]
-    free = np.isfinite(gradient)
+def _log_variances(law: Law, data: _Data, phi: np.ndarray, p: int, free, gradients) -> np.ndarray:
+    r""":math:`\log s^2` of each row of ``gradients`` (log-gradients over the free law
+    coordinates) from the information on :math:`\theta` at the noise parameters in ``phi``."""
+    info = _theta_information(law, data, phi, p)[np.ix_(free, free)]
+    solved = np.linalg.solve(info, gradients.T)
+    return np.log(np.einsum("ij,ji->i", gradients, solved))
 
-    def log_variance(gamma: np.ndarray) -> float:
-        info = _theta_information(law, data, np.concatenate([phi[:p], gamma]), p)[
-            np.ix_(free, free)
-        ]
-        g = gradient[free]
-        return math.log(float(g @ np.linalg.solve(info, g)))
 
-    d = np.empty(q)
+def _restricted(gamma, law: Law, data: _Data, theta: np.ndarray, p: int, free) -> float:
+    r"""Approximate restricted (REML) criterion of the noise parameters at fixed
+    :math:`\theta`: :math:`-\ell + \tfrac12\log\det I_{\theta\theta}`."""
+    phi = np.concatenate([theta, gamma])
+    info = _theta_information(law, data, phi, p)[np.ix_(free, free)]
+    sign, logdet = np.linalg.slogdet(info)
+    return _nll(phi, law, data, p)[0] + 0.5 * logdet if sign > 0 else math.inf
+
+
+def _noise_fit(law: Law, data: _Data, phi: np.ndarray, bounds: list, p: int, free):
+    """REML noise parameters at the law's estimate and their covariance (inverse Hessian of
+    the criterion by central differences)."""
+    args = (law, data, phi[:p], p, free)
+    gamma = optimize.minimize(
+        _restricted, phi[p:], args=args, method="L-BFGS-B", bounds=bounds[p:],
+        options={"ftol": 1e-10, "gtol": 1e-6},
+    ).x  # fmt: skip
+    q, h = gamma.size, 1e-3
+    hessian = np.empty((q, q))
     for i in range(q):
-        h = np.zeros(q)
-        h[i] = 1e-4
-        d[i] = (log_variance(phi[p:] + h) - log_variance(phi[p:] - h)) / 2e-4
-    variance = float(d @ cov[p:, p:] @ d)
-    n = data.b.size
-    ceiling = max(n - p - q, 1)
-    return min(2.0 / variance, ceiling) if variance > 0 else float(ceiling)
+        for j in range(i, q):
+            e_i, e_j = np.eye(q)[i] * h, np.eye(q)[j] * h
+            hessian[i, j] = hessian[j, i] = (
+                _restricted(gamma + e_i + e_j, *args)
+                - _restricted(gamma + e_i - e_j, *args)
+                - _restricted(gamma - e_i + e_j, *args)
+                + _restricted(gamma - e_i - e_j, *args)
+            ) / (4 * h * h)
+    return gamma, np.linalg.inv(hessian)
+
+
+def _log_variances(law: Law, data: _Data, phi: np.ndarray, p: int, free, gradients) -> np.ndarray:
+    r""":math:`\log s^2` of each row of ``gradients`` (log-gradients over the free law
+    coordinates) from the information on :math:`\theta` at the noise parameters in ``phi``."""
+    info = _theta_information(law, data, phi, p)[np.ix_(free, free)]
+    solved = np.linalg.solve(info, gradients.T)
+    return np.log(np.einsum("ij,ji->i", gradients, solved))
 
 
 def _estimate(law: Law, data: _Data, phi: np.ndarray, bounds: list, at_bound, level: float):
-    """``(se_log, df, ci)`` of each law parameter and the critical batch, and ``cov``."""
+    r"""``(se_log, df, ci, cov)`` of each law parameter and the critical batch.
+
+    The noise parameters are re-estimated by REML at the law's estimate (maximum likelihood
+    puts the scatter too low where few runs fix a parameter); the covariance of
+    :math:`\theta` is the inverse information at them times :math:`n/(n - p)` (``n`` runs in
+    the likelihood, ``p`` law parameters: the factor of least squares, which also absorbs the
+    cost of estimated weights), and the t degrees of freedom are
+    Satterthwaite's :math:`\nu = 2/\operatorname{Var}(\log s^2)`, with :math:`\log s^2`
+    differentiated in the noise parameters, at most :math:`n - k`."""
     p = len(law.parameters)
     names = (*law.parameters, "critical_batch")
     params = law.params_of(phi[:p])
-    keep = np.concatenate([~at_bound, np.ones(phi.size - p, dtype=bool)])
-    nan = {n: math.nan for n in names}
+    free = ~at_bound
+    n, k = data.b.size, int(free.sum()) + phi.size - p
+    nan = {name: math.nan for name in names}
     cov = np.full((phi.size, phi.size), np.nan)
     try:
-        hessian = _hessian(law, data, phi, bounds, p)[np.ix_(keep, keep)]
-        inner = np.linalg.inv(hessian)
-        if not np.all(np.isfinite(inner)) or np.any(np.diag(inner) <= 0):
+        gamma, cov_noise = _noise_fit(law, data, phi, bounds, p, free)
+        adjusted = np.concatenate([phi[:p], gamma])
+        info = _theta_information(law, data, adjusted, p)[np.ix_(free, free)]
+        inner = np.linalg.inv(info) * n / (n - p)
+        if n <= k or not np.all(np.isfinite(inner)) or np.any(np.diag(inner) <= 0):
             raise np.linalg.LinAlgError("information not positive definite")
-        cov[np.ix_(keep, keep)] = inner
+        if not np.all(np.isfinite(cov_noise)) or np.any(np.diag(cov_noise) <= 0):
+            raise np.linalg.LinAlgError("noise information not positive definite")
     except np.linalg.LinAlgError:
-        return nan, nan, {n: (math.nan, math.nan) for n in names}, cov
-    crit = math.log(law.critical_batch(params))
+        return nan, nan, {name: (math.nan, math.nan) for name in names}, cov
+    cov[:p, :p][np.ix_(free, free)] = inner
+    cov[p:, p:] = cov_noise
     crit_gradient = np.empty(p)
     for i in range(p):
         step = np.zeros(p)
@@ -577,22 +601,34 @@ def _estimate(law: Law, data: _Data, phi: np.ndarray, bounds: list, at_bound, le
         up = math.log(law.critical_batch(law.params_of(phi[:p] + step)))
         down = math.log(law.critical_batch(law.params_of(phi[:p] - step)))
         crit_gradient[i] = (up - down) / 2e-6
-    gradients = [*np.eye(p), crit_gradient]
-    centres = [*phi[:p], crit]
+    gradients = np.vstack([np.eye(p), crit_gradient])
+    centres = np.array([*phi[:p], math.log(law.critical_batch(params))])
+    defined = ~np.any((np.abs(gradients) > 1e-12) & at_bound, axis=1)
+    g = gradients[:, free]
+    variance = np.einsum("ij,jk,ik->i", g, inner, g)
+    q = phi.size - p
+    slopes = np.empty((len(names), q))
+    for i in range(q):
+        up, down = adjusted.copy(), adjusted.copy()
+        up[p + i] += 1e-4
+        down[p + i] -= 1e-4
+        slopes[:, i] = (
+            _log_variances(law, data, up, p, free, g) - _log_variances(law, data, down, p, free, g)
+        ) / 2e-4
+    spread = np.einsum("ij,jk,ik->i", slopes, cov_noise, slopes)
+    ceiling = float(n - k)
+    with np.errstate(divide="ignore"):
+        nu = np.where(spread > 0, np.minimum(2.0 / spread, ceiling), ceiling)
+    t = stats.t.ppf(0.5 + level / 2.0, nu)
     se, df, ci = {}, {}, {}
-    for name, g, centre in zip(names, gradients, centres, strict=True):
-        touches = np.abs(g) > 1e-12
-        if np.any(touches & at_bound):
+    for i, name in enumerate(names):
+        if not defined[i]:
             se[name], df[name], ci[name] = math.nan, math.nan, (math.nan, math.nan)
             continue
-        g = np.where(at_bound, np.nan, g)
-        free = ~at_bound
-        s = math.sqrt(float(g[free] @ cov[:p, :p][np.ix_(free, free)] @ g[free]))
-        nu = _satterthwaite(law, data, phi, cov, p, g)
-        t = float(stats.t.ppf(0.5 + level / 2.0, nu))
-        se[name], df[name] = s, nu
+        half = t[i] * math.sqrt(variance[i])
+        se[name], df[name] = math.sqrt(variance[i]), float(nu[i])
         with np.errstate(over="ignore"):
-            ci[name] = (float(np.exp(centre - t * s)), float(np.exp(centre + t * s)))
+            ci[name] = (float(np.exp(centres[i] - half)), float(np.exp(centres[i] + half)))
     return se, df, ci, cov
 
 
@@ -614,7 +650,14 @@ def _draws(law, phi, cov, df, n_boot, rng) -> dict[str, np.ndarray]:
     return values
 
 
-def _fit_runs(
+def _fit_runs(*args) -> Fit:
+    """:func:`_fit_curve` with floating-point warnings silenced: ``log K`` is ``inf`` at or
+    below a pole, and optimizers probe outside where the law is finite."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _fit_curve(*args)
+
+
+def _fit_curve(
     law: Law,
     b: np.ndarray,
     k: np.ndarray,

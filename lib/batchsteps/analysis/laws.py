@@ -110,8 +110,8 @@ class Law(abc.ABC):
         r"""``{name: exp(theta_i)}``."""
         return {n: float(math.exp(t)) for n, t in zip(self.parameters, theta, strict=True)}
 
-    def theta_of(self, params: ParamsLike) -> np.ndarray:
-        r""":math:`\theta = \log p` from a mapping by name or a sequence in order."""
+    def values_of(self, params: ParamsLike) -> np.ndarray:
+        """The parameters in order, from a mapping by name or a sequence; positive, finite."""
         if isinstance(params, Mapping):
             missing = [n for n in self.parameters if n not in params]
             if missing:
@@ -130,7 +130,11 @@ class Law(abc.ABC):
         array = np.asarray(values, dtype=float)
         if not np.all(np.isfinite(array) & (array > 0)):
             raise ValueError(f"params={params!r} must be positive and finite")
-        return np.log(array)
+        return array
+
+    def theta_of(self, params: ParamsLike) -> np.ndarray:
+        r""":math:`\theta = \log p` from a mapping by name or a sequence in order."""
+        return np.log(self.values_of(params))
 
     def predict(self, b: np.ndarray | float, params: ParamsLike) -> np.ndarray | float:
         r""":math:`K(b)` (``inf`` where the target is never reached).
@@ -150,19 +154,26 @@ class Law(abc.ABC):
         theta = self.theta_of(params)
         k = np.asarray(steps, dtype=float)
         floor = float(np.exp(self.log_steps(np.array([1e300]), theta))[0])
-        low = max(self.pole(params), 1e-300)
+        pole = self.pole(params)
 
-        def one(target: float) -> float:
-            if target <= floor:
-                return math.inf
-
-            def gap(u: float) -> float:
+        def gap(u: float, target: float) -> float:
+            with np.errstate(over="ignore"):
                 return float(self.log_steps(np.array([math.exp(u)]), theta)[0]) - math.log(target)
 
-            lo, hi = math.log(low) + 1e-12, math.log(low) + 1.0
-            while gap(hi) > 0:
+        def one(target: float) -> float:
+            if target <= floor * (1.0 + 1e-12):
+                return math.inf
+            lo = math.log(pole) if pole > 0 else 0.0
+            hi = lo + 1.0
+            while gap(hi, target) > 0:
                 hi += 2.0 * (hi - lo)
-            return math.exp(optimize.brentq(gap, lo, hi, xtol=1e-14, rtol=1e-14))
+            step = 1.0
+            while pole == 0 and gap(lo, target) < 0:
+                lo -= step
+                step *= 2.0
+            if pole > 0:
+                lo += 1e-15 * max(1.0, abs(lo))
+            return math.exp(optimize.brentq(gap, lo, hi, args=(target,), xtol=1e-14, rtol=1e-14))
 
         value = np.vectorize(one, otypes=[float])(k)
         return float(value) if np.ndim(value) == 0 else value
@@ -251,7 +262,7 @@ class ConstantRateLaw(Law):
         return np.array([-np.inf, low]), np.array([np.inf, math.log(_B0_CEILING * b.min())])
 
     def critical_batch(self, params):
-        return 2.0 * float(np.exp(self.theta_of(params)[1]))
+        return 2.0 * float(self.values_of(params)[1])
 
     def at_bound(self, theta, b):
         r""":math:`b_0 < 10^{-6} \min b` (no pole to speak of: the likelihood is flat there) or
@@ -260,11 +271,19 @@ class ConstantRateLaw(Law):
         return np.array([False, pole < 1e-6 * b.min() or pole > (1.0 - 1e-5) * b.min()])
 
     def pole(self, params):
-        return float(np.exp(self.theta_of(params)[1]))
+        return float(self.values_of(params)[1])
+
+    def predict(self, b, params):
+        r""":math:`K_{\min} b/(b - b_0)`, ``inf`` for :math:`b \le b_0` (exactly at the pole)."""
+        min_steps, pole = self.values_of(params)
+        batch = np.asarray(b, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(batch > pole, min_steps * batch / (batch - pole), np.inf)
+        return float(value) if np.ndim(value) == 0 else value
 
     def inverse(self, steps, params):
         r""":math:`b = K b_0/(K - K_{\min})`; ``inf`` for :math:`K \le K_{\min}`."""
-        min_steps, pole = np.exp(self.theta_of(params))
+        min_steps, pole = self.values_of(params)
         k = np.asarray(steps, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(k > min_steps, k * pole / (k - min_steps), np.inf)
@@ -304,7 +323,7 @@ class TunedRateLaw(Law):
         return np.array([-np.inf, low]), np.array([np.inf, high])
 
     def critical_batch(self, params):
-        return float(np.exp(self.theta_of(params)[1]))
+        return float(self.values_of(params)[1])
 
     def at_bound(self, theta, b):
         r""":math:`B_{\mathrm{noise}}` three decades or more outside the batch sizes (where
@@ -315,7 +334,7 @@ class TunedRateLaw(Law):
     def inverse(self, steps, params):
         r""":math:`b = S_{\min}B_{\mathrm{noise}}/(K - S_{\min})`; ``inf`` for
         :math:`K \le S_{\min}`."""
-        min_steps, noise = np.exp(self.theta_of(params))
+        min_steps, noise = self.values_of(params)
         k = np.asarray(steps, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(k > min_steps, min_steps * noise / (k - min_steps), np.inf)
