@@ -51,22 +51,28 @@ SEEDS, BATCH = 32, 32
 COLUMNS = ("plain", "vmap", "engine")
 
 
-def mlp_step_flops(sizes: Sequence[int], batch: int) -> int:
-    """FLOPs of one training step of one replica of a ReLU MLP with momentum SGD.
+def forward_flops(sizes: Sequence[int], rows: int) -> int:
+    """Multiply-adds x 2 of the forward products of a ReLU MLP on ``rows`` inputs:
+    ``F = 2 rows sum_l n_{l-1} n_l``."""
+    return sum(2 * rows * a * b for a, b in itertools.pairwise(sizes))
 
-    With ``F = 2 b sum_l n_{l-1} n_l`` the multiply-adds x 2 of the forward products:
-    forward ``F``; backward ``F`` for the weight gradients plus ``2 b sum_{l>=2} n_{l-1} n_l``
-    for the input gradients of every layer but the first (no gradient flows into the data;
-    the usual "backward = 2x forward" would count the first layer's too, 1.37x more for
-    64-128-10); optimizer ``4 P`` (``m = beta m + g``, ``theta -= lr m`` on ``P`` parameters).
-    Bias adds, ReLU and the softmax (``b (3 n_hidden + 6 n_out)``, under 2%) are left out.
-    For 64-128-10 at batch 32: 1.33 MFLOP.
-    """
+
+def gradient_flops(sizes: Sequence[int], rows: int) -> int:
+    """Forward and backward products: ``F`` forward, ``F`` for the weight gradients, and the
+    input gradients of every layer but the first (no gradient flows into the data; the usual
+    "backward = 2x forward" would count the first layer's too, 1.37x more for 64-128-10)."""
     pairs = list(itertools.pairwise(sizes))
-    forward = sum(2 * batch * a * b for a, b in pairs)
-    input_grads = sum(2 * batch * a * b for a, b in pairs[1:])
-    params = sum(a * b + b for a, b in pairs)
-    return 2 * forward + input_grads + 4 * params
+    return 2 * forward_flops(sizes, rows) + sum(2 * rows * a * b for a, b in pairs[1:])
+
+
+def mlp_step_flops(sizes: Sequence[int], batch: int) -> int:
+    """FLOPs of one training step of one replica of a ReLU MLP with momentum SGD:
+    :func:`gradient_flops` on the batch plus ``4 P`` for the update (``m = beta m + g``,
+    ``theta -= lr m`` on ``P`` parameters). Bias adds, ReLU and the softmax
+    (``b (3 n_hidden + 6 n_out)``, under 2%) are left out. 64-128-10 at batch 32: 1.33 MFLOP.
+    """
+    params = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    return gradient_flops(sizes, batch) + 4 * params
 
 
 def _timed(run: Callable[[], object]) -> tuple[float, float]:
