@@ -175,7 +175,8 @@ def _draw_curve(ax, style, fit, band, mark_critical, scale_by_b, level, single):
         linestyle=LAW_LINESTYLES[fit.law], label=_label(style, f"{LAW_LABELS[fit.law]} fit"),
     )  # fmt: skip
     if band and fit.n_boot > 0:
-        low, high = fit.band(grid, level)
+        with np.errstate(invalid="ignore"):  # draws with a pole above b give inf curves
+            low, high = fit.band(grid, level)
         ax.fill_between(grid, low * factor, high * factor, color=style.color, alpha=0.15, lw=0)
     if mark_critical:
         _mark_critical(ax, style, fit, single)

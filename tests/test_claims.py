@@ -1,0 +1,298 @@
+"""Every sentence of the book that states a measured result, and what guards it.
+
+A chapter may state a result only in one of two ways (issue 15):
+
+- **generated**: the words come from the data, glued (``{glue:md}`key``` or ``{glue:text}`key```)
+  from a library function that computes them from the runs, so they change when the runs do;
+- **guarded**: the sentence is written by hand, preceded by a MyST comment ``% guard: <id>``,
+  and a code cell of the same chapter asserts what it says, with the message
+  ``"guard <id>: ..."``; the build executes every chapter, so the book fails to build when the
+  data stop supporting the sentence.
+
+``CLAIMS`` lists every such sentence with its guard. The tests check that each sentence is in
+its chapter under its guard, that each generated one is glued from the function named, that
+each guarded one has a real assertion, and that no guard in a chapter is missing here.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jupytext
+import pytest
+
+CHAPTERS = Path(__file__).resolve().parents[1] / "chapters"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A result-stating sentence: ``chapter``, a fragment of its text (whitespace collapsed),
+    and its guard: ``glue`` keys with the library function each is computed by, or the id of
+    an ``assert`` guard."""
+
+    chapter: str
+    sentence: str
+    glued: tuple[tuple[str, str], ...] = ()
+    guard: str | None = None
+
+
+CLAIMS = (
+    # optimal.md: the theory's ratios, the verdicts, the left end, the budget, the rate
+    Claim(
+        "optimal.md",
+        "Judged with the intervals and the criteria of the claims: {glue:md}`optimal_theory_check`",
+        glued=(("optimal_theory_check", "ex.theory_check"),),
+    ),
+    Claim(
+        "optimal.md",
+        "Momentum against SGD, with the gradient target: {glue:md}`optimal_theory_check`",
+        glued=(("optimal_theory_check", "ex.theory_check"),),
+    ),
+    Claim(
+        "optimal.md",
+        "with one constant rate per optimizer chosen by one rule, {glue:md}`optimal_left_end`",
+        glued=(("optimal_left_end", "ex.left_end_summary"),),
+    ),
+    Claim(
+        "optimal.md",
+        "Gradient target: {glue:md}`optimal_budget_gradient`. Loss target: "
+        "{glue:md}`optimal_budget_loss`",
+        glued=(("optimal_budget_{key}", "ex.budget_verdict"),),
+    ),
+    Claim(
+        "optimal.md",
+        "The fitted critical batch moves with the rate: {glue:md}`optimal_rate_bstar`. The AIC "
+        "prefers {glue:md}`optimal_rate_preferences`; for the curve tuned among the three rates "
+        "it prefers {glue:md}`optimal_rate_tuned`",
+        glued=(
+            ("optimal_rate_bstar", "swept.fits"),
+            ("optimal_rate_preferences", "ex.law_preference"),
+            ("optimal_rate_tuned", "ex.law_preference"),
+        ),
+    ),
+    Claim(
+        "optimal.md",
+        "**Claim 1**, a critical batch past which the steps barely fall: {glue:md}`optimal_claim1`",
+        glued=(("optimal_{key}", "ex.summary(verdict)"),),
+    ),
+    Claim(
+        "optimal.md",
+        "Verdicts on Fashion-MNIST: claim 1 {glue:md}`optimal_fashion_claim1`",
+        glued=(("optimal_fashion_{key}", "ex.summary(ex.verdicts(fashion, fashion_fits))"),),
+    ),
+    Claim(
+        "optimal.md",
+        "Runs: {glue:md}`optimal_status_gradient`",
+        glued=(("optimal_status_{key}", "status_summary"),),
+    ),
+    Claim(
+        "optimal.md",
+        "Runs: {glue:md}`optimal_fashion_status`",
+        glued=(("optimal_fashion_status", "fashion_ended"),),
+    ),
+    # nqm.md: the poles, the engine
+    Claim(
+        "nqm.md",
+        "every one of the {glue:text}`nqm_pole_seeds` runs reaches the target",
+        guard="nqm-poles",
+    ),
+    Claim("nqm.md", "an interval that excludes both other numbers", guard="nqm-poles"),
+    Claim(
+        "nqm.md",
+        "By it, SGD {glue:text}`nqm_engine_sgd_verdict` and momentum "
+        "{glue:text}`nqm_engine_mom_verdict`",
+        glued=(
+            ("nqm_engine_sgd_verdict", "sgd_check.verdict()"),
+            ("nqm_engine_mom_verdict", "mom_check.verdict()"),
+        ),
+    ),
+    Claim(
+        "nqm.md",
+        "The training engine's sampled runs agree with the exact expectation by a criterion",
+        guard="nqm-engine",
+    ),
+    # tuned.md: which law the data follow, the edges of the rate grids
+    Claim(
+        "tuned.md",
+        "Which law the points follow, computed: {glue:text}`tuned_published_verdict`",
+        glued=(("tuned_published_verdict", "law_verdict(published_fits)"),),
+    ),
+    Claim(
+        "tuned.md",
+        "Computed: {glue:text}`tuned_digits_verdict`",
+        glued=(("tuned_digits_verdict", "law_verdict("),),
+    ),
+    Claim(
+        "tuned.md",
+        "(the AIC prefers {glue:text}`tuned_digits_preference`)",
+        glued=(("tuned_digits_preference", "law_preference(digits_fits)"),),
+    ),
+    Claim(
+        "tuned.md",
+        "Published language-model measurements that retune the rate: "
+        "{glue:text}`tuned_published_verdict`; our own tuned sweep: "
+        "{glue:text}`tuned_digits_verdict`",
+        glued=(
+            ("tuned_published_verdict", "law_verdict(published_fits)"),
+            ("tuned_digits_verdict", "law_verdict("),
+        ),
+    ),
+    Claim(
+        "tuned.md",
+        "At the smallest batch the next larger rate no longer reaches the target within the budget",
+        guard="tuned-digits-edges",
+    ),
+    Claim(
+        "tuned.md",
+        "at the largest batch the best rate is the largest tried",
+        guard="tuned-digits-edges",
+    ),
+    # your_model.md: the law the sweep follows
+    Claim(
+        "your_model.md",
+        "The AIC prefers {glue:text}`mine_preference`",
+        glued=(("mine_preference", "law_preference(fits)"),),
+    ),
+)
+
+_GUARD_COMMENT = re.compile(r"^%\s*guard:\s*([a-z0-9-]+)\s*$", re.MULTILINE)
+_GUARD_MESSAGE = re.compile(r"^guard ([a-z0-9-]+):")
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _chapter(name: str) -> tuple[str, str]:
+    """``(markdown, code)`` of a chapter: its prose and its code cells, each joined."""
+    notebook = jupytext.read(CHAPTERS / name)
+    prose = "\n\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    code = "\n\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    return prose, code
+
+
+def _guarded_blocks(prose: str) -> dict[str, list[str]]:
+    """For each ``% guard: id`` comment, the text of the block (up to the next blank line)
+    right below it, whitespace collapsed."""
+    blocks: dict[str, list[str]] = {}
+    for match in _GUARD_COMMENT.finditer(prose):
+        rest = prose[match.end() :].lstrip("\n")
+        block = rest.split("\n\n", 1)[0]
+        blocks.setdefault(match.group(1), []).append(_flat(block))
+    return blocks
+
+
+def _guard_asserts(code: str) -> dict[str, list[ast.Assert]]:
+    """The ``assert`` statements of a chapter's code whose message is ``"guard <id>: ..."``."""
+    found: dict[str, list[ast.Assert]] = {}
+    tree = ast.parse("\n".join(line for line in code.splitlines() if not line.startswith("%")))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert) and isinstance(node.msg, ast.Constant):
+            match = _GUARD_MESSAGE.match(str(node.msg.value))
+            if match:
+                found.setdefault(match.group(1), []).append(node)
+    return found
+
+
+def _glue_calls(code: str) -> dict[str, list[str]]:
+    """For each ``glue("key", expr, ...)`` of a chapter (keys in f-strings keep their
+    ``{...}`` placeholders), the source of ``expr`` and of the statement around it."""
+    tree = ast.parse("\n".join(line for line in code.splitlines() if not line.startswith("%")))
+    calls: dict[str, list[str]] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "glue"):
+            continue
+        key_node = node.args[0]
+        if isinstance(key_node, ast.Constant):
+            key = str(key_node.value)
+        elif isinstance(key_node, ast.JoinedStr):
+            key = "".join(
+                str(v.value) if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}"
+                for v in key_node.values
+            )
+        else:
+            continue
+        calls.setdefault(key, []).append(ast.unparse(node.args[1]))
+    return calls
+
+
+def _assignments(code: str) -> dict[str, str]:
+    """The source of the value last assigned to each plain name in a chapter's code."""
+    tree = ast.parse("\n".join(line for line in code.splitlines() if not line.startswith("%")))
+    values = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    values[target.id] = ast.unparse(node.value)
+    return values
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: f"{c.chapter}:{c.sentence[:40]}")
+def test_every_listed_sentence_is_in_its_chapter(claim):
+    prose, _ = _chapter(claim.chapter)
+    assert _flat(claim.sentence) in _flat(prose), claim.sentence
+
+
+@pytest.mark.parametrize(
+    "claim", [c for c in CLAIMS if c.glued], ids=lambda c: f"{c.chapter}:{c.sentence[:40]}"
+)
+def test_a_generated_sentence_is_glued_from_the_function_that_computes_it(claim):
+    _, code = _chapter(claim.chapter)
+    calls, names = _glue_calls(code), _assignments(code)
+    for key, function in claim.glued:
+        assert key in calls, f"{claim.chapter} never glues {key!r}"
+        # the glued expression, with the names it uses expanded once, must call the function
+        sources = []
+        for expr in calls[key]:
+            used = re.findall(r"[A-Za-z_][A-Za-z_0-9]*", expr)
+            sources.append(" ".join([expr, *(names.get(n, "") for n in used)]))
+        assert any(function in source for source in sources), (key, function, calls[key])
+
+
+@pytest.mark.parametrize(
+    "claim", [c for c in CLAIMS if c.guard], ids=lambda c: f"{c.chapter}:{c.sentence[:40]}"
+)
+def test_a_guarded_sentence_sits_under_its_guard_and_the_guard_asserts_on_data(claim):
+    prose, code = _chapter(claim.chapter)
+    blocks = _guarded_blocks(prose).get(claim.guard, [])
+    assert any(_flat(claim.sentence) in block for block in blocks), (
+        f"{claim.sentence!r} is not in the block below '% guard: {claim.guard}'"
+    )
+    asserts = _guard_asserts(code).get(claim.guard, [])
+    assert asserts, f"{claim.chapter} has no assert with message 'guard {claim.guard}: ...'"
+    for node in asserts:
+        # an assertion that cannot fail guards nothing: it must test computed names
+        names = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+        assert names, f"guard {claim.guard}: {ast.unparse(node.test)} tests no data"
+
+
+def test_every_guard_in_the_chapters_is_listed_here():
+    listed = {(c.chapter, c.guard) for c in CLAIMS if c.guard}
+    for path in sorted(CHAPTERS.glob("*.md")):
+        prose, code = _chapter(path.name)
+        used = set(_guarded_blocks(prose)) | set(_guard_asserts(code))
+        for guard in used:
+            assert (path.name, guard) in listed, f"{path.name}: guard {guard!r} is not listed"
+        # and a comment without an assertion (or the reverse) guards nothing
+        assert set(_guarded_blocks(prose)) == set(_guard_asserts(code)), path.name
+
+
+def test_the_sentences_issue_15_named_are_no_longer_in_the_book():
+    gone = {
+        "optimal.md": ["The direction of both is right, the size of the first is not",
+                       "every measured curve has the template's left end",
+                       "is in the direction the bounds predict"],
+        "tuned.md": ["The tuned-rate law follows the data",
+                     "follows the points and the constant-rate law (solid) does not",
+                     "in its favour", "matches the exact one"],
+        "nqm.md": ["no number of steps reaches it",
+                   "agree with the exact expectation within their standard errors"],
+    }  # fmt: skip
+    for chapter, sentences in gone.items():
+        prose = _flat(_chapter(chapter)[0])
+        for sentence in sentences:
+            assert _flat(sentence) not in prose, (chapter, sentence)
