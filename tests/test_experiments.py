@@ -474,3 +474,33 @@ def test_budget_table_sets_each_measured_pole_beside_the_budgets_own():
     expected = tuned.min_steps * tuned.params["noise_scale"] / (3000 - tuned.min_steps)
     assert row["budget_pole"] == pytest.approx(expected)
     assert row["measured_prefers"] == "constant_lr"
+
+
+def test_theory_check_words_the_comparison_from_the_verdicts_and_the_ratios():
+    measured = _synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 12.0)})
+    fits = ex.fit_laws(measured, "loss")
+    table = ex.comparison(measured, fits)
+    text = ex.theory_check(table, ex.verdicts(measured, fits))
+    crit = table.loc["momentum", "critical_ratio"]
+    factor = table.loc["momentum", "theory_critical_ratio"] / crit
+    assert text.startswith(f"the measured ratio of b*, {crit:.3g}, is in the predicted direction")
+    assert f"{factor:.2g} times smaller than predicted" in text
+    assert "the measured ratio of K_min" in text
+    # where SGD shows no pole, the b* comparison is not made
+    tuned = _synthetic({"sgd": (1000.0, 8.0), "momentum": (300.0, 12.0)}, tuned=("sgd",))
+    tuned_fits = ex.fit_laws(tuned, "loss")
+    text = ex.theory_check(ex.comparison(tuned, tuned_fits), ex.verdicts(tuned, tuned_fits))
+    assert text.startswith(f"for b* the comparison is {ex.NOT_SUPPORTED} (for SGD:")
+    with pytest.raises(ValueError, match="optimizer='adam'"):
+        ex.theory_check(table, ex.verdicts(measured, fits), "adam")
+
+
+def test_left_end_counts_how_the_runs_at_the_smallest_batch_ended():
+    measured = _synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 2.5)}, max_steps=5000)
+    table = ex.left_end(measured).set_index("optimizer")
+    # sgd: b = 2 is below its pole, every run needs more than the budget; momentum's K(2) is
+    # infinite too (b0 = 2.5); both miss at b = 2
+    assert table.loc["sgd", "reached"] == 0 and table.loc["sgd", "out of budget"] == 6
+    text = ex.left_end_summary(measured)
+    assert text.startswith("at b = 2, 2 of the 2 measured curves have no run reaching the target")
+    assert "2 because every run there ran out of the step budget" in text
