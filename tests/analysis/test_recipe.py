@@ -225,7 +225,8 @@ def test_the_recipe_runs_on_a_custom_workload():
     assert choose_batch_size(fits["tuned_lr"]).batch_size >= 1
 
 
-def test_tuned_sweep_defaults_to_five_seeds_and_shows_one_progress_bar(capsys):
+def test_tuned_sweep_defaults_to_five_seeds_and_shows_one_progress_bar(capsys, monkeypatch):
+    monkeypatch.delenv("BATCHSTEPS_BOOK_BUILD", raising=False)
     wl = _custom_workload()
     grid = rate_grid([4, 8], base_lr=0.02, base_batch=2, width=2, max_lr=0.1)
     result = tuned_sweep(wl, "sgd", grid, target="loss<=0.2", max_steps=200)
@@ -233,6 +234,9 @@ def test_tuned_sweep_defaults_to_five_seeds_and_shows_one_progress_bar(capsys):
     shown = capsys.readouterr().err
     assert "4/4" in shown and "sgd, tuned rate" in shown  # one bar over all cells
     tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200, progress=False)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("BATCHSTEPS_BOOK_BUILD", "1")  # the book's build shows no bar
+    tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200)
     assert capsys.readouterr().err == ""
     with pytest.raises(TypeError, match="progress='yes'"):
         tuned_sweep(wl, "sgd", grid, target="loss<=0.2", max_steps=200, progress="yes")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..environment import show_progress
 from .fit import LAWS, PARAMETERS, Fit, fit_steps
 from .noise import EngineNoiseRecorder, NoiseScaleTrace
 
@@ -237,7 +238,7 @@ def tuned_sweep(
     max_steps: int,
     device: str | None = None,
     store: str | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     **hyper: float,
 ) -> TunedSweep:
     r"""Steps to ``target`` at every batch size of ``lrs`` (a mapping batch size -> rates, as
@@ -252,7 +253,8 @@ def tuned_sweep(
     ``"max_steps"``). ``seeds``: a number of seeds (``0 .. seeds-1``) or a list of them; the
     default, :data:`DEFAULT_SEEDS`, is the fewest the intervals of the fits are calibrated
     for. ``progress``: one progress bar over all cells (``tqdm.auto``: a widget in Jupyter,
-    text in a terminal). ``store`` (a folder) makes a rerun read finished cells.
+    text in a terminal); ``None`` shows it everywhere but in the book's build. ``store`` (a
+    folder) makes a rerun read finished cells.
 
     Returns a :class:`TunedSweep`.
     """
@@ -262,17 +264,14 @@ def tuned_sweep(
 
     if not isinstance(lrs, Mapping) or not lrs:
         raise TypeError(f"lrs={lrs!r} must be a non-empty mapping batch size -> list of rates")
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress={progress!r} must be True or False")
+    shown = show_progress(progress)
     grid = {_positive_int("batch size", b): tuple(rates) for b, rates in lrs.items()}
     common = dict(seeds=seeds, target=target, max_steps=max_steps, store=store, device=device)
     common |= {"progress": False, **hyper}
     cells = sum(len(r) for r in grid.values())
     start = time.perf_counter()
     parts = []
-    with tqdm(
-        total=cells, desc=f"{optimizer}, tuned rate", unit="cell", disable=not progress
-    ) as bar:
+    with tqdm(total=cells, desc=f"{optimizer}, tuned rate", unit="cell", disable=not shown) as bar:
         for b, rates in grid.items():
             bar.set_postfix_str(f"b={b}", refresh=False)
             parts.append(sweep(workload, optimizer, [b], lr=list(rates), **common))
