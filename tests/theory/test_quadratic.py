@@ -67,3 +67,43 @@ def test_engine_measures_the_stationary_gradient_on_the_1d_nqm(lr, b, noise, fir
     )
     z = (per_seed.mean() - exact) / (per_seed.std(ddof=1) / np.sqrt(per_seed.size))
     assert abs(z) < 4
+
+
+def test_expected_steps_at_a_constant_rate_match_the_closed_form_and_fail_below_b0():
+    L, lr, sigma, theta0, target = 1.5, 0.4, 2.0, 1.0, 0.05
+    sizes = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256])
+    steps = quad.expected_steps(sizes, L=L, lr=lr, sigma=sigma, theta0=theta0, target=target)
+    r = (1 - L * lr) ** 2
+    b0 = float(SGD.min_batch.subs({S.L: L, S.alpha: lr, S.sigma: sigma, S.epsilon: target**0.5}))
+    for b, k in zip(sizes, steps, strict=True):
+        fixed = lr * sigma**2 / (L * (2 - L * lr) * b)
+        if b <= b0:
+            assert k == -1
+        else:
+            ratio = (target / L**2 - fixed) / (theta0**2 - fixed)
+            assert k == int(np.ceil(np.log(ratio) / np.log(r) - 1e-9))
+
+
+def test_a_decaying_rate_reaches_the_target_at_every_batch_size_with_fewer_steps_as_b_grows():
+    sizes = 2.0 ** np.arange(0, 11)
+    kwargs = dict(L=1.0, lr=0.5, sigma=1.0, theta0=1.0, target=0.01)
+    constant = quad.expected_steps(sizes, **kwargs)
+    decaying = quad.expected_steps(sizes, **kwargs, decay=10.0)
+    assert (constant[sizes < 32] == -1).all() and (decaying > 0).all()
+    assert (np.diff(decaying) <= 0).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        (dict(lr=2.0), ValueError),
+        (dict(target=0.0), ValueError),
+        (dict(decay=-1.0), ValueError),
+        (dict(sigma="1"), TypeError),
+        (dict(max_steps=0), ValueError),
+    ],
+)
+def test_expected_steps_rejects_bad_values(kwargs, error):
+    base = dict(L=1.0, lr=0.5, sigma=1.0, theta0=1.0, target=0.01) | kwargs
+    with pytest.raises(error, match=next(iter(kwargs))):
+        quad.expected_steps([1, 2], **base)

@@ -14,6 +14,11 @@ where :math:`\mathbb E f'(\theta)^2 = L^2 s^\star = L\alpha\sigma^2/((2 - L\alph
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
 import sympy as sp
 
 from .symbols import symbols as S
@@ -66,3 +71,59 @@ def last_gradient_sq() -> sp.Expr:
     last iterate approaches the stationary value geometrically, not like :math:`1/K`."""
     fixed = stationary_second_moment()
     return S.L**2 * fixed + S.L**2 * contraction() ** S.K * (s0 - fixed)
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}={value!r} must be a positive real number")
+    if not (math.isfinite(float(value)) and float(value) > 0):
+        raise ValueError(f"{name}={value!r} must be a positive finite number")
+    return float(value)
+
+
+def expected_steps(
+    batch_sizes: Sequence[float],
+    *,
+    L: float,
+    lr: float,
+    sigma: float,
+    theta0: float,
+    target: float,
+    decay: float | None = None,
+    max_steps: int = 100_000,
+) -> np.ndarray:
+    r"""The first :math:`K` with :math:`\mathbb E f'(\theta_K)^2 \le` ``target``, exactly, per
+    batch size (``-1`` where not within ``max_steps``): the recursion of
+    :func:`second_moment_step` from :math:`s_0 = \theta_0^2`, at the rate
+    :math:`\alpha_k = \alpha/(1 + k/\kappa)` with :math:`\kappa` = ``decay``, or constant
+    :math:`\alpha` when ``decay`` is ``None``. ``0 < lr < 2/L``; every other value positive.
+
+    With a constant rate the stationary value :math:`B/b` makes every :math:`b \le b_0` fail; a
+    decaying rate drives :math:`\mathbb E f'^2` to 0 at every :math:`b`.
+
+    >>> expected_steps([1, 100], L=1.0, lr=0.5, sigma=1.0, theta0=1.0, target=0.01).tolist()
+    [-1, 4]
+    """
+    L, lr, sigma = _positive("L", L), _positive("lr", lr), _positive("sigma", sigma)
+    theta0, target = _positive("theta0", theta0), _positive("target", target)
+    if lr >= 2 / L:
+        raise ValueError(f"lr={lr!r} is outside the allowed range (0, 2/L) = (0, {2 / L:g})")
+    if decay is not None:
+        decay = _positive("decay", decay)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps={max_steps!r} must be an integer >= 1")
+    b = np.asarray(batch_sizes, dtype=float)
+    if b.ndim != 1 or b.size == 0 or not np.all(b > 0):
+        raise ValueError(
+            f"batch_sizes={batch_sizes!r} must be a non-empty list of positive numbers"
+        )
+    moment = np.full(b.shape, theta0**2)
+    steps = np.full(b.shape, -1, dtype=int)
+    steps[L**2 * moment <= target] = 0
+    for k in range(max_steps):
+        if np.all(steps >= 0):
+            break
+        rate = lr if decay is None else lr / (1 + k / decay)
+        moment = (1 - L * rate) ** 2 * moment + rate**2 * sigma**2 / b
+        steps[(steps < 0) & (L**2 * moment <= target)] = k + 1
+    return steps
