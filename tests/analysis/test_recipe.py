@@ -299,3 +299,20 @@ def test_law_verdict_names_the_law_each_data_set_prefers_and_the_ties():
     assert law_verdict(tie) == "the AIC cannot tell the two laws apart for x (|ΔAIC| 1)"
     with pytest.raises(TypeError, match="fits="):
         law_verdict({})
+
+
+def test_law_tables_count_how_the_runs_ended():
+    b = np.repeat(np.array([4, 8, 16, 32, 64, 128], dtype=float), 4)
+    k = _tuned_law(b, noise=64.0) * np.exp(0.1 * np.random.default_rng(2).standard_normal(b.size))
+    status = np.where(k <= 1200, "reached", "budget").astype(object)
+    status[-1] = "diverged"
+    fits = fit_laws(b, np.where(status == "reached", k, -1), status=status, max_steps=1200,
+                    n_boot=0)  # fmt: skip
+    table = law_table({"d": fits})
+    row = table.loc[("d", "tuned_lr")]
+    assert row["n_budget"] == int((status == "budget").sum()) > 0
+    assert row["n_diverged"] == 1 and row["n_points"] == int((status == "reached").sum())
+    shown = format_law_table(table).loc[
+        ("d", "tuned rate"), "runs reached / out of budget / diverged"
+    ]
+    assert shown == f"{row['n_points']} / {row['n_budget']} / 1"

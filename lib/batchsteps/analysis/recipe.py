@@ -410,8 +410,10 @@ def law_table(fits: Mapping[object, Mapping[str, Fit]]) -> pd.DataFrame:
     ``fits`` maps a data-set name to ``{law: Fit}`` (as :func:`fit_laws` gives). Columns:
     ``min_steps``, ``min_batch`` (:math:`b_0`, constant-rate law) or ``noise_scale``
     (:math:`B_{\text{noise}}`, tuned-rate law), ``rmse_log``, ``aic``, ``delta_aic``,
-    ``critical_batch``, ``critical_low``, ``critical_high``, ``n_points``, ``in_range``
-    (whether the critical batch lies within the measured batch sizes).
+    ``critical_batch``, ``critical_low``, ``critical_high``, ``n_points`` (runs that reached),
+    ``in_range`` (whether the critical batch lies within the measured batch sizes), and the
+    runs that did not reach by how they ended: ``n_budget`` (out of budget, censored),
+    ``n_diverged``, ``n_excluded``.
     """
     if not isinstance(fits, Mapping) or not fits:
         raise TypeError(f"fits={fits!r} must be a non-empty mapping name -> {{law: Fit}}")
@@ -428,6 +430,9 @@ def law_table(fits: Mapping[object, Mapping[str, Fit]]) -> pd.DataFrame:
             row |= {"critical_batch": fit.critical_batch, "critical_low": low}
             row |= {"critical_high": high, "n_points": fit.n_points}
             row["in_range"] = fit.critical_batch_in_range
+            counts = fit.counts.sum() if fit.counts is not None else pd.Series(dtype=int)
+            for status in ("budget", "diverged", "excluded"):
+                row[f"n_{status}"] = int(counts.get(status, 0))
             rows.append(row)
     return pd.DataFrame(rows).set_index(["data", "law"])
 
@@ -515,7 +520,8 @@ def format_law_table(table: pd.DataFrame, digits: int = 3) -> TextTable:
     r""":func:`law_table` as text for a page: one row per (data set, law) with :math:`K_{\min}`,
     the law's second parameter (:math:`b_0` or :math:`B_{\text{noise}}`), RMSE of log steps,
     AIC, :math:`\Delta`\ AIC and the critical batch with its interval, each to ``digits``
-    significant digits (numbers of more digits in full, with thousands separators). Returns a
+    significant digits (numbers of more digits in full, with thousands separators), and how
+    many runs reached the target, ran out of budget or diverged. Returns a
     :class:`TextTable`, which ``print`` shows whole in a script.
     """
     if not isinstance(table, pd.DataFrame) or "critical_batch" not in table.columns:
@@ -541,6 +547,9 @@ def format_law_table(table: pd.DataFrame, digits: int = 3) -> TextTable:
                 "ΔAIC": f"{row['delta_aic']:.1f}",
                 "critical batch": number(row["critical_batch"]),
                 "interval": interval,
+                "runs reached / out of budget / diverged": (
+                    f"{row['n_points']} / {row['n_budget']} / {row['n_diverged']}"
+                ),
             }
         )
     return TextTable(pd.DataFrame(rows).set_index(["data", "law"]))
