@@ -573,7 +573,7 @@ def _estimate(law: Law, data: _Data, phi: np.ndarray, bounds: list, at_bound, le
     the likelihood, ``p`` law parameters: the factor of least squares, which also absorbs the
     cost of estimated weights), and the t degrees of freedom are
     Satterthwaite's :math:`\nu = 2/\operatorname{Var}(\log s^2)`, with :math:`\log s^2`
-    differentiated in the noise parameters, at most :math:`n - k`."""
+    differentiated in the noise parameters, between 1 and :math:`n - k`."""
     p = len(law.parameters)
     names = (*law.parameters, "critical_batch")
     params = law.params_of(phi[:p])
@@ -618,7 +618,7 @@ def _estimate(law: Law, data: _Data, phi: np.ndarray, bounds: list, at_bound, le
     spread = np.einsum("ij,jk,ik->i", slopes, cov_noise, slopes)
     ceiling = float(n - k)
     with np.errstate(divide="ignore"):
-        nu = np.where(spread > 0, np.minimum(2.0 / spread, ceiling), ceiling)
+        nu = np.where(spread > 0, np.clip(2.0 / spread, 1.0, ceiling), ceiling)
     t = stats.t.ppf(0.5 + level / 2.0, nu)
     se, df, ci = {}, {}, {}
     for i, name in enumerate(names):
