@@ -93,6 +93,11 @@ CLAIMS = (
         "Runs: {glue:md}`optimal_fashion_status`",
         glued=(("optimal_fashion_status", "fashion_ended"),),
     ),
+    Claim(
+        "optimal.md",
+        "fall about in proportion to $1/\\alpha$ until the rate gets close to instability",
+        guard="optimal-tuning-slope",
+    ),
     # nqm.md: the poles, the engine
     Claim(
         "nqm.md",
@@ -190,10 +195,19 @@ def _guard_asserts(code: str) -> dict[str, list[ast.Assert]]:
     found: dict[str, list[ast.Assert]] = {}
     tree = ast.parse("\n".join(line for line in code.splitlines() if not line.startswith("%")))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assert) and isinstance(node.msg, ast.Constant):
-            match = _GUARD_MESSAGE.match(str(node.msg.value))
-            if match:
-                found.setdefault(match.group(1), []).append(node)
+        if not isinstance(node, ast.Assert):
+            continue
+        if isinstance(node.msg, ast.Constant):
+            message = str(node.msg.value)
+        elif isinstance(node.msg, ast.JoinedStr):  # an f-string: its literal parts
+            message = "".join(
+                str(v.value) if isinstance(v, ast.Constant) else "{}" for v in node.msg.values
+            )
+        else:
+            continue
+        match = _GUARD_MESSAGE.match(message)
+        if match:
+            found.setdefault(match.group(1), []).append(node)
     return found
 
 
