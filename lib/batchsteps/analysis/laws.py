@@ -307,6 +307,12 @@ class TunedRateLaw(Law):
     def log_steps(self, b, theta):
         return theta[0] + np.log1p(np.exp(theta[1]) / b)
 
+    def predict(self, b, params):
+        r""":math:`S_{\min}(1 + B_{\mathrm{noise}}/b)`."""
+        min_steps, noise = self.values_of(params)
+        value = min_steps * (1.0 + noise / np.asarray(b, dtype=float))
+        return float(value) if np.ndim(value) == 0 else value
+
     def gradient(self, b, theta):
         noise = math.exp(theta[1])
         return np.column_stack([np.ones_like(b), noise / (b + noise)])
