@@ -316,3 +316,21 @@ def test_law_tables_count_how_the_runs_ended():
         ("d", "tuned rate"), "runs reached / out of budget / diverged"
     ]
     assert shown == f"{row['n_points']} / {row['n_budget']} / 1"
+
+
+def test_tuned_sweep_runs_the_same_cells_on_an_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    wl = _custom_workload()
+    grid = rate_grid([2, 4, 8, 16], base_lr=0.02, base_batch=2, width=2, max_lr=0.05)
+    assert grid[8] == grid[16]  # saturated sizes share their rates: one call for both
+    serial = tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200)
+    with ThreadPoolExecutor(2) as pool:
+        parallel = tuned_sweep(
+            wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200, executor=pool
+        )
+    key = ["batch_size", "lr", "seed"]
+    a = serial.runs.sort_values(key).reset_index(drop=True)
+    b = parallel.runs.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_series_equal(a["steps"], b["steps"])
+    assert parallel.n_cells == serial.n_cells == 8

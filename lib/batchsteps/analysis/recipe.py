@@ -239,6 +239,7 @@ def tuned_sweep(
     device: str | None = None,
     store: str | None = None,
     progress: bool | None = None,
+    executor: Any = None,
     **hyper: float,
 ) -> TunedSweep:
     r"""Steps to ``target`` at every batch size of ``lrs`` (a mapping batch size -> rates, as
@@ -250,11 +251,14 @@ def tuned_sweep(
     theory's measure) or ``"accuracy>=x"`` (training accuracy at least x), x a finite number;
     a run's steps are the first step after which it holds. ``max_steps`` is the step budget
     of every run (a run that has not met the target by then is not reached, reason
-    ``"max_steps"``). ``seeds``: a number of seeds (``0 .. seeds-1``) or a list of them; the
-    default, :data:`DEFAULT_SEEDS`, is the fewest the intervals of the fits are calibrated
-    for. ``progress``: one progress bar over all cells (``tqdm.auto``: a widget in Jupyter,
-    text in a terminal); ``None`` shows it everywhere but in the book's build. ``store`` (a
-    folder) makes a rerun read finished cells.
+    ``"max_steps"``). ``seeds``: a number of seeds (``0 .. seeds-1``) or a list of them,
+    default :data:`DEFAULT_SEEDS` (with fewer, the fits' intervals cover the truth less often
+    than they claim: :func:`~batchsteps.analysis.coverage_table` measures it). ``progress``:
+    one progress bar over all cells (``tqdm.auto``: a widget in Jupyter, text in a terminal);
+    ``None`` shows it everywhere but in the book's build. ``store`` (a folder) makes a rerun
+    read finished cells. ``executor`` (a ``concurrent.futures.Executor`` or a Dask
+    ``Client``) runs the cells in parallel, as :func:`batchsteps.train.sweep` does; batch
+    sizes that share their rates go to it together.
 
     Returns a :class:`TunedSweep`.
     """
@@ -271,11 +275,16 @@ def tuned_sweep(
     cells = sum(len(r) for r in grid.values())
     start = time.perf_counter()
     parts = []
+    groups: dict[tuple[float, ...], list[int]] = {}
+    for b, rates in grid.items():
+        groups.setdefault(rates, []).append(b)
     with tqdm(total=cells, desc=f"{optimizer}, tuned rate", unit="cell", disable=not shown) as bar:
-        for b, rates in grid.items():
-            bar.set_postfix_str(f"b={b}", refresh=False)
-            parts.append(sweep(workload, optimizer, [b], lr=list(rates), **common))
-            bar.update(len(rates))
+        for rates, sizes in groups.items():
+            bar.set_postfix_str(f"b={', '.join(map(str, sizes))}", refresh=False)
+            parts.append(
+                sweep(workload, optimizer, sizes, lr=list(rates), executor=executor, **common)
+            )
+            bar.update(len(rates) * len(sizes))
     runs = pd.concat(parts, ignore_index=True)
     wall = time.perf_counter() - start
     return TunedSweep(runs, best_rate(runs), grid, wall, cells)
