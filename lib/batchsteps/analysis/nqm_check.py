@@ -20,6 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The criterion of :meth:`EngineCheck.agrees`: the least share of :math:`|z_k| \le 2` ...
+AGREE_LEAST = 0.85
+#: ... and the largest :math:`|z_k|` allowed.
+AGREE_LARGEST = 5.0
+
 
 @dataclass(frozen=True)
 class EngineCheck:
@@ -56,6 +61,24 @@ class EngineCheck:
     def fraction_within(self, width: float = 2.0) -> float:
         """The fraction of (step, batch size) pairs with :math:`|z| \\le` ``width``."""
         return float(np.mean(np.abs(self.z[1:]) <= width))
+
+    def agrees(
+        self, *, width: float = 2.0, least: float = AGREE_LEAST, largest: float = AGREE_LARGEST
+    ) -> bool:
+        r"""The criterion the book states for "the engine agrees with the exact expectation":
+        at least ``least`` of the :math:`z_k` within :math:`\pm` ``width`` (about 95% would
+        be for independent normal :math:`z`; correlated, skewed ones at small b scatter
+        more) and no :math:`|z_k|` above ``largest``. A wrong rate, noise variance or update
+        drifts by tens of standard errors (the test suite checks a rate off by a tenth gives
+        more than 10), far beyond ``largest``."""
+        return bool(self.fraction_within(width) >= least and self.max_abs_z <= largest)
+
+    def verdict(self) -> str:
+        """The criterion of :meth:`agrees` applied, in words with the numbers."""
+        within, top = 100 * self.fraction_within(2.0), self.max_abs_z
+        rule = f"at least {100 * AGREE_LEAST:.0f}% of |z| within 2 and none above {AGREE_LARGEST:g}"
+        word = "agrees" if self.agrees() else "does not agree"
+        return f"{word} ({within:.1f}% within 2, largest |z| {top:.2f}; criterion: {rule})"
 
 
 def sampled_loss(
