@@ -1,5 +1,9 @@
 """The ipywidgets panel: a slider per parameter, live K(b)/N(b), reasons instead of figures."""
 
+import html
+import json
+import re
+
 import pytest
 
 pytest.importorskip("ipywidgets")
@@ -103,3 +107,19 @@ def test_young_family_rejects_bad_arguments(args, error):
     values = dict(L=1.0, sigma=1.0, Delta=1.0, alpha=1e-3, epsilon=0.1, beta=0.9, **extra)
     with pytest.raises(error):
         young_family(family, bound("sgd"), values, ts)
+
+
+def test_a_redraw_outside_a_kernel_prints_nothing(capsys):
+    panel = bound_panel(bound("sgd"))
+    capsys.readouterr()
+    panel.sliders["sigma"].value = panel.sliders["sigma"].value * 1.5
+    assert capsys.readouterr().out == ""
+    assert panel.figure is not None and panel.figure.axes
+
+
+def test_the_status_carries_the_exact_values_behind_its_critical_batch():
+    panel = bound_panel(bound("sgd"))
+    match = re.search(r'data-values="([^"]+)" data-critical-batch="([^"]+)"', panel.status.value)
+    values = json.loads(html.unescape(match.group(1)))
+    assert values == panel.values()
+    assert float(match.group(2)) == bound("sgd").subs(**values).critical_batch

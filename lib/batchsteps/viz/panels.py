@@ -5,6 +5,8 @@ In the built HTML there is no kernel; the book's in-browser explorers play this 
 
 from __future__ import annotations
 
+import html
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from .display import in_kernel
 from .figures import _figure, draw_steps_and_sfo
 from .style import style_of
 
@@ -63,6 +66,7 @@ class BoundPanel:
         }
         self.message = ""
         self.numeric = None
+        self.figure: Figure | None = None
         self.status = widgets.HTML()
         self.output = widgets.Output()
         for slider in self.sliders.values():
@@ -84,19 +88,27 @@ class BoundPanel:
             self.message = ""
         except ValueError as error:
             self.numeric, self.message = None, str(error)
-        self.output.clear_output(wait=True)
+        if in_kernel():
+            self.output.clear_output(wait=True)
         if self.numeric is None:
             self.status.value = f"<b>Outside the analysis:</b> {self.message}"
             return
         nb = self.numeric
+        # the exact values behind the text ride along (as the explorers' data-values do), so a
+        # reader's script or a browser test can check b* against Bound.subs(...)
+        values = html.escape(json.dumps(self.values()), quote=True)
         self.status.value = (
+            f'<span class="bs-panel-status" data-values="{values}" '
+            f'data-critical-batch="{nb.critical_batch!r}">'
             f"b₀ = {nb.min_batch:.4g}, b* = {nb.critical_batch:.4g}, "
-            f"K_min = {nb.min_steps:.4g}, K(b*) = {nb.steps(nb.critical_batch):.4g}"
+            f"K_min = {nb.min_steps:.4g}, K(b*) = {nb.steps(nb.critical_batch):.4g}</span>"
         )
         fig, axes = _figure(2, width=9.6, height=3.6)
         draw_steps_and_sfo(axes, nb, name=self.bound.name)
-        with self.output:
-            display(fig)
+        self.figure = fig
+        if in_kernel():  # a script has no output area: its print would say "Figure(1056x396)"
+            with self.output:
+                display(fig)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         # the live widget, plus for a page without a kernel (the book's HTML) a snapshot of
