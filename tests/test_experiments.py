@@ -442,8 +442,11 @@ def test_rate_sweep_runs_half_and_double_the_rate_and_reuses_the_measured_curve(
     table = swept.table()
     assert list(table.index) == [f"{r:g}" for r in swept.rates] + ["tuned per b"]
     assert (table[["reached", "out of budget", "diverged"]].sum(axis=1) > 0).all()
+    assert swept.cached == 0 and swept.seconds > 0
     again = ex.rate_sweep(measured, "sgd", "loss", store=tmp_path)
-    assert again.seconds == 0.0  # everything read back from the store
+    added = swept.frame[swept.frame["lr"] != lr].drop_duplicates(["batch_size", "lr"])
+    assert again.cached == len(added)  # everything read back from the store
+    assert again.seconds == pytest.approx(swept.seconds)  # the cost as measured when run
     with pytest.raises(ValueError, match="optimizer='adam'"):
         ex.rate_sweep(measured, "adam")
     with pytest.raises(ValueError, match="factors="):

@@ -898,8 +898,8 @@ class RateSweep:
     every run reach); ``tuned``: the runs of the best of these rates at each batch size
     (:func:`batchsteps.analysis.best_rate`), ``tuned_fits`` both laws fitted to them (the
     rate tuned per batch size, coarsely: among ``rates`` only); ``seconds``: compute time of
-    the cells this call ran at the added rates (0 when all came from the store) and ``wall``
-    the seconds this call took.
+    the cells at the added rates, as measured when they ran, ``cached`` how many of those
+    cells this call read from the store, and ``wall`` the seconds this call took.
     """
 
     optimizer: str
@@ -910,6 +910,7 @@ class RateSweep:
     tuned: pd.DataFrame = field(repr=False)
     tuned_fits: Mapping[str, object] | None = field(repr=False)
     seconds: float
+    cached: int
     wall: float
 
     def table(self) -> pd.DataFrame:
@@ -991,10 +992,11 @@ def rate_sweep(
     tuned = best_rate(frame).drop(columns=["lr_at_edge", "n_rates"])
     added = [r[0] for r in results]
     cells = pd.concat(added).drop_duplicates(["batch_size", "lr"]) if added else frame.iloc[:0]
-    seconds = float(cells.loc[~cells["cached"].astype(bool), "wall_time"].sum())
+    seconds = float(cells["wall_time"].sum())
+    cached = int(cells["cached"].astype(bool).sum())
     return RateSweep(
         optimizer, measure_name, tuple(rates), frame, MappingProxyType(fits), tuned,
-        _fit_both(tuned, exp.n_boot), seconds, time.perf_counter() - start,
+        _fit_both(tuned, exp.n_boot), seconds, cached, time.perf_counter() - start,
     )  # fmt: skip
 
 

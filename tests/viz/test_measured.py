@@ -134,7 +134,7 @@ def _rate_sweep():
     rates = (0.1, 0.2, 0.4)
     fits = {rate: _fits(500.0 / rate * 0.2, 4.0 * rate / 0.2) for rate in rates}
     empty = pd.DataFrame()
-    return RateSweep("sgd", "loss", rates, empty, fits, empty, _fits(400.0, 1.0), 0.0, 0.0)
+    return RateSweep("sgd", "loss", rates, empty, fits, empty, _fits(400.0, 1.0), 0.0, 0, 0.0)
 
 
 def test_rate_sweep_draws_one_curve_per_rate_and_the_tuned_curve_in_black():
