@@ -32,6 +32,7 @@ class MedianInterval:
 
 
 def check_level(level: object) -> float:
+    """``level`` as a float in (0, 1): ``TypeError`` for a non-real, ``ValueError`` outside."""
     if isinstance(level, bool) or not isinstance(level, numbers.Real):
         raise TypeError(f"level={level!r} must be a real number in (0, 1)")
     if not 0.0 < float(level) < 1.0:
