@@ -10,6 +10,9 @@ moves like SGD with rate :math:`\eta = \alpha/(1-\beta)`. With Young's inequalit
 
 and :math:`\rho = \sqrt q` maximizes :math:`c`, giving
 :math:`c = 2 - L\alpha(1+\beta)/(1-\beta)^2`, valid for :math:`\alpha < 2(1-\beta)^2/(L(1+\beta))`.
+Every other :math:`\rho > 0` with :math:`c(\rho) > 0` gives a valid bound too:
+``momentum_bound(t)`` is the member :math:`\rho = t\sqrt q`, and its critical batch depends on
+``t`` (:func:`small_rate_ratios`).
 """
 
 from __future__ import annotations
