@@ -575,6 +575,30 @@ def test_lack_of_fit_rejects_the_wrong_law_and_the_right_one_at_its_level():
     assert np.median([t.statistic for t in wrong]) > np.median([t.statistic for t in right]) > 0
 
 
+def test_a_pole_made_by_the_step_budget_fails_the_lack_of_fit_test():
+    # A pole-free tuned-law curve cut at max_steps = 2000: the constant-rate law puts its pole
+    # under the smallest batch that reached (b* near 27), but it loses on AIC by about 90 and
+    # its lack-of-fit test rejects it, while the tuned law passes (measured on 20 sweeps).
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        frame = simulate_runs(
+            "tuned_lr",
+            {"min_steps": 300.0, "noise_scale": 64.0},
+            seeds=5,
+            batch_sizes=2.0 ** np.arange(1, 11),
+            sigma_small=0.3,
+            seed=rng,
+        )
+        over = frame.steps.where(frame.reached, np.inf) > 2000
+        frame.loc[over, ["steps", "reached", "reason"]] = [-1, False, "max_steps"]
+        frame = frame.assign(max_steps=2000.0, s=0)  # fmt: skip
+        constant = fit_steps(frame, law="constant_lr", by="s", n_boot=0)[0]
+        tuned = fit_steps(frame, law="tuned_lr", by="s", n_boot=0)[0]
+        assert constant.n_censored > 0
+        assert constant.aic - tuned.aic > 10
+        assert constant.lack_of_fit.p_value < 1e-3 < tuned.lack_of_fit.p_value
+
+
 def test_lack_of_fit_has_no_degrees_of_freedom_with_one_run_per_batch_size():
     b, steps, _ = sweep("tuned_lr", np.random.default_rng(2), seeds=1)
     test = fit_steps(b, steps, "tuned_lr", n_boot=0).lack_of_fit
