@@ -259,3 +259,35 @@ def test_accuracy_targets_need_a_classification_workload():
         bt.steps_to_target(
             "teacher-student", "sgd", 8, lr=0.1, seeds=[0], target="accuracy>=0.9", max_steps=5
         )
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@CUDA
+@pytest.mark.parametrize("kind", [StackedMLP, FunctionalModel])
+def test_cuda_computes_the_cpu_gradients_and_measures(kind):
+    wl = bt.workload("digits-mlp")
+    cpu = kind(wl.model, wl.X, wl.y, wl.loss, torch.device("cpu"))
+    gpu = kind(wl.model, wl.X, wl.y, wl.loss, torch.device("cuda"))
+    p_cpu, p_gpu = cpu.init([0, 1, 2]), gpu.init([0, 1, 2])
+    batch = torch.randint(wl.n, (3, 32), generator=torch.Generator().manual_seed(0))
+    loss_c, grads_c = cpu.loss_grad(p_cpu, batch)
+    loss_g, grads_g = gpu.loss_grad(p_gpu, batch.cuda())
+    torch.testing.assert_close(loss_g.cpu(), loss_c, atol=1e-5, rtol=1e-4)
+    for g, c in zip(grads_g, grads_c, strict=True):
+        torch.testing.assert_close(g.cpu(), c, atol=1e-5, rtol=1e-4)
+    for what in ("loss", "accuracy", "grad_norm_sq"):
+        torch.testing.assert_close(
+            gpu.measure(p_gpu, what).cpu(), cpu.measure(p_cpu, what), atol=1e-5, rtol=1e-4
+        )
+
+
+@CUDA
+def test_cuda_median_steps_agree_with_cpu_within_5_percent():
+    # CUDA draws the batches from CUDA generators, another stream: agreement is statistical
+    cpu = bt.measure_steps("digits-mlp", "sgd", 32, seeds=list(range(32)), device="cpu", **DIGITS)
+    gpu = bt.measure_steps("digits-mlp", "sgd", 32, seeds=list(range(32)), device="cuda", **DIGITS)
+    assert gpu.device.startswith("cuda")
+    assert (cpu.steps > 0).all() and (gpu.steps > 0).all()
+    assert abs(np.median(gpu.steps) / np.median(cpu.steps) - 1) < 0.05
