@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import batchsteps.train as bt
+from batchsteps.train.engine import flushing_denormals
 from batchsteps.train.problems import FunctionalModel, StackedMLP
 from batchsteps.train.reference import plain_steps_to_target
 
@@ -291,3 +292,23 @@ def test_cuda_median_steps_agree_with_cpu_within_5_percent():
     assert gpu.device.startswith("cuda")
     assert (cpu.steps > 0).all() and (gpu.steps > 0).all()
     assert abs(np.median(gpu.steps) / np.median(cpu.steps) - 1) < 0.05
+
+
+def _denormal_survives() -> bool:
+    return torch.tensor(1e-37).div(100).item() != 0.0
+
+
+def test_denormals_are_flushed_while_training_and_the_mode_is_restored():
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU has no flush-to-zero mode")
+    assert _denormal_survives()
+    seen = []
+    bt.measure_steps(
+        "digits-mlp", "momentum", 8, lr=0.05, seeds=[0], target=None, max_steps=2,
+        record=lambda k, p, s: seen.append(_denormal_survives()),
+    )  # fmt: skip
+    assert seen == [False, False, False]
+    assert _denormal_survives()
+    with flushing_denormals():
+        assert not _denormal_survives()
+    assert _denormal_survives()
