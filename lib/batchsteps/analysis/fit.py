@@ -84,7 +84,6 @@ _SWEEP_COLUMNS = ("batch_size", "steps", "reached")
 _REASONS = MappingProxyType({"reached": "reached", "max_steps": "budget", "diverged": "diverged"})
 _LOG_SIGMA = (math.log(1e-6), math.log(1e2))  # search range of log sigma at the centre
 _SLOPE = 3.0  # |gamma_1| <= 3: sigma changes at most e^3-fold per e-fold of b
-_HESSIAN_STEP = 1e-5
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -498,13 +497,11 @@ def _least_squares(law: Law, b: np.ndarray, k: np.ndarray) -> np.ndarray:
     low, high = law.log_bounds(b)
     y = np.log(k)
     best, best_cost = None, np.inf
-    starts = law.starts(b, k)
-    for x0 in starts:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            result = optimize.least_squares(
-                lambda x: law.log_steps(b, x) - y, x0, jac=lambda x: law.gradient(b, x),
-                bounds=(low, high), method="trf", x_scale="jac",
-            )  # fmt: skip
+    for x0 in law.starts(b, k):
+        result = optimize.least_squares(
+            lambda x: law.log_steps(b, x) - y, x0, jac=lambda x: law.gradient(b, x),
+            bounds=(low, high), method="trf", x_scale="jac",
+        )  # fmt: skip
         if np.isfinite(result.cost) and result.cost < best_cost:
             best, best_cost = result.x, result.cost
         if best is not None and not law.at_bound(best, b).any():
@@ -515,12 +512,11 @@ def _least_squares(law: Law, b: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 
 def _noise_start(data: _Data, residuals: np.ndarray) -> np.ndarray:
-    """Log sigma regressed on the design by the log of absolute residuals (reached runs)."""
-    obs = ~data.censored
+    """Noise parameters to start from: the scatter of the least-squares residuals, flat in b."""
     rms = math.sqrt(max(float(np.mean(residuals**2)), 1e-12))
     start = np.zeros(data.design.shape[1])
-    start[0] = math.log(rms)
-    return np.clip(start, _LOG_SIGMA[0] + 1.0, _LOG_SIGMA[1] - 1.0) if obs.any() else start
+    start[0] = min(max(math.log(rms), _LOG_SIGMA[0] + 1.0), _LOG_SIGMA[1] - 1.0)
+    return start
 
 
 def _log_variances(law: Law, data: _Data, phi: np.ndarray, p: int, free, gradients) -> np.ndarray:
