@@ -112,3 +112,21 @@ def test_critical_ratio_at_unequal_rates_scales_the_equal_rate_limit():
 def test_critical_ratio_rejects_bad_values(kwargs):
     with pytest.raises(ValueError, match="lr=|beta="):
         mom.critical_ratio(**kwargs)
+
+
+def test_smallest_critical_ratio_over_t_falls_towards_one_over_one_minus_beta_as_alpha_shrinks():
+    sgd_bound = bound("sgd")
+    lowest = []
+    for alpha in (1e-3, 1e-5, 1e-7):
+        values = dict(L=1.0, sigma=1.0, Delta=1.0, alpha=alpha, epsilon=0.1)
+        sgd_b = sgd_bound.subs(**values).critical_batch
+        ratios = []
+        for t in np.geomspace(0.25, 1e5, 300):
+            try:
+                member = FAMILY.subs(**values, beta=0.9, t=float(t))
+            except ValueError:  # c <= 0: this member certifies nothing at this rate
+                continue
+            ratios.append(member.critical_batch / sgd_b)
+        lowest.append(min(ratios))
+    assert lowest[0] > lowest[1] > lowest[2] > 10.0
+    assert lowest[2] < 10.5
