@@ -130,3 +130,11 @@ def test_smallest_critical_ratio_over_t_falls_towards_one_over_one_minus_beta_as
         lowest.append(min(ratios))
     assert lowest[0] > lowest[1] > lowest[2] > 10.0
     assert lowest[2] < 10.5
+
+
+def test_at_t_one_a_is_stationary_and_b_falls_with_slope_minus_sigma_sq_sqrt_q_over_c():
+    t = S.t
+    assert sp.simplify(sp.diff(FAMILY.A, t).subs(t, 1)) == 0
+    slope = -(S.sigma**2) * sp.sqrt(mom.coupling()) / mom.descent_coefficient(mom.best_rho())
+    assert sp.simplify(sp.diff(FAMILY.B, t).subs(t, 1) - slope) == 0
+    assert sp.solve(sp.diff(mom.descent_coefficient(t * mom.best_rho()), t), t) == [1]
