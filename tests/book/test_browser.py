@@ -52,6 +52,17 @@ def reports(browser, book_url):
                         typeset: document.querySelectorAll('.math mjx-container').length,
                         errors: [...document.querySelectorAll('mjx-merror')]
                             .map(e => e.getAttribute('data-mjx-error') || e.textContent),
+                        // display equations wider than the box they sit in: cut off, or
+                        // hidden behind a scroll bar
+                        clipped: [...document.querySelectorAll('mjx-container[display="true"]')]
+                            .filter(e => {
+                                const box = e.closest('div.math, .math') || e.parentElement;
+                                const width = e.firstElementChild
+                                    ? e.firstElementChild.getBoundingClientRect().width : 0;
+                                return width > box.getBoundingClientRect().width + 1;
+                            })
+                            .map(e => (e.closest('[id]') || {id: '?'}).id + ': '
+                                + (e.getAttribute('aria-label') || e.textContent).slice(0, 80)),
                     };
                 }"""
             )
@@ -95,6 +106,30 @@ def test_every_formula_on_the_page_is_typeset_by_the_books_own_mathjax(reports, 
     assert state["mathjax"], "MathJax did not load"
     assert state["typeset"] == state["elements"]
     assert state["errors"] == []
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_no_display_equation_is_clipped_at_1280_px(reports, docname):
+    assert reports(docname)["math"]["clipped"] == []
+
+
+@pytest.mark.parametrize("docname", ["chapters/api", "chapters/sgd", "intro"])
+def test_the_page_fits_a_390_px_phone(browser, book_url, docname):
+    v = Visit(browser, book_url)
+    try:
+        v.page.set_viewport_size({"width": 390, "height": 844})
+        v.open(docname)
+        width = v.page.evaluate("() => document.documentElement.scrollWidth")
+    finally:
+        v.close()
+    assert width <= 390, f"{docname} is {width} px wide on a 390 px screen"
+
+
+def test_one_search_box_on_the_page(visit):
+    v = visit("chapters/sgd")
+    boxes = v.page.locator(".search-button-field, .search-button__button, form.bd-search")
+    visible = [i for i in range(boxes.count()) if boxes.nth(i).is_visible()]
+    assert len(visible) == 1, boxes.evaluate_all("els => els.map(e => e.className)")
 
 
 @pytest.mark.parametrize("docname", PAGES)
