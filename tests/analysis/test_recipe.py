@@ -334,3 +334,21 @@ def test_tuned_sweep_runs_the_same_cells_on_an_executor():
     b = parallel.runs.sort_values(key).reset_index(drop=True)
     pd.testing.assert_series_equal(a["steps"], b["steps"])
     assert parallel.n_cells == serial.n_cells == 8
+
+
+def test_describe_rates_reads_every_rate_of_one_batch_size():
+    from batchsteps.analysis.recipe import TunedSweep, describe_rates
+
+    rows = [("sgd", 8, lr, s, k) for lr, ks in ((0.1, (90, 110, 100)), (0.2, (60, -1, -1)))
+            for s, k in enumerate(ks)]  # fmt: skip
+    runs = _frame(rows)
+    sweep = TunedSweep(runs, best_rate(runs), {8: (0.1, 0.2)}, 0.0, 2)
+    text = describe_rates(sweep, 8)
+    assert text == (
+        "at b = 8, median steps 100 / never at rates 0.1 / 0.2 (runs that did not reach: "
+        "0 / 2 of 3); rate kept 0.1"
+    )
+    with pytest.raises(ValueError, match="batch_size=16"):
+        describe_rates(sweep, 16)
+    with pytest.raises(TypeError, match="sweep="):
+        describe_rates(runs, 8)

@@ -290,6 +290,40 @@ def tuned_sweep(
     return TunedSweep(runs, best_rate(runs), grid, wall, cells)
 
 
+def describe_rates(sweep: TunedSweep, batch_size: int) -> str:
+    """What the rates tried at one batch size of a :class:`TunedSweep` gave, in words: the
+    median steps at each rate (a run that did not reach counts as never), the runs out of
+    budget at each, and the rate kept.
+
+    >>> runs = pd.DataFrame({"optimizer": "sgd", "batch_size": 4, "lr": [0.1, 0.1, 0.2, 0.2],
+    ...                      "seed": [0, 1, 0, 1], "steps": [300, 320, 200, -1],
+    ...                      "reached": [True, True, True, False]})
+    >>> sweep = TunedSweep(runs, best_rate(runs), {4: (0.1, 0.2)}, 0.0, 2)
+    >>> print(describe_rates(sweep, 4).replace("; ", ";\\n"))
+    at b = 4, median steps 310 / never at rates 0.1 / 0.2 (runs that did not reach: 0 / 1 of 2);
+    rate kept 0.1
+    """
+    if not isinstance(sweep, TunedSweep):
+        raise TypeError(f"sweep={sweep!r} must be a TunedSweep (see tuned_sweep)")
+    if batch_size not in sweep.grid:
+        raise ValueError(
+            f"batch_size={batch_size!r} was not swept; swept: {', '.join(map(str, sweep.grid))}"
+        )
+    runs = sweep.runs[sweep.runs["batch_size"] == batch_size]
+    cost = runs["steps"].where(runs["reached"], np.inf).astype(float)
+    medians = cost.groupby(runs["lr"]).median().sort_index()
+    missed = (~runs["reached"]).groupby(runs["lr"]).sum().reindex(medians.index)
+    counts = runs.groupby("lr").size().reindex(medians.index)
+    steps = " / ".join("never" if not math.isfinite(m) else f"{m:.0f}" for m in medians)
+    rates = " / ".join(f"{r:g}" for r in medians.index)
+    misses = " / ".join(str(int(n)) for n in missed)
+    kept = float(sweep.tuned.loc[sweep.tuned["batch_size"] == batch_size, "lr"].iloc[0])
+    return (
+        f"at b = {batch_size}, median steps {steps} at rates {rates} (runs that did not reach: "
+        f"{misses} of {int(counts.iloc[0])}); rate kept {kept:g}"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. Both laws, side by side
 
