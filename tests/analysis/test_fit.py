@@ -559,6 +559,17 @@ def test_a_frame_maps_its_reasons_to_statuses():
 # --- lack of fit -------------------------------------------------------------------------------
 
 
+def test_lack_of_fit_rejects_the_wrong_law_and_keeps_the_right_one():
+    frame = simulate_runs("tuned_lr", SIMULATED["tuned_lr"], seeds=5, seed=3,
+                          batch_sizes=2.0 ** np.arange(1, 11)).assign(s=0)  # fmt: skip
+    right = fit_steps(frame, law="tuned_lr", by="s", n_boot=0)[0].lack_of_fit
+    wrong = fit_steps(frame, law="constant_lr", by="s", n_boot=0)[0].lack_of_fit
+    assert wrong.p_value < 1e-6 < 1e-2 < right.p_value
+    assert right.df == wrong.df == (10 - 2, 50 - 10 - 1)
+    assert wrong.likelihood_ratio > right.likelihood_ratio > 0
+
+
+@pytest.mark.slow
 def test_lack_of_fit_rejects_the_wrong_law_and_the_right_one_at_its_level():
     # Tuned-law sweeps (5 seeds, 2 ... 1024): the tuned law is rejected at 5% in about 5% of
     # them (measured 5/100), the constant-rate law in nearly all (measured 100/100).
