@@ -35,6 +35,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..environment import show_progress
 from .cluster import as_executor, worker_device, worker_name
 from .engine import _device, check_int, check_seeds, measure_steps
 from .optimizers import DEFAULTS, check_lr, resolve_hyper
@@ -196,7 +197,7 @@ def sweep(
     target: str | None,
     max_steps: int,
     store: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     device: str | None = None,
     executor: concurrent.futures.Executor | Any = None,
     check_every: int | None = None,
@@ -217,7 +218,10 @@ def sweep(
     cannot be written (read-only, full disk) raises ``OSError`` naming it, before any work
     when it cannot be written at all; a read-only store holding every cell is read as usual.
     ``KeyboardInterrupt`` keeps the finished cells and says how many (a warning), then
-    propagates.
+    propagates. ``target``: ``"loss<=x"``, ``"grad_norm_sq<=x"``, ``"accuracy>=x"`` or
+    ``None`` (no checks: every run takes ``max_steps``). ``progress``: a bar over the cells
+    (``tqdm.auto``: a widget in Jupyter, text in a terminal); ``None`` shows it everywhere but
+    in the book's build.
 
     ``executor``: ``None`` runs the cells here, one after the other; a
     ``concurrent.futures.Executor`` (a process pool, ``dask.distributed.Client.get_executor()``)
@@ -298,6 +302,7 @@ def sweep(
     if folder is not None and todo:
         check_writable(folder)  # before any work: a read-only store fails here, not later
     quarantine(damaged)
+    progress = show_progress(progress)
     bar = tqdm(
         total=len(cells),
         initial=len(cells) - len(todo),
