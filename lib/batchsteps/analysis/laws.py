@@ -264,6 +264,13 @@ class ConstantRateLaw(Law):
     def critical_batch(self, params):
         return 2.0 * float(self.values_of(params)[1])
 
+    def starts(self, b, k):
+        r"""The straight line's start, then :math:`b_0` at 5%, 50% and 95% of the smallest
+        batch size (where a pole can be seen; the default spread is in :math:`\log b_0`)."""
+        line = super().starts(b, k)[0]
+        spread = [np.array([line[0], math.log(f * b.min())]) for f in (0.05, 0.5, 0.95)]
+        return [line, *spread]
+
     def at_bound(self, theta, b):
         r""":math:`b_0 < 10^{-6} \min b` (no pole to speak of: the likelihood is flat there) or
         :math:`b_0 > (1 - 10^{-5}) \min b`, with :math:`\min b` over reached runs."""
