@@ -40,7 +40,9 @@ def test_coverage_of_the_true_median_over_many_samples():
 
 def test_per_batch_has_one_sorted_row_per_batch_size():
     table = per_batch([8, 2, 2, 2, 8, 4], [10, 40, 30, 50, 12, 20])
-    assert list(table.columns) == ["batch_size", "n", "median", "low", "high", "coverage"]
+    assert list(table.columns) == [
+        "batch_size", "n", "median", "low", "high", "coverage", "censored",
+    ]  # fmt: skip
     assert table["batch_size"].tolist() == [2.0, 4.0, 8.0]
     assert table["n"].tolist() == [3, 1, 2]
     assert table["median"].tolist() == [40.0, 20.0, 11.0]
@@ -63,3 +65,21 @@ def test_per_batch_has_one_sorted_row_per_batch_size():
 def test_bad_input_is_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_runs_over_budget_count_as_slower_than_every_run_that_reached():
+    b = np.array([4.0] * 5 + [8.0] * 3)
+    k = np.array([10.0, -1.0, 30.0, -1.0, 20.0, 5.0, 6.0, 7.0])
+    over = k < 0
+    table = per_batch(b, k, censored=over).set_index("batch_size")
+    assert table.loc[4.0, "censored"] == 2 and table.loc[8.0, "censored"] == 0
+    assert table.loc[4.0, "median"] == 30.0  # 10, 20, 30, >budget, >budget
+    assert table.loc[4.0, "high"] == np.inf
+    survivors = per_batch(b[~over], k[~over]).set_index("batch_size")
+    assert survivors.loc[4.0, "median"] == 20.0  # dropping them would say 20
+    most = per_batch([2.0] * 3, [5.0, -1.0, -1.0], censored=np.array([False, True, True]))
+    assert most["median"].iloc[0] == np.inf
+    with pytest.raises(TypeError, match="censored="):
+        per_batch(b, k, censored=over.astype(int))
+    with pytest.raises(ValueError, match="steps="):
+        per_batch(b, np.where(over, np.nan, k))

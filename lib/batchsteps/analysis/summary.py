@@ -79,14 +79,26 @@ def median_interval(values: np.ndarray, level: float = 0.95) -> MedianInterval:
     return _order_interval(np.sort(array), level)
 
 
-def per_batch(batch_sizes: np.ndarray, steps: np.ndarray, level: float = 0.95) -> pd.DataFrame:
-    """One row per distinct batch size: ``batch_size, n, median, low, high, coverage``.
+def per_batch(
+    batch_sizes: np.ndarray,
+    steps: np.ndarray,
+    level: float = 0.95,
+    *,
+    censored: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per distinct batch size: ``batch_size, n, median, low, high, coverage,
+    censored``: the median first-passage steps over seeds and its interval.
 
     The interval is :func:`median_interval` of the runs at that batch size. Both arrays are
-    1-D of equal length and finite; rows are sorted by batch size.
+    1-D of equal length; rows are sorted by batch size. ``censored`` (booleans, optional)
+    marks runs that ran out of their step budget: they count as slower than every run that
+    reached (``steps`` of them is ignored), so the median and the ends of the interval are
+    ``inf`` where they fall on such a run ("above the budget"), never the survivors' median.
 
     >>> per_batch([2, 2, 4], [10, 12, 7])[["batch_size", "n", "median"]].to_numpy().tolist()
     [[2.0, 2.0, 11.0], [4.0, 1.0, 7.0]]
+    >>> per_batch([2, 2, 2], [10, -1, 12], censored=[False, True, False])["median"].tolist()
+    [12.0]
     """
     level = check_level(level)
     b = np.asarray(batch_sizes)
@@ -96,14 +108,28 @@ def per_batch(batch_sizes: np.ndarray, steps: np.ndarray, level: float = 0.95) -
             raise TypeError(f"{name}={given!r} must be an array of real numbers")
         if array.ndim != 1 or array.size == 0:
             raise ValueError(f"{name}={given!r} must be a non-empty 1-D array")
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"{name}={given!r} must all be finite")
     if b.shape != k.shape:
         raise ValueError(
             f"batch_sizes has {b.size} entries but steps has {k.size}; they must be equal"
         )
+    if censored is None:
+        over = np.zeros(b.shape, dtype=bool)
+    else:
+        over = np.asarray(censored)
+        if over.dtype != bool:
+            raise TypeError(f"censored={censored!r} must be an array of booleans")
+        if over.shape != b.shape:
+            raise ValueError(f"censored has shape {over.shape}; it needs one entry per run")
+    if not np.all(np.isfinite(b)):
+        raise ValueError(f"batch_sizes={batch_sizes!r} must all be finite")
+    if not np.all(np.isfinite(k[~over])):
+        raise ValueError(f"steps={steps!r} must all be finite (except censored runs)")
+    values = np.where(over, np.inf, k.astype(float))
     rows = []
     for value in np.unique(b):
-        m = _order_interval(np.sort(k[b == value].astype(float)), level)
-        rows.append((float(value), m.n, m.median, m.low, m.high, m.coverage))
-    return pd.DataFrame(rows, columns=["batch_size", "n", "median", "low", "high", "coverage"])
+        m = _order_interval(np.sort(values[b == value]), level)
+        n_over = int(over[b == value].sum())
+        rows.append((float(value), m.n, m.median, m.low, m.high, m.coverage, n_over))
+    return pd.DataFrame(
+        rows, columns=["batch_size", "n", "median", "low", "high", "coverage", "censored"]
+    )
