@@ -72,6 +72,11 @@ def book_is_stale(html: Path = HTML) -> bool:
     return stamp.stat().st_mtime < _newest_source()
 
 
+PAIRED = ("notebooks/sgd.ipynb", "chapters/sgd.ipynb")
+"""Notebooks a reader makes beside the chapters (the README's ``jupytext --sync`` and the
+older ``jupytext --to ipynb``): the book must build warning-free with them there."""
+
+
 def build_book() -> subprocess.CompletedProcess:
     """``jupyter-book build . -W -n --keep-going --all``, cold, with this interpreter's tools.
 
@@ -79,15 +84,26 @@ def build_book() -> subprocess.CompletedProcess:
     and the executed notebooks (``_build/jupyter_execute``) are removed first, so every chapter
     executes and every measurement is recomputed by the library as it is now: no stale cache
     can hide a failure. ``MPLBACKEND=Agg`` is set, as on a headless server: the book must show
-    every figure as an image all the same.
+    every figure as an image all the same. The notebooks of :data:`PAIRED` are made first, the
+    reader's way, and removed afterwards (those the reader had already are left alone).
     """
     for folder in ("stores", ".jupyter_cache", "jupyter_execute"):
         shutil.rmtree(ROOT / "_build" / folder, ignore_errors=True)
+    jupytext = str(Path(sys.executable).with_name("jupytext"))
+    made = [ROOT / name for name in PAIRED if not (ROOT / name).exists()]
+    subprocess.run([jupytext, "--sync", "chapters/sgd.md"], cwd=ROOT, check=True)
+    subprocess.run([jupytext, "--to", "ipynb", "chapters/sgd.md"], cwd=ROOT, check=True)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book), "build", ".", "-W", "-n", "--keep-going", "--all"]
     env = {key: value for key, value in os.environ.items() if key != "BATCHSTEPS_STORE"}
     env["MPLBACKEND"] = "Agg"
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+    try:
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
+        if not any((ROOT / "notebooks").glob("*")):
+            shutil.rmtree(ROOT / "notebooks", ignore_errors=True)
 
 
 class Visit:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +78,26 @@ def test_ci_runs_the_readmes_test_command_and_installs_nothing_else():
     assert re.search(rf"^{re.escape(command)}$", ci, re.MULTILINE)
     for installer in ("apt-get", "pip install", "pip3", "conda"):
         assert installer not in ci, installer
+
+
+def test_jupytext_pairs_a_chapter_with_a_notebook_the_book_never_reads(tmp_path):
+    """The README's ``jupytext --sync chapters/sgd.md``: a notebook in notebooks/, and an edit
+    saved in the notebook comes back to the chapter."""
+    jupytext = pytest.importorskip("jupytext")
+    shutil.copy2(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    (tmp_path / "chapters").mkdir()
+    chapter = tmp_path / "chapters" / "sgd.md"
+    shutil.copy2(ROOT / "chapters" / "sgd.md", chapter)
+    tool = str(Path(sys.executable).with_name("jupytext"))
+    subprocess.run([tool, "--sync", "chapters/sgd.md"], cwd=tmp_path, check=True)
+    paired = tmp_path / "notebooks" / "sgd.ipynb"
+    assert paired.is_file() and not (tmp_path / "chapters" / "sgd.ipynb").exists()
+    notebook = jupytext.read(paired)
+    notebook.cells.append(jupytext.reads("A sentence written in Jupyter.", fmt="md").cells[0])
+    jupytext.write(notebook, paired)
+    subprocess.run([tool, "--sync", "notebooks/sgd.ipynb"], cwd=tmp_path, check=True)
+    assert "A sentence written in Jupyter." in chapter.read_text()
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "notebooks" in config["exclude_patterns"]
+    assert "chapters/*.ipynb" in config["exclude_patterns"]
+    assert "notebooks/" in (ROOT / ".gitignore").read_text().splitlines()
