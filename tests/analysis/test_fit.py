@@ -523,6 +523,17 @@ def test_counts_say_per_batch_size_what_each_run_did():
     assert fit.statistic == "median first-passage steps over seeds"
 
 
+def test_medians_per_batch_size_count_the_runs_over_budget():
+    b = np.array([4.0, 4.0, 4.0, 8.0, 8.0, 16.0, 32.0, 64.0])
+    k = np.array([900.0, -1.0, -1.0, 400.0, 420.0, 300.0, 250.0, 240.0])
+    status = ["reached", "budget", "diverged", *["reached"] * 5]
+    fit = fit_steps(b, k, status=status, max_steps=1000, n_boot=0)
+    table = fit.medians().set_index("batch_size")
+    assert table.loc[4.0, "n"] == 2 and table.loc[4.0, "censored"] == 1
+    assert table.loc[4.0, "median"] == math.inf  # 900 and one run over 1000
+    assert table.loc[8.0, "median"] == 410.0
+
+
 def test_scatter_that_grows_at_small_batch_sizes_is_measured():
     frame = simulate_runs("tuned_lr", SIMULATED["tuned_lr"], seeds=8, seed=4,
                           sigma_small=0.4, sigma_large=0.02)  # fmt: skip

@@ -66,7 +66,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from .laws import LAW_OBJECTS, Law, resolve_law, weighted_line
-from .summary import check_level
+from .summary import check_level, per_batch
 
 LAWS = tuple(LAW_OBJECTS)
 PARAMETERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -336,6 +336,16 @@ class Fit:
         tail = (1.0 - level) / 2.0
         low, high = np.quantile(curves, [tail, 1.0 - tail], axis=0)
         return low, high
+
+    def medians(self, level: float | None = None) -> pd.DataFrame:
+        """The fitted statistic measured per batch size: :func:`per_batch` of the runs that
+        reached and of those over budget (slower than all that reached), at ``level``
+        (default: the fit's). Diverged and excluded runs are not in it (see ``counts``)."""
+        level = self.level if level is None else check_level(level)
+        b = np.concatenate([self.batch_sizes, self.censored_batch_sizes])
+        k = np.concatenate([self.steps, self.censored_steps])
+        over = np.concatenate([np.zeros(self.n_points, bool), np.ones(self.n_censored, bool)])
+        return per_batch(b, k, level, censored=over)
 
     @functools.cached_property
     def lack_of_fit(self) -> LackOfFit:
