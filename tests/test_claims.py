@@ -127,6 +127,11 @@ CLAIMS = (
     ),
     Claim(
         "tuned.md",
+        "The constant-rate law cannot bend enough: its fitted pole $b_0$ sits at",
+        guard="tuned-pub-edge",
+    ),
+    Claim(
+        "tuned.md",
         "Computed: {glue:text}`tuned_digits_verdict`",
         glued=(("tuned_digits_verdict", "law_verdict("),),
     ),
@@ -147,12 +152,16 @@ CLAIMS = (
     ),
     Claim(
         "tuned.md",
-        "At the smallest batch the next larger rate no longer reaches the target within the budget",
-        guard="tuned-digits-edges",
+        "The two ends, computed: {glue:text}`tuned_digits_smallest`; "
+        "{glue:text}`tuned_digits_largest`",
+        glued=(
+            ("tuned_digits_smallest", "describe_rates(digits, smallest)"),
+            ("tuned_digits_largest", "describe_rates(digits, largest)"),
+        ),
     ),
     Claim(
         "tuned.md",
-        "at the largest batch the best rate is the largest tried",
+        "At the largest batch the best rate is the largest tried",
         guard="tuned-digits-edges",
     ),
     # your_model.md: the law the sweep follows
@@ -301,6 +310,7 @@ def test_the_sentences_issue_15_named_are_no_longer_in_the_book():
                        "every measured curve has the template's left end",
                        "is in the direction the bounds predict"],
         "tuned.md": ["The tuned-rate law follows the data",
+                     "the next larger rate no longer reaches the target",
                      "follows the points and the constant-rate law (solid) does not",
                      "in its favour", "matches the exact one"],
         "nqm.md": ["no number of steps reaches it",
