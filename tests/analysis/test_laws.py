@@ -152,3 +152,22 @@ def test_resolve_law_accepts_objects_and_names_only():
 def test_parameters_are_checked(params, match):
     with pytest.raises(ValueError, match=match):
         ConstantRateLaw().predict(16.0, params)
+
+
+@pytest.mark.parametrize(
+    ("law", "params", "fewest"),
+    [
+        (ConstantRateLaw(), CONSTANT, 4 * 1000.0 * 8.0),  # at b* = 16: 16 x 2000
+        (TunedRateLaw(), TUNED, 500.0 * 64.0),  # as b -> 0
+        (QuadraticNoiseLaw(), {"min_steps": 300.0, "scale": 40.0}, 2 * 300.0 * 40.0),  # at b = B
+    ],
+)
+def test_fewest_samples_exact_and_by_the_default_search(law, params, fewest):
+    assert law.min_samples(params) == pytest.approx(fewest, rel=1e-6)
+    assert Law.min_samples(law, params) == pytest.approx(fewest, rel=1e-4)
+
+
+def test_labels_and_critical_symbols_for_figures():
+    assert (ConstantRateLaw.label, ConstantRateLaw.critical_symbol) == ("constant-rate law", "b*")
+    assert (TunedRateLaw.label, TunedRateLaw.critical_symbol) == ("tuned-rate law", "B_noise")
+    assert (QuadraticNoiseLaw.label, QuadraticNoiseLaw.critical_symbol) == ("law", "b_crit")

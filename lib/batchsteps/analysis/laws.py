@@ -55,6 +55,10 @@ class Law(abc.ABC):
     name: ClassVar[str]
     parameters: ClassVar[tuple[str, ...]]
     symbols: ClassVar[Mapping[str, str]]
+    label: ClassVar[str] = "law"
+    """How a figure or table names the law."""
+    critical_symbol: ClassVar[str] = "b_crit"
+    """The book's symbol of the law's critical batch."""
 
     # --- what a law must say ------------------------------------------------------------------
 
@@ -94,6 +98,20 @@ class Law(abc.ABC):
     def pole(self, params: ParamsLike) -> float:
         """The batch size at and below which the target is never reached (0: none)."""
         return 0.0
+
+    def min_samples(self, params: ParamsLike) -> float:
+        r"""The fewest samples :math:`\inf_b bK(b)` (numerically over :math:`\log b`
+        unless a law gives it exactly)."""
+        theta = self.theta_of(params)
+        pole = self.pole(params)
+        low = math.log(pole) + 1e-9 if pole > 0 else -30.0
+
+        def log_samples(u: float) -> float:
+            with np.errstate(over="ignore", divide="ignore"):
+                return u + float(self.log_steps(np.array([math.exp(u)]), theta)[0])
+
+        best = optimize.minimize_scalar(log_samples, bounds=(low, 60.0), method="bounded")
+        return float(math.exp(min(best.fun, log_samples(low))))
 
     def gradient(self, b: np.ndarray, theta: np.ndarray) -> np.ndarray:
         r""":math:`\partial \log K(b)/\partial\theta`, shape ``(len(b), len(theta))``
@@ -237,6 +255,8 @@ class ConstantRateLaw(Law):
     name = "constant_lr"
     parameters = ("min_steps", "min_batch")
     symbols = MappingProxyType({"min_steps": "K_min", "min_batch": "b0"})
+    label = "constant-rate law"
+    critical_symbol = "b*"
 
     def log_steps(self, b, theta):
         pole = np.exp(theta[1])
@@ -280,6 +300,11 @@ class ConstantRateLaw(Law):
     def pole(self, params):
         return float(self.values_of(params)[1])
 
+    def min_samples(self, params):
+        r""":math:`4K_{\min}b_0`, at :math:`b^\star = 2b_0`."""
+        min_steps, pole = self.values_of(params)
+        return float(4.0 * min_steps * pole)
+
     def predict(self, b, params):
         r""":math:`K_{\min} b/(b - b_0)`, ``inf`` for :math:`b \le b_0` (exactly at the pole)."""
         min_steps, pole = self.values_of(params)
@@ -310,9 +335,16 @@ class TunedRateLaw(Law):
     name = "tuned_lr"
     parameters = ("min_steps", "noise_scale")
     symbols = MappingProxyType({"min_steps": "S_min", "noise_scale": "B_noise"})
+    label = "tuned-rate law"
+    critical_symbol = "B_noise"
 
     def log_steps(self, b, theta):
         return theta[0] + np.log1p(np.exp(theta[1]) / b)
+
+    def min_samples(self, params):
+        r""":math:`S_{\min}B_{\mathrm{noise}}`, approached as :math:`b \to 0`."""
+        min_steps, noise = self.values_of(params)
+        return float(min_steps * noise)
 
     def predict(self, b, params):
         r""":math:`S_{\min}(1 + B_{\mathrm{noise}}/b)`."""
