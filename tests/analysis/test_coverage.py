@@ -7,7 +7,9 @@ Monte-Carlo standard error of 0.011, so a perfectly calibrated interval lands ou
 [0.93, 0.97] in about 7% of settings by chance alone: each setting is held to that band
 widened by two standard errors, the pooled coverage of each parameter over its nine
 settings (3600 replications, standard error 0.004) to [0.94, 0.96], and at most 5 of the 36
-settings may leave the band itself. Measured on seed 2026: see the report in the commit.
+settings may leave the band itself. Measured on seed 2026: pooled coverage 0.959 (b0), 0.950
+(K_min), 0.951 (S_min), 0.942 (B_noise); settings from 0.928 to 0.975, 3 of 36 outside
+[0.93, 0.97]; bias at most 1.2%; about 2 minutes of one core for the 7200 fits.
 """
 
 from __future__ import annotations

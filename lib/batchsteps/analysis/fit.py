@@ -227,8 +227,10 @@ class Fit:
     comparable between laws fitted to the same runs; ``rmse_log`` is the root mean square of
     ``residuals``. ``draws`` holds ``n_boot`` parameter draws from the fitted sampling
     distribution (multivariate t in log, ``bootstrap="parametric"``; empty for ``n_boot=0``):
-    :meth:`band` reads its pointwise curve band from them. ``at_bound`` names parameters that
-    ended on a search bound (:math:`b_0 \to 0` or at the smallest reached :math:`b`,
+    :meth:`band` reads its pointwise curve band from them. :meth:`medians` gives the
+    statistic per batch size (runs over budget counted), :attr:`lack_of_fit` the test against a
+    free median per batch size, ``interval`` names the interval method. ``at_bound`` names
+    parameters that ended on a search bound (:math:`b_0 \to 0` or at the smallest reached :math:`b`,
     :math:`B_{\mathrm{noise}}` far outside the batch sizes): a limit, not an estimate.
     """
 
