@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -30,10 +31,12 @@ from .summary import check_level
 
 BATCH_SIZES = tuple(2.0**k for k in range(3, 11))
 """Default batch sizes of a simulated sweep: 8 to 1024."""
-TRUTH: Mapping[str, Mapping[str, float]] = {
-    "constant_lr": {"min_steps": 1000.0, "min_batch": 6.0},
-    "tuned_lr": {"min_steps": 500.0, "noise_scale": 64.0},
-}
+TRUTH: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {
+        "constant_lr": MappingProxyType({"min_steps": 1000.0, "min_batch": 6.0}),
+        "tuned_lr": MappingProxyType({"min_steps": 500.0, "noise_scale": 64.0}),
+    }
+)
 """Default true parameters per book law: :math:`b^\\star = 12` and :math:`B_{\\mathrm{noise}} =
 64`, both inside the default batch sizes."""
 
