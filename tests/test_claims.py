@@ -190,11 +190,17 @@ def _chapter(name: str) -> tuple[str, str]:
 
 def _guarded_blocks(prose: str) -> dict[str, list[str]]:
     """For each ``% guard: id`` comment, the text of the block (up to the next blank line)
-    right below it, whitespace collapsed."""
+    right below it, or the caption of the figure directive right below it (MyST allows no
+    comment inside a caption), whitespace collapsed."""
     blocks: dict[str, list[str]] = {}
     for match in _GUARD_COMMENT.finditer(prose):
         rest = prose[match.end() :].lstrip("\n")
-        block = rest.split("\n\n", 1)[0]
+        if rest.startswith("```"):  # a guarded figure: the guard covers its caption
+            lines = rest.split("\n")[1:]
+            while lines and (lines[0].startswith(":") or not lines[0].strip()):
+                lines.pop(0)
+            rest = "\n".join(lines)
+        block = rest.split("\n\n", 1)[0].split("\n```", 1)[0]
         blocks.setdefault(match.group(1), []).append(_flat(block))
     return blocks
 

@@ -29,15 +29,17 @@ import numbers
 import os
 import time
 from collections.abc import Mapping
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .analysis.recipe import AIC_MARGIN, Preference, law_preference
-from .environment import STORE_ENV, store_root
+from .environment import STORE_ENV, show_progress, store_root
 
 __all__ = [
     "SCALES",
@@ -333,11 +335,20 @@ def _pool(exp: Experiment):
         return None
 
 
-def _run_all(pool, tasks: list[tuple], function) -> list:
-    if pool is None or len(tasks) <= 1:
-        return [function(*task) for task in tasks]
-    futures = [pool.submit(function, *task) for task in tasks]
-    return [f.result() for f in futures]
+def _run_all(pool, tasks: list[tuple], function, label: str) -> list:
+    """``function(*task)`` for every task, in the pool if any, in order; one progress bar over
+    the tasks (``tqdm.auto``: a widget in Jupyter, text in a terminal, none in the book build)."""
+    with tqdm(total=len(tasks), desc=label, disable=not show_progress(None)) as bar:
+        if pool is None or len(tasks) <= 1:
+            results = []
+            for task in tasks:
+                results.append(function(*task))
+                bar.update()
+            return results
+        futures = [pool.submit(function, *task) for task in tasks]
+        for _ in as_completed(futures):
+            bar.update()
+        return [f.result() for f in futures]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,7 +404,9 @@ def tune(exp: Experiment, store: str | os.PathLike | None = None) -> Tuning:
 
 def _tune(exp: Experiment, store, pool) -> Tuning:
     folder = str(store_folder(exp, store) / "tuning")
-    frames = _run_all(pool, [(exp, o, folder) for o in exp.optimizers], _tune_one)
+    frames = _run_all(
+        pool, [(exp, o, folder) for o in exp.optimizers], _tune_one, f"{exp.name}: tuning rates"
+    )
     rows, fastest, chosen = [], {}, {}
     for o, frame in zip(exp.optimizers, frames, strict=True):
         for lr, group in frame.groupby("lr", sort=True):
@@ -495,7 +508,7 @@ def measure(
             for m in exp.targets
             for o in exp.optimizers
         ]
-        results = _run_all(pool, tasks, _curve)
+        results = _run_all(pool, tasks, _curve, f"{exp.name}: steps-vs-batch curves")
     finally:
         if pool is not None:
             pool.shutdown()
@@ -977,7 +990,7 @@ def rate_sweep(
     tasks = [(exp, optimizer, measure_name, rate, folder) for rate in rates if rate != lr]
     pool = _pool(dataclasses.replace(exp, workers=min(exp.workers, len(tasks))))
     try:
-        results = _run_all(pool, tasks, _curve)
+        results = _run_all(pool, tasks, _curve, f"{exp.name}: {optimizer} at other rates")
     finally:
         if pool is not None:
             pool.shutdown()
