@@ -570,14 +570,6 @@ def _noise_fit(law: Law, data: _Data, phi: np.ndarray, bounds: list, p: int, fre
     return gamma, np.linalg.inv(hessian)
 
 
-def _log_variances(law: Law, data: _Data, phi: np.ndarray, p: int, free, gradients) -> np.ndarray:
-    r""":math:`\log s^2` of each row of ``gradients`` (log-gradients over the free law
-    coordinates) from the information on :math:`\theta` at the noise parameters in ``phi``."""
-    info = _theta_information(law, data, phi, p)[np.ix_(free, free)]
-    solved = np.linalg.solve(info, gradients.T)
-    return np.log(np.einsum("ij,ji->i", gradients, solved))
-
-
 def _estimate(law: Law, data: _Data, phi: np.ndarray, bounds: list, at_bound, level: float):
     r"""``(se_log, df, ci, cov)`` of each law parameter and the critical batch.
 
