@@ -1,6 +1,7 @@
 """In a Jupyter kernel whose environment says ``MPLBACKEND=Agg``, figures still show as images."""
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 import batchsteps.viz as viz
@@ -32,3 +33,22 @@ def test_without_the_library_the_same_cell_prints_text_under_agg(monkeypatch):
 
 def test_outside_a_kernel_nothing_is_registered():
     assert viz.in_kernel() is False and viz.figures_as_images() is False
+
+
+@pytest.mark.parametrize("backend", ["inline", "Agg"])
+def test_a_library_figure_ending_a_cell_shows_once_as_an_image(monkeypatch, backend):
+    """new_figure's figures are not kept by pyplot, yet Jupyter shows them, once."""
+    if backend == "Agg":
+        monkeypatch.setenv("MPLBACKEND", "Agg")
+    else:
+        monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's default: inline
+    outputs = run_cells(
+        "import batchsteps as bs\n"
+        "values = dict(L=1.0, sigma=1.0, Delta=1.0, alpha=0.5, epsilon=0.1)\n"
+        "numeric = bs.theory.bound('sgd').subs(**values)\n"
+        "fig = bs.viz.plot_bound(numeric)\n"
+        "import matplotlib.pyplot as plt\n"
+        "assert plt.get_fignums() == []\n"
+        "fig"
+    )
+    assert len(outputs) == 1 and "image/png" in outputs[0]["data"]

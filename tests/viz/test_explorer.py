@@ -15,10 +15,10 @@ import sympy as sp
 from sympy.printing.jscode import jscode
 
 import batchsteps as bs
+from batchsteps.theory.symbols import NAME_OF
 from batchsteps.viz.explorer import (
     Explorer,
     NeedsKernel,
-    _names,
     explorer,
     format_value,
     needs_kernel,
@@ -55,7 +55,9 @@ def outputs(page_html):
 
 
 def names_of(bound):
-    return _names(bound)
+    """Keyword name of each parameter symbol: the bound's own ``names``, else the book's."""
+    own = getattr(bound, "names", None) or {}
+    return {sym: own.get(sym) or NAME_OF[sym] for sym in bound.assumptions}
 
 
 # ---------------------------------------------------------------- the HTML, without a browser

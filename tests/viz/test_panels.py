@@ -8,8 +8,14 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
+import batchsteps as bs  # noqa: E402
 from batchsteps.theory import bound  # noqa: E402
+from batchsteps.viz.explorer import explorer  # noqa: E402
 from batchsteps.viz.panels import BoundPanel, bound_panel  # noqa: E402
+from batchsteps.viz.style import style_of  # noqa: E402
+
+# where a bound's default values lie outside its analysis, a start inside it
+INSIDE = {"momentum": {"alpha": 0.001}}
 
 
 def test_one_slider_per_parameter_with_initial_values():
@@ -76,39 +82,6 @@ def test_momentum_family_panel_has_a_t_slider_that_moves_the_critical_batch():
     assert panel.numeric.critical_batch < at_one
 
 
-def test_young_family_matches_the_bound_and_blanks_members_that_certify_nothing():
-    import numpy as np
-
-    from batchsteps.theory import momentum, symbols
-    from batchsteps.viz.panels import young_family, young_family_figure
-
-    family = momentum.momentum_bound(symbols.t)
-    values = dict(L=1.0, sigma=1.0, Delta=1.0, alpha=1e-3, epsilon=0.1, beta=0.9)
-    data = young_family(family, bound("sgd"), values, [1.0, 2.0, 4.0, 1e4])
-    assert np.round(data["critical_ratio"][:3]).tolist() == [110, 62, 40]
-    assert data["steps_ratio"][0] == 1.0 and np.isnan(data["critical_ratio"][3])
-    assert young_family_figure(family, bound("sgd"), values).axes
-
-
-@pytest.mark.parametrize(
-    ("args", "error"),
-    [
-        (("sgd", {}, [1.0]), TypeError),
-        (("family", {"t": 1.0}, [1.0]), ValueError),
-        (("family", {}, [0.0]), ValueError),
-    ],
-)
-def test_young_family_rejects_bad_arguments(args, error):
-    from batchsteps.theory import momentum, symbols
-    from batchsteps.viz.panels import young_family
-
-    which, extra, ts = args
-    family = bound("sgd") if which == "sgd" else momentum.momentum_bound(symbols.t)
-    values = dict(L=1.0, sigma=1.0, Delta=1.0, alpha=1e-3, epsilon=0.1, beta=0.9, **extra)
-    with pytest.raises(error):
-        young_family(family, bound("sgd"), values, ts)
-
-
 def test_a_redraw_outside_a_kernel_prints_nothing(capsys):
     panel = bound_panel(bound("sgd"))
     capsys.readouterr()
@@ -123,3 +96,14 @@ def test_the_status_carries_the_exact_values_behind_its_critical_batch():
     values = json.loads(html.unescape(match.group(1)))
     assert values == panel.values()
     assert float(match.group(2)) == bound("sgd").subs(**values).critical_batch
+
+
+@pytest.mark.parametrize("name", bs.theory.names())
+def test_every_bound_of_the_theory_has_a_panel_and_an_explorer_in_its_house_style(name):
+    panel = bound_panel(bound(name), **INSIDE.get(name, {}))
+    assert panel.numeric is not None, panel.message
+    colours = {line.get_color() for line in panel.figure.axes[0].get_lines()}
+    assert style_of(name).color in colours
+    page = explorer(bound(name), INSIDE.get(name))
+    assert f'"color": "{style_of(name).color}"' in page.html
+    assert 'data-output="critical-batch"' in page.html

@@ -1,36 +1,111 @@
-"""Figures and explorers: the house matplotlib style, ipywidgets panels, in-browser explorers."""
+"""Figures and explorers, by what they show.
+
+- ``style``: the house style (a colour and marker per optimizer, log-2 batch axes) and
+  :func:`new_figure`, the one way every figure here is made;
+- ``bounds``: the theory's K(b) and N(b), bounds compared, the two rate regimes, momentum;
+- ``curves``: measured steps against batch size with the fitted laws, the linearisation;
+- ``rates``: the learning-rate rule and the rates swept;
+- ``checks``: theory against measurement (variance law, bounds, AMSGrad, the NQM engine);
+- ``noise``: the gradient noise scale along training;
+- ``panels`` and ``explorer``: ipywidgets panels (Jupyter) and kernel-free HTML explorers;
+- ``display``: figures as images in any kernel, and ``glue`` for the book.
+
+Every plotting function takes ``ax=None`` (``axes=None`` for several panels), draws into the
+axes it is given or a new figure that pyplot does not keep, and returns its Figure.
+"""
 
 from __future__ import annotations
 
-from .style import OPTIMIZER_STYLES, SeriesStyle, batch_axis, mark_batch, style_of, use_style
-
-__all__ = ["OPTIMIZER_STYLES", "SeriesStyle", "batch_axis", "mark_batch", "style_of", "use_style"]
-
-from .display import figures_as_images, glue, in_kernel  # noqa: E402
-
-__all__ += ["figures_as_images", "glue", "in_kernel"]
-figures_as_images()
-
-from . import figures  # noqa: E402
-from .panels import BoundPanel, bound_panel  # noqa: E402
-
-__all__ += ["figures", "BoundPanel", "bound_panel"]
-
-from .fits import plot_fits, plot_linearisation  # noqa: E402
-
-__all__ += ["plot_fits", "plot_linearisation"]
-
-from .explorer import Explorer, explorer, needs_kernel, template_law  # noqa: E402
-
-__all__ += ["Explorer", "explorer", "needs_kernel", "template_law"]
-
-from .part3 import (  # noqa: E402
-    plot_engine_check,
-    plot_fit_panels,
-    plot_noise_scale,
-    plot_rate_tuning,
+from .bounds import (
+    batch_grid,
+    plot_beta1_cost,
+    plot_bound,
+    plot_bound_comparison,
+    plot_momentum_shapes,
     plot_regimes,
+    plot_young_family,
+    young_family,
+)
+from .checks import (
+    plot_adaptive_check,
+    plot_bound_check,
+    plot_engine_check,
+    plot_gradient_traces,
+    plot_variance_law,
+)
+from .curves import (
+    plot_comparison,
+    plot_fit_panels,
+    plot_fits,
+    plot_linearisation,
+    plot_measured,
+    status_summary,
+)
+from .display import figures_as_images, glue, in_kernel
+from .explorer import Explorer, explorer, needs_kernel, template_law
+from .noise import plot_noise_scale
+from .panels import BoundPanel, bound_panel
+from .rates import plot_rate_sweep, plot_rate_tuning, plot_tuning
+from .style import (
+    OPTIMIZER_STYLES,
+    SeriesStyle,
+    batch_axis,
+    mark_batch,
+    new_figure,
+    series_style,
+    style_of,
+    use_style,
 )
 
-__all__ += ["plot_engine_check", "plot_fit_panels", "plot_noise_scale", "plot_rate_tuning"]
-__all__ += ["plot_regimes"]
+__all__ = [
+    # style and the figure factory
+    "OPTIMIZER_STYLES",
+    "SeriesStyle",
+    "batch_axis",
+    "mark_batch",
+    "new_figure",
+    "series_style",
+    "style_of",
+    "use_style",
+    # bounds
+    "batch_grid",
+    "plot_beta1_cost",
+    "plot_bound",
+    "plot_bound_comparison",
+    "plot_momentum_shapes",
+    "plot_regimes",
+    "plot_young_family",
+    "young_family",
+    # measured curves and fits
+    "plot_comparison",
+    "plot_fit_panels",
+    "plot_fits",
+    "plot_linearisation",
+    "plot_measured",
+    "status_summary",
+    # learning rates
+    "plot_rate_sweep",
+    "plot_rate_tuning",
+    "plot_tuning",
+    # checks of the theory
+    "plot_adaptive_check",
+    "plot_bound_check",
+    "plot_engine_check",
+    "plot_gradient_traces",
+    "plot_variance_law",
+    # noise scale
+    "plot_noise_scale",
+    # interactive
+    "BoundPanel",
+    "Explorer",
+    "bound_panel",
+    "explorer",
+    "needs_kernel",
+    "template_law",
+    # display
+    "figures_as_images",
+    "glue",
+    "in_kernel",
+]
+
+figures_as_images()

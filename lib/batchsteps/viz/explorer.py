@@ -28,6 +28,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Protocol
 
+import matplotlib.pyplot as plt
 import sympy as sp
 from sympy.printing.jscode import jscode
 
@@ -521,8 +522,6 @@ def needs_kernel(widget: Any, figure: Any = None, *, what: str = "This panel") -
             raise TypeError(f"figure={figure!r} must be a matplotlib figure or None")
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
-        import matplotlib.pyplot as plt
-
         plt.close(figure)
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
         alt = "the panel as computed when the book was built"

@@ -1,16 +1,26 @@
-"""The house matplotlib style: one colour and one marker per optimizer, log-2 batch axes.
+"""The house matplotlib style and the one way to make a figure.
 
 Colours are the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies),
 and every optimizer also has its own marker, so no figure relies on colour alone. Figures are
 drawn on an opaque white face, which reads the same in the book's light and dark themes.
+
+Every plotting function of :mod:`batchsteps.viz` gets its figure from :func:`new_figure`: the
+axes it is given, or a new figure in the house style that pyplot does not keep (it shows where
+it is displayed or glued, once, and never piles up in ``plt.get_fignums()``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib as mpl
+import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,19 @@ OPTIMIZER_STYLES: dict[str, SeriesStyle] = {
     "amsgrad": SeriesStyle("AMSGrad", "#56B4E9", "v", "-"),
     "rmsprop": SeriesStyle("RMSProp", "#E69F00", "P", "--"),
     "adabelief": SeriesStyle("AdaBelief", "#7A5C00", "X", "-."),
+    # RMSProp again, under the smoothness bound on E||grad f||^2: its colour, its own marker
+    "rmsprop-smooth": SeriesStyle("RMSProp (smooth)", "#E69F00", "p", ":"),
 }
+"""The house style of each optimizer and each bound of ``batchsteps.theory.names()``."""
+
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+"""Okabe-Ito colours in order, for series that are not optimizers (batch sizes, targets)."""
+
+GREYS = ("#000000", "#777777", "#BBBBBB")
+"""Neutral colours for series without a house style, in order."""
+
+LAW_LINESTYLES = {"constant_lr": "-", "tuned_lr": "--"}
+"""How each of the book's laws is drawn; any other law is drawn dash-dotted."""
 
 _RC = {
     "figure.figsize": (6.4, 4.0),
@@ -68,13 +90,83 @@ def use_style() -> None:
 
 def style_of(name: str) -> SeriesStyle:
     """The style of optimizer ``name``; ``ValueError`` listing the known names otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"name={name!r} must be a str; known: {', '.join(OPTIMIZER_STYLES)}")
     if name not in OPTIMIZER_STYLES:
         raise ValueError(f"name={name!r} has no house style; known: {', '.join(OPTIMIZER_STYLES)}")
     return OPTIMIZER_STYLES[name]
 
 
-def batch_axis(ax, which: str = "x") -> None:
+def series_style(name: object, index: int = 0) -> SeriesStyle:
+    """The style of a named series: its optimizer's house style (the first item of a tuple
+    names the optimizer, the whole tuple the label), else the ``index``-th neutral grey."""
+    key = name[0] if isinstance(name, tuple) and name else name
+    label = ", ".join(map(str, name)) if isinstance(name, tuple) else str(name)
+    if isinstance(key, str) and key in OPTIMIZER_STYLES:
+        style = OPTIMIZER_STYLES[key]
+        return style if label == key else SeriesStyle(label, style.color, style.marker)
+    return SeriesStyle(label, GREYS[index % len(GREYS)], "o")
+
+
+def law_linestyle(law: str) -> str:
+    """The line style of a law by name (:data:`LAW_LINESTYLES`), dash-dotted for any other."""
+    return LAW_LINESTYLES.get(law, "-.")
+
+
+def new_figure(
+    ax: Axes | Sequence[Axes] | np.ndarray | None = None,
+    *,
+    nrows: int = 1,
+    ncols: int = 1,
+    width: float = 6.4,
+    height: float = 4.0,
+    layout: str | None = "constrained",
+    squeeze: bool = True,
+    **subplots: Any,
+) -> tuple[Figure, Any]:
+    """``(figure, axes)`` for a plotting function: the axes it was given, else a new figure.
+
+    ``ax`` is ``None``, one :class:`~matplotlib.axes.Axes` (for ``nrows = ncols = 1``) or
+    ``nrows * ncols`` axes of one figure, which are returned (their figure is the caller's and
+    keeps its layout). Otherwise the house style is applied (:func:`use_style`) and a
+    ``width`` x ``height`` inch figure with ``layout`` gets ``nrows`` x ``ncols`` axes
+    (``subplots`` goes to :meth:`Figure.subplots`, e.g. ``sharex``, ``gridspec_kw``). A new
+    figure is closed in pyplot at once: it shows only where it is returned, displayed or
+    glued. Axes come as :meth:`Figure.subplots` gives them: one Axes, a 1-D array for one row
+    or column, else 2-D (always 2-D with ``squeeze=False``).
+    """
+    for name, value in (("nrows", nrows), ("ncols", ncols)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name}={value!r} must be an int")
+        if value < 1:
+            raise ValueError(f"{name}={value!r} must be at least 1")
+    if ax is None:
+        use_style()
+        # made through pyplot so that Jupyter's inline backend loads and shows it as an image,
+        # then closed so that pyplot forgets it (no second copy at the end of the cell)
+        fig = plt.figure(figsize=(width, height), layout=layout)
+        plt.close(fig)
+        return fig, fig.subplots(nrows, ncols, squeeze=squeeze, **subplots)
+    given = np.asarray([ax] if isinstance(ax, Axes) else ax, dtype=object).ravel()
+    wanted = nrows * ncols
+    for item in given:
+        if not isinstance(item, Axes):
+            raise TypeError(f"ax={ax!r} must be a matplotlib Axes, a sequence of them, or None")
+    if given.size != wanted:
+        raise ValueError(f"ax holds {given.size} axes; the figure draws {wanted} ({nrows}x{ncols})")
+    fig = given[0].figure
+    if any(item.figure is not fig for item in given):
+        raise ValueError("ax must be axes of one figure")
+    if squeeze and wanted == 1:
+        return fig, given[0]
+    shaped = given.reshape(nrows, ncols)
+    return fig, (shaped.ravel() if squeeze and (nrows == 1 or ncols == 1) else shaped)
+
+
+def batch_axis(ax: Axes, which: str = "x") -> None:
     """Log-2 axis with ticks at the powers of two, labelled as plain integers."""
+    if which not in ("x", "y"):
+        raise ValueError(f"which={which!r} is not an axis; allowed: 'x', 'y'")
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log", base=2)
     axis.set_major_locator(mticker.LogLocator(base=2))
@@ -82,7 +174,7 @@ def batch_axis(ax, which: str = "x") -> None:
     axis.set_minor_locator(mticker.NullLocator())
 
 
-def mark_batch(ax, b: float, label: str, color: str = "#444444") -> None:
+def mark_batch(ax: Axes, b: float, label: str, color: str = "#444444") -> None:
     """A labelled vertical mark at batch size ``b`` (the critical batch, say)."""
     ax.axvline(b, color=color, linestyle=":", linewidth=1.2)
     ax.annotate(

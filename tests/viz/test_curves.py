@@ -1,20 +1,27 @@
-"""Figures of fitted laws: what is drawn is the measured medians, the fits, and their marks."""
+"""Measured curves and their fitted laws: what is drawn is the measured medians, the fits, and
+their marks; one optimizer in three panels, data sets side by side, optimizers compared."""
 
 from __future__ import annotations
 
-import matplotlib
+import math
 
-matplotlib.use("Agg")
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from batchsteps.analysis import fit_steps, per_batch  # noqa: E402
-from batchsteps.viz import OPTIMIZER_STYLES, plot_fits, plot_linearisation  # noqa: E402
-from batchsteps.viz.fits import STATUS_MARKERS, status_summary  # noqa: E402
+from batchsteps.analysis import fit_laws, fit_steps, per_batch
+from batchsteps.viz.curves import (
+    STATUS_MARKERS,
+    plot_comparison,
+    plot_fit_panels,
+    plot_fits,
+    plot_linearisation,
+    plot_measured,
+    status_summary,
+)
+from batchsteps.viz.style import OPTIMIZER_STYLES
 
 POWERS = 2.0 ** np.arange(1, 11)
 
@@ -36,10 +43,58 @@ MOM_DATA = _sweep(400.0, 12.0, 1)
 MOMENTUM = fit_steps(*MOM_DATA[:2], reached=MOM_DATA[2], n_boot=50)
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+def _both_laws(min_steps=500.0, min_batch=8.0):
+    rng = np.random.default_rng(0)
+    b = np.repeat(2.0 ** np.arange(1, 11), 4)
+    k = np.where(b > min_batch, min_steps * b / np.maximum(b - min_batch, 1e-9), np.inf)
+    k = k * np.exp(0.05 * rng.standard_normal(b.size))
+    reached = np.isfinite(k)
+    steps = np.where(reached, np.round(k), -1.0)
+    return {
+        law: fit_steps(b, steps, law, reached=reached, n_boot=30)
+        for law in ("constant_lr", "tuned_lr")
+    }
+
+
+FITS = _both_laws()
+
+
+def _panel_fits():
+    b = np.repeat(np.array([4, 8, 16, 32, 64, 128], dtype=float), 3)
+    scatter = np.exp(0.05 * np.random.default_rng(0).standard_normal(b.size))
+    return fit_laws(b, 100 * (1 + 16 / b) * scatter, n_boot=20)
+
+
+def _table():
+    return pd.DataFrame(
+        {
+            "critical_batch": [20.0, 50.0, 10.0],
+            "critical_low": [18.0, 45.0, 8.0],
+            "critical_high": [22.0, 56.0, 12.0],
+            "min_steps": [130.0, 45.0, 70.0],
+            "min_steps_low": [125.0, 42.0, 65.0],
+            "min_steps_high": [135.0, 48.0, 75.0],
+            "theory_critical_ratio": [1.0, 40.0, math.nan],
+            "theory_steps_ratio": [1.0, 0.25, math.nan],
+        },
+        index=pd.Index(["sgd", "momentum", "adam"], name="optimizer"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("plot", "args", "ncols"),
+    [
+        (plot_fits, lambda: ({"sgd": SGD},), 1),
+        (plot_linearisation, lambda: ({"sgd": [SGD, SGD_TUNED]},), 1),
+        (plot_measured, lambda: (FITS, "sgd"), 3),
+        (plot_fit_panels, lambda: ({"A": _panel_fits(), "B": _panel_fits()},), 2),
+        (plot_comparison, lambda: (_table(),), 2),
+    ],
+)
+def test_each_figure_is_returned_draws_where_told_and_stays_out_of_pyplot(
+    plot, args, ncols, follows_the_figure_contract
+):
+    follows_the_figure_contract(plot, *args(), ncols=ncols)
 
 
 def _labelled(ax, text):
@@ -135,7 +190,8 @@ def test_several_optimizers_and_laws_each_get_their_style_and_a_legend_entry():
 
 
 def test_a_single_fit_draws_in_a_neutral_style_and_into_a_given_axes():
-    fig, ax = plt.subplots()
+    fig = Figure()
+    ax = fig.subplots()
     assert plot_fits(SGD, ax=ax, band=False, mark_critical=False) is fig
     assert not any(isinstance(c, PolyCollection) for c in ax.collections)  # no band
     assert not _labelled(ax, "≈") and not ax.patches  # no critical mark or interval
@@ -181,7 +237,7 @@ def test_linearisation_points_are_inverse_medians():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: plot_fits({}), TypeError, "fits="),
+        (lambda: plot_fits({}), ValueError, "fits="),
         (lambda: plot_fits([SGD]), TypeError, "fits="),
         (lambda: plot_fits({"sgd": "fit"}), TypeError, r"fits\['sgd'\]"),
         (lambda: plot_fits({"sgd": [SGD, MOMENTUM]}), ValueError, "different data"),
@@ -194,3 +250,74 @@ def test_linearisation_points_are_inverse_medians():
 def test_bad_arguments_are_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_three_panels_steps_sfo_and_the_linearised_line():
+    fig = plot_measured(FITS, "momentum")
+    steps, sfo, line = fig.axes[:3]
+    assert steps.get_xscale() == "log" and steps.get_yscale() == "log"
+    assert sfo.get_yscale() == "log" and line.get_xscale() == "linear"
+    colour = OPTIMIZER_STYLES["momentum"].color
+    assert any(ln.get_color() == colour for ln in steps.get_lines())
+    # the SFO panel marks b* = 2 b0 of the constant-rate fit, and only that one
+    marks = [ln for ln in sfo.get_lines() if ln.get_linestyle() == ":"]
+    b_star = FITS["constant_lr"].critical_batch
+    assert [ln.get_xdata()[0] for ln in marks] == pytest.approx([b_star])
+    assert "b*" in " ".join(t.get_text() for t in sfo.texts)
+    assert "Momentum" in steps.get_title()
+
+
+def test_plot_measured_rejects_bad_inputs():
+    with pytest.raises(TypeError, match="name=3"):
+        plot_measured(FITS, 3)
+    with pytest.raises(ValueError, match="fits\\['tuned_lr'\\]"):
+        plot_measured({"tuned_lr": FITS["constant_lr"]}, "sgd")
+    with pytest.raises(ValueError, match="needs 'constant_lr'"):
+        plot_measured({"tuned_lr": FITS["tuned_lr"]}, "sgd")
+    with pytest.raises(ValueError, match="fits=\\{\\}"):
+        plot_measured({}, "sgd")
+    with pytest.raises(TypeError, match="fits=3"):
+        plot_measured(3, "sgd")
+
+
+def test_fit_panels_one_panel_per_data_set_with_both_laws():
+    fig = plot_fit_panels({"A": _panel_fits(), "B": _panel_fits()})
+    assert [ax.get_title() for ax in fig.axes] == ["A", "B"]
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert any("constant-rate law" in t for t in labels)
+    assert any("tuned-rate law" in t for t in labels)
+
+
+@pytest.mark.parametrize(
+    ("fits", "error", "match"),
+    [
+        ({}, ValueError, "fits="),
+        ([], TypeError, "fits="),
+        ({"A": {"tuned_lr": 1}}, TypeError, r"fits\['A'\]\['tuned_lr'\]"),
+        ({"A": {}}, TypeError, r"fits\['A'\]"),
+    ],
+)
+def test_fit_panels_reject_bad_input(fits, error, match):
+    with pytest.raises(error, match=match):
+        plot_fit_panels(fits)
+
+
+def test_comparison_draws_intervals_and_the_theorys_prediction():
+    fig = plot_comparison({"gradient": _table(), "loss": _table()})
+    crit, steps = fig.axes[:2]
+    assert crit.get_xscale() == "log"
+    labels = [t.get_text() for t in crit.get_yticklabels()]
+    assert labels == ["SGD", "Momentum", "Adam"]
+    predicted = [ln for ln in crit.get_lines() if ln.get_marker() == "D"]
+    # momentum (ratio 40) per target; none for SGD (itself) or Adam (no prediction)
+    assert sorted(ln.get_xdata()[0] for ln in predicted) == [800.0, 800.0]
+    assert any(ln.get_xdata()[0] == pytest.approx(32.5) for ln in steps.get_lines())
+
+
+def test_comparison_rejects_tables_without_the_columns():
+    with pytest.raises(ValueError, match="lacks columns"):
+        plot_comparison(_table().drop(columns="critical_low"))
+    with pytest.raises(TypeError, match="tables=3"):
+        plot_comparison(3)
+    with pytest.raises(ValueError, match="tables="):
+        plot_comparison({})

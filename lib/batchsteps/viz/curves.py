@@ -1,59 +1,62 @@
-r"""Figures of fitted steps-versus-batch laws: the measured points, the fits, their intervals.
+r"""Measured steps-versus-batch curves with their fitted laws, intervals and linearisation.
 
-Two figures, each one call from a chapter:
-
-- :func:`plot_fits`: steps :math:`K` (or stochastic gradients :math:`bK`) against the batch size
-  on log-log axes; per batch size the median run with an order-statistic interval of the
+- :func:`plot_fits`: steps :math:`K` (or stochastic gradients :math:`bK`) against the batch
+  size on log-log axes; per batch size the median run with an order-statistic interval of the
   median, the fitted law as a line with its band, runs that did not reach the target along
   the bottom by how they ended (out of budget, diverged), the critical batch as a vertical
   mark with its interval;
 - :func:`plot_linearisation`: :math:`1/K` against :math:`1/b` on linear axes, where the
   constant-rate law :math:`1/K = (1 - b_0/b)/K_{\min}` is a straight line meeting the axis
-  :math:`1/b = 0` at :math:`1/K_{\min}`, while the tuned-rate law bends.
+  :math:`1/b = 0` at :math:`1/K_{\min}`, while the tuned-rate law bends;
+- :func:`plot_measured`: one optimizer in three panels (steps, gradients, linearised);
+- :func:`plot_fit_panels`: one panel of points and fits per data set;
+- :func:`plot_comparison`: the critical batch and :math:`K_{\min}` of each optimizer with
+  their intervals, side by side, with the theory's prediction where it makes one.
 
-Both take a :class:`~batchsteps.analysis.Fit`, or a mapping from a series name (an optimizer:
-its house colour and marker) to a ``Fit`` or to several fits of the same data by different
-laws (drawn solid for ``constant_lr``, dashed for ``tuned_lr``).
+:func:`plot_fits` and :func:`plot_linearisation` take a :class:`~batchsteps.analysis.Fit`, or
+a mapping from a series name (an optimizer: its house colour and marker) to a ``Fit`` or to
+several fits of the same data by different laws (drawn solid for ``constant_lr``, dashed for
+``tuned_lr``). Each function draws into the axes it is given (``ax`` or ``axes``) or a new
+house-style figure (:func:`~batchsteps.viz.new_figure`) and returns the figure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from ..analysis.fit import Fit
-from ..analysis.summary import per_batch
-from .style import OPTIMIZER_STYLES, SeriesStyle, batch_axis, mark_batch
+from ..analysis import Fit, Law, per_batch, resolve_law
+from .style import (
+    GREYS,
+    SeriesStyle,
+    batch_axis,
+    law_linestyle,
+    mark_batch,
+    new_figure,
+    series_style,
+)
 
 QUANTITIES = ("steps", "sfo")
-#: How a run that did not reach is drawn: marker and words, per status of
-#: :data:`batchsteps.analysis.STATUSES`.
+"""What :func:`plot_fits` can draw against the batch size: ``K`` or ``bK``."""
 STATUS_MARKERS = {
     "budget": ("v", "out of budget"),
     "diverged": ("x", "diverged"),
     "excluded": ("s", "excluded"),
 }
-#: The statistic every measured point and fitted curve shows.
+"""How a run that did not reach is drawn: marker and words, per status of
+:data:`batchsteps.analysis.STATUSES`."""
 STEPS_LABEL = "median first-passage steps $K$ (over seeds)"
-LAW_LINESTYLES = {"constant_lr": "-", "tuned_lr": "--"}
-LAW_LABELS = {"constant_lr": "constant-rate law", "tuned_lr": "tuned-rate law"}
-_CRITICAL_SYMBOL = {"constant_lr": "b*", "tuned_lr": "B_noise"}
-_NEUTRAL = ("#000000", "#777777", "#BBBBBB")
+"""The statistic every measured point and fitted curve shows."""
 _GRID = 200
 
 
-def _style(name: object, index: int) -> SeriesStyle:
-    key = name[0] if isinstance(name, tuple) and name else name
-    label = ", ".join(map(str, name)) if isinstance(name, tuple) else str(name)
-    if isinstance(key, str) and key in OPTIMIZER_STYLES:
-        style = OPTIMIZER_STYLES[key]
-        return style if label == key else SeriesStyle(label, style.color, style.marker)
-    return SeriesStyle(label, _NEUTRAL[index % len(_NEUTRAL)], "o")
+def _law(fit: Fit) -> Law:
+    return fit.model if fit.model is not None else resolve_law(fit.law)
 
 
 def _series(
@@ -67,12 +70,14 @@ def _series(
     ):
         raise TypeError(f"styles={styles!r} must map series names to SeriesStyle")
     if isinstance(fits, Fit):
-        return [(SeriesStyle("", _NEUTRAL[0], "o"), [fits])]
-    if not isinstance(fits, Mapping) or not fits:
+        return [(SeriesStyle("", GREYS[0], "o"), [fits])]
+    if not isinstance(fits, Mapping):
         raise TypeError(
-            f"fits={fits!r} must be a Fit or a non-empty mapping from a name to a Fit "
+            f"fits={fits!r} must be a Fit or a mapping from a name to a Fit "
             "(or to a sequence of fits of the same data)"
         )
+    if not fits:
+        raise ValueError("fits={} must hold at least one Fit")
     series = []
     for index, (name, value) in enumerate(fits.items()):
         group = [value] if isinstance(value, Fit) else value
@@ -91,21 +96,13 @@ def _series(
                 raise ValueError(
                     f"fits[{name!r}] holds fits of different data; one name is one measured curve"
                 )
-        style = styles.get(name) or _style(name, index)
+        style = styles.get(name) or series_style(name, index)
         series.append((style, list(group)))
     return series
 
 
 def _label(style: SeriesStyle, text: str) -> str:
     return f"{style.label}: {text}" if style.label else text
-
-
-def _axes(ax: Axes | None) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots()
-    elif not isinstance(ax, Axes):
-        raise TypeError(f"ax={ax!r} must be a matplotlib Axes or None")
-    return ax
 
 
 def _grid(fit: Fit) -> np.ndarray:
@@ -172,7 +169,7 @@ def _draw_curve(ax, style, fit, band, mark_critical, scale_by_b, level, single):
     factor = grid if scale_by_b else 1.0
     ax.plot(
         grid, fit.predict(grid) * factor, color=style.color,
-        linestyle=LAW_LINESTYLES[fit.law], label=_label(style, f"{LAW_LABELS[fit.law]} fit"),
+        linestyle=law_linestyle(fit.law), label=_label(style, f"{_law(fit).label} fit"),
     )  # fmt: skip
     if band and fit.n_boot > 0:
         with np.errstate(invalid="ignore"):  # draws with a pole above b give inf curves
@@ -185,7 +182,8 @@ def _draw_curve(ax, style, fit, band, mark_critical, scale_by_b, level, single):
 def _mark_critical(ax: Axes, style: SeriesStyle, fit: Fit, single: bool) -> None:
     """The critical batch: a labelled mark for one fit, a legend entry and its interval for
     several (labels at the top of the axes would collide)."""
-    value, symbol = fit.critical_batch, _CRITICAL_SYMBOL[fit.law]
+    law = _law(fit)
+    value, symbol = fit.critical_batch, law.critical_symbol
     low, high = fit.ci["critical_batch"]
     outside = "" if fit.critical_batch_in_range else ", extrapolated"
     if single:
@@ -193,7 +191,7 @@ def _mark_critical(ax: Axes, style: SeriesStyle, fit: Fit, single: bool) -> None
     else:
         ax.axvline(
             value, color=style.color, linestyle=":", linewidth=1.2,
-            label=_label(style, f"{symbol} ≈ {value:.3g} ({LAW_LABELS[fit.law]}{outside})"),
+            label=_label(style, f"{symbol} ≈ {value:.3g} ({law.label}{outside})"),
         )  # fmt: skip
     if np.isfinite(low) and np.isfinite(high):
         ax.axvspan(low, high, color=style.color, alpha=0.08, lw=0)
@@ -219,13 +217,12 @@ def plot_fits(
     legend; a dotted horizontal line at the step budget of the censored runs; lines: the fits
     over the measured range, with their band when ``band``; vertical marks: each fit's
     critical batch when ``mark_critical``. Series take their optimizer's house style, or the
-    :class:`~batchsteps.viz.SeriesStyle` that ``styles`` gives their name. Draws into ``ax``
-    if given, else a new figure; returns the figure.
+    :class:`~batchsteps.viz.SeriesStyle` that ``styles`` gives their name. Returns the figure.
     """
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity={quantity!r} is not known; allowed: {', '.join(QUANTITIES)}")
     series = _series(fits, styles)
-    ax = _axes(ax)
+    fig, ax = new_figure(ax, layout=None)  # the legend hangs below: a saved image grows to it
     scale_by_b = quantity == "sfo"
     single = sum(len(group) for _, group in series) == 1
     for style, group in series:
@@ -243,7 +240,7 @@ def plot_fits(
     ylabel = STEPS_LABEL if quantity == "steps" else "stochastic gradients $bK$ (median $K$)"
     ax.set_ylabel(ylabel)
     _legend(ax, series)
-    return ax.figure
+    return fig
 
 
 def _legend(ax: Axes, series: list[tuple[SeriesStyle, list[Fit]]]) -> None:
@@ -296,7 +293,7 @@ def plot_linearisation(
     Returns the figure.
     """
     series = _series(fits)
-    ax = _axes(ax)
+    fig, ax = new_figure(ax, layout=None)  # the legend hangs below: a saved image grows to it
     for style, group in series:
         table = per_batch(group[0].batch_sizes, group[0].steps, level)
         x = 1.0 / table["batch_size"].to_numpy()
@@ -314,17 +311,16 @@ def plot_linearisation(
     ax.set_xlabel("inverse batch size $1/b$")
     ax.set_ylabel("inverse median first-passage steps $1/K$")
     _legend(ax, series)
-    return ax.figure
+    return fig
 
 
 def _draw_inverse_fit(ax: Axes, style: SeriesStyle, fit: Fit, band: bool, level: float) -> None:
     x_low, x_high = 1.0 / fit.batch_sizes.max(), 1.0 / fit.batch_sizes.min()
     inside = np.linspace(x_low, x_high, _GRID)
     outside = np.linspace(0.0, x_low, _GRID // 4)
-    linestyle = LAW_LINESTYLES[fit.law]
     ax.plot(
-        inside, _inverse_curve(fit, inside), color=style.color, linestyle=linestyle,
-        label=_label(style, f"{LAW_LABELS[fit.law]} fit"),
+        inside, _inverse_curve(fit, inside), color=style.color, linestyle=law_linestyle(fit.law),
+        label=_label(style, f"{_law(fit).label} fit"),
     )  # fmt: skip
     ax.plot(outside, _inverse_curve(fit, outside), color=style.color, linestyle=":")
     ax.plot([0.0], [1.0 / fit.min_steps], marker=style.marker, color=style.color,
@@ -332,3 +328,147 @@ def _draw_inverse_fit(ax: Axes, style: SeriesStyle, fit: Fit, band: bool, level:
     if band and fit.n_boot > 0:
         low, high = fit.band(1.0 / inside, level)
         ax.fill_between(inside, 1.0 / high, 1.0 / low, color=style.color, alpha=0.15, lw=0)
+
+
+def plot_measured(
+    fits: Mapping[str, Fit],
+    name: str,
+    *,
+    level: float = 0.95,
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
+    r"""One optimizer's measured curve in three panels, as the book shows it.
+
+    ``fits``: law name (``"constant_lr"``, ``"tuned_lr"``) to a :class:`Fit` of the same
+    runs; ``name``: the optimizer (its house colour and marker). Left: :math:`K(b)` with both
+    fits and their bootstrap bands; middle: :math:`bK(b)` with the constant-rate fit and
+    :math:`b^\star = 2b_0` marked, where the stochastic gradients are fewest; right:
+    :math:`1/K` against :math:`1/b`. Returns the figure.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name={name!r} must be an optimizer name (a str)")
+    if not isinstance(fits, Mapping):
+        raise TypeError(f"fits={fits!r} must be a mapping from a law's name to a Fit")
+    if not fits:
+        raise ValueError("fits={} must hold the 'constant_lr' Fit")
+    for law, fit in fits.items():
+        if not isinstance(fit, Fit) or fit.law != law:
+            raise ValueError(f"fits[{law!r}]={fit!r} must be a Fit of the law {law!r}")
+    if "constant_lr" not in fits:
+        raise ValueError(f"fits has laws {list(fits)}; it needs 'constant_lr' (for b*)")
+    fig, (steps, sfo, line) = new_figure(axes, ncols=3, width=15.0, height=5.0, layout="tight")
+    group = {name: list(fits.values())}
+    plot_fits(group, quantity="steps", ax=steps, mark_critical=False, level=level)
+    plot_fits({name: fits["constant_lr"]}, quantity="sfo", ax=sfo, level=level)
+    plot_linearisation(group, ax=line, level=level)
+    label = series_style(name).label
+    for ax, title in zip((steps, sfo, line), ("steps", "stochastic gradients", "linearised"),
+                         strict=True):  # fmt: skip
+        ax.set_title(f"{label}: {title}")
+    return fig
+
+
+def plot_fit_panels(
+    fits: Mapping[object, Mapping[str, Fit]],
+    *,
+    band: bool = True,
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
+    """One panel per data set (a model size, an optimizer): its points and every law fitted to
+    them (:func:`plot_fits` on each panel), panels side by side."""
+    if not isinstance(fits, Mapping):
+        raise TypeError(f"fits={fits!r} must be a mapping from a data set to {{law: Fit}}")
+    if not fits:
+        raise ValueError("fits={} must hold at least one data set")
+    for name, by_law in fits.items():
+        if not isinstance(by_law, Mapping) or not by_law:
+            raise TypeError(f"fits[{name!r}]={by_law!r} must be a non-empty mapping to Fit")
+        for law, fit in by_law.items():
+            if not isinstance(fit, Fit):
+                raise TypeError(f"fits[{name!r}][{law!r}]={fit!r} must be a Fit")
+    n = len(fits)
+    fig, drawn = new_figure(
+        axes, ncols=n, width=max(6.4, 4.6 * n), height=4.4, layout="tight", squeeze=False
+    )
+    for ax, (name, by_law) in zip(drawn[0], fits.items(), strict=True):
+        plot_fits({name: list(by_law.values())}, ax=ax, band=band)
+        ax.set_title(str(name))
+        # one legend inside each panel (the steps fall with b, so the upper right is free),
+        # without the panel's name, which is its title
+        handles, labels = ax.get_legend_handles_labels()
+        labels = [label.removeprefix(f"{name}: ") for label in labels]
+        ax.legend(handles, labels, loc="upper right", fontsize=7)
+    return fig
+
+
+def _check_tables(tables: object) -> dict[str, pd.DataFrame]:
+    if isinstance(tables, pd.DataFrame):
+        tables = {"": tables}
+    if not isinstance(tables, Mapping):
+        raise TypeError(f"tables={tables!r} must be a DataFrame or a mapping name -> DataFrame")
+    if not tables:
+        raise ValueError("tables={} must hold at least one table")
+    need = {"critical_batch", "critical_low", "critical_high"}
+    need |= {"min_steps", "min_steps_low", "min_steps_high"}
+    for key, table in tables.items():
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(f"tables[{key!r}] must be a DataFrame, got {type(table).__name__}")
+        missing = need - set(table.columns)
+        if missing:
+            raise ValueError(
+                f"tables[{key!r}] lacks columns {sorted(missing)}: pass what comparison() returns"
+            )
+    return dict(tables)
+
+
+def plot_comparison(
+    tables: pd.DataFrame | Mapping[str, pd.DataFrame], *, axes: Sequence[Axes] | None = None
+) -> Figure:
+    r"""Critical batch and minimal steps per optimizer, side by side, with intervals.
+
+    ``tables``: what :func:`batchsteps.experiments.comparison` returns, or a mapping from a
+    target's name to one such table (one marker fill per target). Points are the constant-rate
+    fits' estimates with their bootstrap intervals; a grey diamond is the theory's prediction
+    for an optimizer other than SGD, SGD's measured value times the theory's ratio
+    (``theory_critical_ratio``, ``theory_steps_ratio``), where the theory makes one. Returns
+    the figure.
+    """
+    named = _check_tables(tables)
+    optimizers = list(dict.fromkeys(o for t in named.values() for o in t.index))
+    height = 0.6 * len(optimizers) * len(named) + 2.2
+    fig, drawn = new_figure(axes, ncols=2, width=11.0, height=height)
+    panels = (
+        ("critical_batch", "critical_low", "critical_high", "theory_critical_ratio",
+         "critical batch $b^\\star$ (samples)"),
+        ("min_steps", "min_steps_low", "min_steps_high", "theory_steps_ratio",
+         "minimal steps $K_{\\min}$"),
+    )  # fmt: skip
+    step = 1.0 / (len(named) + 1)
+    for ax, (value, low, high, ratio, label) in zip(drawn, panels, strict=True):
+        for j, (target, table) in enumerate(named.items()):
+            for i, o in enumerate(optimizers):
+                if o not in table.index:
+                    continue
+                row, style = table.loc[o], series_style(o)
+                y = i + (j + 1) * step - 0.5
+                fill = style.color if j % 2 == 0 else "white"
+                ax.errorbar(
+                    row[value], y, xerr=[[row[value] - row[low]], [row[high] - row[value]]],
+                    fmt=style.marker, color=style.color, markerfacecolor=fill, capsize=3,
+                    label=f"{style.label}{', ' + target if target else ''}",
+                )  # fmt: skip
+                if o != "sgd" and "sgd" in table.index and np.isfinite(row.get(ratio, np.nan)):
+                    predicted = table.loc["sgd", value] * row[ratio]
+                    ax.plot(predicted, y, marker="D", color="#777777", markerfacecolor="none",
+                            linestyle="none", label="theory: SGD's value x ratio")  # fmt: skip
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_yticks(range(len(optimizers)), [series_style(o).label for o in optimizers])
+        ax.set_ylim(len(optimizers) - 0.5, -0.5)
+        ax.set_xlabel(label)
+    handles, labels = drawn[0].get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    fig.legend(unique.values(), unique.keys(), loc="outside lower center", ncol=3, fontsize=8)
+    return fig
