@@ -183,7 +183,7 @@ def plot_regimes(
 
 
 def plot_beta1_cost(
-    sweep: ParameterSweep,
+    sweep: Any,
     *,
     epsilon: float,
     largest: float,
@@ -193,8 +193,9 @@ def plot_beta1_cost(
     r"""What :math:`\beta_1 \to 1` costs: the floor C against ε (left), and :math:`b^\star`,
     :math:`K_{\min}` relative to their :math:`\beta_1 = 0` values (right).
 
-    ``sweep`` runs over ``beta1`` starting at 0; ``largest`` is the :math:`\beta_1` at which
-    :math:`C = \varepsilon` (from :func:`batchsteps.theory.adam.largest_beta1`).
+    ``sweep`` (a ``ParameterSweep`` from ``batchsteps.theory.adam.parameter_sweep``) runs
+    over ``beta1`` starting at 0; ``largest`` is the :math:`\beta_1` at which
+    :math:`C = \varepsilon` (from ``batchsteps.theory.adam.largest_beta1``).
     """
     _check_sweep(sweep, "sweep")
     if sweep.parameter != "beta1" or sweep.grid[0] != 0:
@@ -238,7 +239,7 @@ def plot_beta1_cost(
 
 def plot_momentum_shapes(
     curves: Mapping[str, tuple[Any, float]],
-    sweeps: Mapping[str, ParameterSweep],
+    sweeps: Mapping[str, Any],
     *,
     axes: Sequence[Axes] | None = None,
 ) -> Figure:
@@ -247,7 +248,7 @@ def plot_momentum_shapes(
     Left: :math:`K(b)/K_{\min}` against :math:`b/b^\star_0`, where :math:`b^\star_0` is the
     critical batch of the same family without momentum (``curves``: name -> (numeric bound,
     :math:`b^\star_0`)). Right: :math:`b^\star(\beta)/b^\star(0)` along each sweep (``sweeps``:
-    name -> :class:`~batchsteps.theory.adam.ParameterSweep` over ``beta`` or ``beta1``).
+    name -> a ``ParameterSweep`` over ``beta`` or ``beta1``).
     """
     for key, sweep in sweeps.items():
         _check_sweep(sweep, f"sweeps[{key!r}]")
@@ -296,7 +297,7 @@ def young_family(
 ) -> dict[str, np.ndarray]:
     r"""Momentum's family over Young's constant :math:`\rho = t\sqrt q` at fixed parameters.
 
-    ``family`` is :func:`batchsteps.theory.momentum.momentum_bound` with ``t`` symbolic,
+    ``family`` is ``batchsteps.theory.momentum.momentum_bound`` with ``t`` symbolic,
     ``sgd`` SGD's bound, ``values`` every parameter but ``t`` (SGD takes the same ``alpha``).
     Returns ``t``, ``critical_ratio`` (:math:`b^\star/b^\star_{\text{SGD}}`, which is
     :math:`B/B_{\text{SGD}}`) and ``steps_ratio`` (:math:`K_{\min}(t)/K_{\min}(1)`, which is

@@ -70,7 +70,7 @@ def plot_bound_check(check: Any, *, axes: Sequence[Axes] | None = None) -> Figur
     r"""Left: measured :math:`\frac1K\sum_{k<K}\mathbb E\|\nabla f(\theta_k)\|^2` (solid, band of
     ±2 standard errors) and the bound :math:`A/K + B/b` (dashed) against K, one colour per batch
     size. Right: their ratio, below 1 where the bound holds. ``check``: a ``BoundCheck`` (from
-    :func:`batchsteps.train.convex.check_bound`)."""
+    ``batchsteps.train.convex.check_bound``)."""
     for attr in ("batch_sizes", "steps", "measured", "stderr", "bound", "ratio"):
         if not hasattr(check, attr):
             raise TypeError(f"check={check!r} must be a BoundCheck (from check_bound)")

@@ -339,11 +339,12 @@ def plot_measured(
 ) -> Figure:
     r"""One optimizer's measured curve in three panels, as the book shows it.
 
-    ``fits``: law name (``"constant_lr"``, ``"tuned_lr"``) to a :class:`Fit` of the same
-    runs; ``name``: the optimizer (its house colour and marker). Left: :math:`K(b)` with both
-    fits and their bootstrap bands; middle: :math:`bK(b)` with the constant-rate fit and
-    :math:`b^\star = 2b_0` marked, where the stochastic gradients are fewest; right:
-    :math:`1/K` against :math:`1/b`. Returns the figure.
+    ``fits``: law name (``"constant_lr"``, ``"tuned_lr"``) to a
+    :class:`~batchsteps.analysis.Fit` of the same runs; ``name``: the optimizer (its house
+    colour and marker). Left: :math:`K(b)` with both fits and their bootstrap bands; middle:
+    :math:`bK(b)` with the constant-rate fit and :math:`b^\star = 2b_0` marked, where the
+    stochastic gradients are fewest; right: :math:`1/K` against :math:`1/b`. Returns the
+    figure.
     """
     if not isinstance(name, str):
         raise TypeError(f"name={name!r} must be an optimizer name (a str)")

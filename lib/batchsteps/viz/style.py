@@ -130,9 +130,9 @@ def new_figure(
     ``nrows * ncols`` axes of one figure, which are returned (their figure is the caller's and
     keeps its layout). Otherwise the house style is applied (:func:`use_style`) and a
     ``width`` x ``height`` inch figure with ``layout`` gets ``nrows`` x ``ncols`` axes
-    (``subplots`` goes to :meth:`Figure.subplots`, e.g. ``sharex``, ``gridspec_kw``). A new
+    (``subplots`` goes to ``Figure.subplots``, e.g. ``sharex``, ``gridspec_kw``). A new
     figure is closed in pyplot at once: it shows only where it is returned, displayed or
-    glued. Axes come as :meth:`Figure.subplots` gives them: one Axes, a 1-D array for one row
+    glued. Axes come as ``Figure.subplots`` gives them: one Axes, a 1-D array for one row
     or column, else 2-D (always 2-D with ``squeeze=False``).
     """
     for name, value in (("nrows", nrows), ("ncols", ncols)):
