@@ -26,5 +26,6 @@ def test_subpackages_load_on_first_touch():
 
     assert bs.theory.bound("sgd").name == "sgd"
     assert callable(bs.train.steps_to_target) and callable(bs.train.sweep)
-    assert callable(bs.analysis.fit_steps) and callable(bs.analysis.noise_scale)
+    assert callable(bs.analysis.fit_steps) and callable(bs.analysis.noise_scale_from_norms)
+    assert callable(bs.experiments.measure) and callable(bs.experiments.noise_scale)
     assert callable(bs.viz.explorer)

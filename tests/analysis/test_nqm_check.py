@@ -1,4 +1,4 @@
-"""The noisy quadratic's poles and the engine's agreement criterion (analysis.nqm_check)."""
+"""The noisy quadratic's noise-floor pole and the engine's agreement criterion."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,6 @@ from batchsteps.analysis.nqm_check import (
     AGREE_LEAST,
     EngineCheck,
     noise_floor_pole,
-    pole_check,
 )
 from batchsteps.theory import nqm
 
@@ -20,7 +19,7 @@ def test_noise_floor_pole_is_where_the_stationary_loss_meets_the_target():
     floor = nqm.stationary_loss(problem, [pole], lr=0.5)[0]
     assert floor == pytest.approx(target)
     # below the pole the exact expected loss never reaches the target, above it does
-    below, above = nqm.steps_to_target(
+    below, above = nqm.expected_steps_to_target(
         problem, [0.9 * pole, 1.5 * pole], lr=0.5, target=target, max_steps=100_000
     )
     assert below == -1 and above > 0
@@ -48,16 +47,21 @@ def test_agreement_needs_most_z_within_two_and_none_far_out():
     assert _check(drift).verdict().startswith("does not agree (")
 
 
-def test_the_sampled_first_passage_has_its_pole_below_the_noise_floor():
-    sizes = [2**k for k in range(2, 13)]
-    check = pole_check(sizes, lr=0.5, target_fraction=0.01, seeds=5, max_steps=3000, n_boot=0)
-    assert check.floor_pole == pytest.approx(27.44, rel=1e-3)
-    # b = 16 < floor pole: the expected loss never reaches the target, single runs do
-    at16 = check.runs[check.runs["batch_size"] == 16]
-    assert check.expected_steps[sizes.index(16)] == -1 and at16["reached"].all()
-    expected_b0 = check.expected_fits["constant_lr"].params["min_batch"]
-    sampled_b0 = check.sampled_fits["constant_lr"].params["min_batch"]
-    assert sampled_b0 < expected_b0 < check.floor_pole
-    table = check.table()
-    assert table.loc[16, "expected loss crosses at"] == "never"
-    assert table.loc[16, "seeds reached"] == "5 of 5"
+def test_from_runs_standardises_the_mean_over_seeds():
+    exact = np.array([[1.0, 1.0], [0.5, 0.8], [0.2, 0.6]])
+    small = np.array([[1.0, 0.6, 0.3], [1.0, 0.4, 0.1], [1.0, 0.5, 0.2]])  # mean = exact
+    large = np.array([[1.0, 0.9, 0.7], [1.0, 0.9, 0.7]])  # mean 0.9, 0.7: off by 0.1
+    with pytest.raises(ValueError, match="one number >= 2 of seeds"):
+        EngineCheck.from_runs("sgd", [1, 16], lr=0.5, beta=0.0, exact=exact, runs=[small, large],
+                              wall_time=0.0)  # fmt: skip
+    check = EngineCheck.from_runs(
+        "sgd", [1, 16], lr=0.5, beta=0.0, exact=exact, runs=[small, large[[0, 1, 1]]],
+        wall_time=1.5,
+    )  # fmt: skip
+    np.testing.assert_allclose(check.mean[:, 0], exact[:, 0])
+    np.testing.assert_allclose(check.z[:, 0], 0.0, atol=1e-12)
+    assert check.z[0, 1] == 0.0  # every seed starts at the same point: no standard error
+    assert check.n_seeds == 3 and check.wall_time == 1.5 and check.batch_sizes.tolist() == [1, 16]
+    with pytest.raises(ValueError, match="exact of shape"):
+        EngineCheck.from_runs("sgd", [1], lr=0.5, beta=0.0, exact=exact, runs=[small],
+                              wall_time=0.0)  # fmt: skip

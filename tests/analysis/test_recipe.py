@@ -1,5 +1,5 @@
-"""The recipe for one's own model: rate grids, the best rate per batch size, both laws side by
-side, choosing a batch size, published data; end to end on a custom Workload."""
+"""The recipe for one's own model, on measured numbers: batch sizes and rate grids, the best
+rate per batch size, both laws side by side, choosing a batch size, published data."""
 
 import math
 from pathlib import Path
@@ -7,24 +7,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from torch import nn
 
 from batchsteps.analysis import (
     BatchChoice,
-    batch_grid,
+    TunedSweep,
+    batch_sizes_around,
     best_rate,
     choose_batch_size,
+    describe_rates,
     fit_laws,
     fit_steps,
     format_law_table,
     law_table,
-    noise_scale_during,
+    law_verdict,
     rate_grid,
     read_published,
-    tuned_sweep,
 )
-from batchsteps.analysis.recipe import law_verdict
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "critical_batch_2024.csv"
 
@@ -194,61 +192,6 @@ def test_read_published_rejects_missing_files_and_columns(tmp_path):
         read_published(3)
 
 
-def _custom_workload():
-    from batchsteps.train import Workload
-
-    gen = torch.Generator().manual_seed(0)
-    X = torch.randn(256, 5, generator=gen)
-    y = X @ torch.randn(5, 1, generator=gen) + 0.3 * torch.randn(256, 1, generator=gen)
-    return Workload("my-regression", X, y, lambda: nn.Linear(5, 1), "mse")
-
-
-def test_the_recipe_runs_on_a_custom_workload():
-    wl = _custom_workload()
-    trace = noise_scale_during(
-        wl, "sgd", 8, lr=0.05, steps=20, every=10, small=2, large=64, draws=8
-    )
-    assert trace.steps.tolist() == [0, 10, 20]
-    assert np.all(trace.trace_sigma > 0)
-    grid = rate_grid([2, 4, 8, 16], base_lr=0.02, base_batch=2, width=3, max_lr=0.1)
-    result = tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=400)
-    assert result.n_cells == 12 and result.n_runs == 24 and result.wall_time > 0
-    per_b = result.tuned.groupby("batch_size")["lr"].nunique()
-    assert per_b.tolist() == [1, 1, 1, 1]
-    for b, lr in result.tuned.groupby("batch_size")["lr"].first().items():
-        assert lr in grid[b]
-    fits = fit_laws(
-        result.tuned["batch_size"], result.tuned["steps"].clip(lower=1),
-        reached=result.tuned["reached"].to_numpy(), n_boot=50,
-    )  # fmt: skip
-    assert set(fits) == {"constant_lr", "tuned_lr"}
-    assert choose_batch_size(fits["tuned_lr"]).batch_size >= 1
-
-
-def test_tuned_sweep_defaults_to_five_seeds_and_shows_one_progress_bar(capsys, monkeypatch):
-    monkeypatch.delenv("BATCHSTEPS_BOOK_BUILD", raising=False)
-    wl = _custom_workload()
-    grid = rate_grid([4, 8], base_lr=0.02, base_batch=2, width=2, max_lr=0.1)
-    result = tuned_sweep(wl, "sgd", grid, target="loss<=0.2", max_steps=200)
-    assert sorted(result.runs["seed"].unique()) == [0, 1, 2, 3, 4]
-    shown = capsys.readouterr().err
-    assert "4/4" in shown and "sgd, tuned rate" in shown  # one bar over all cells
-    tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200, progress=False)
-    assert capsys.readouterr().err == ""
-    monkeypatch.setenv("BATCHSTEPS_BOOK_BUILD", "1")  # the book's build shows no bar
-    tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200)
-    assert capsys.readouterr().err == ""
-    with pytest.raises(TypeError, match="progress='yes'"):
-        tuned_sweep(wl, "sgd", grid, target="loss<=0.2", max_steps=200, progress="yes")
-
-
-def test_tuned_sweep_documents_every_target_form_where_users_meet_it():
-    from batchsteps.train.targets import TARGET_FORMS
-
-    for form in TARGET_FORMS:
-        assert f'"{form}"' in tuned_sweep.__doc__, form
-
-
 def test_format_law_table_prints_whole_in_a_script():
     b = np.array([4, 8, 16, 32, 64, 128], dtype=float)
     text = format_law_table(law_table({"d": fit_laws(b, 5000 * (1 + 16 / b), n_boot=0)}))
@@ -272,14 +215,14 @@ def test_format_law_table_shows_each_law_with_its_own_second_parameter():
         format_law_table(pd.DataFrame({"x": [1]}))
 
 
-def test_batch_grid_spans_the_guess_in_powers_of_two():
-    assert batch_grid(40.0, factor=4) == [8, 16, 32, 64, 128]
-    assert batch_grid(0.3) == [1, 2]  # never below one sample
-    assert batch_grid(40.0, n_max=100) == [4, 8, 16, 32, 64]  # never above the data
+def test_batch_sizes_around_span_the_guess_in_powers_of_two():
+    assert batch_sizes_around(40.0, factor=4) == [8, 16, 32, 64, 128]
+    assert batch_sizes_around(0.3) == [1, 2]  # never below one sample
+    assert batch_sizes_around(40.0, n_max=100) == [4, 8, 16, 32, 64]  # never above the data
     with pytest.raises(ValueError, match="factor=0.5"):
-        batch_grid(40.0, factor=0.5)
+        batch_sizes_around(40.0, factor=0.5)
     with pytest.raises(ValueError, match="center=-1"):
-        batch_grid(-1)
+        batch_sizes_around(-1)
 
 
 def test_law_verdict_names_the_law_each_data_set_prefers_and_the_ties():
@@ -318,27 +261,7 @@ def test_law_tables_count_how_the_runs_ended():
     assert shown == f"{row['n_points']} / {row['n_budget']} / 1"
 
 
-def test_tuned_sweep_runs_the_same_cells_on_an_executor():
-    from concurrent.futures import ThreadPoolExecutor
-
-    wl = _custom_workload()
-    grid = rate_grid([2, 4, 8, 16], base_lr=0.02, base_batch=2, width=2, max_lr=0.05)
-    assert grid[8] == grid[16]  # saturated sizes share their rates: one call for both
-    serial = tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200)
-    with ThreadPoolExecutor(2) as pool:
-        parallel = tuned_sweep(
-            wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200, executor=pool
-        )
-    key = ["batch_size", "lr", "seed"]
-    a = serial.runs.sort_values(key).reset_index(drop=True)
-    b = parallel.runs.sort_values(key).reset_index(drop=True)
-    pd.testing.assert_series_equal(a["steps"], b["steps"])
-    assert parallel.n_cells == serial.n_cells == 8
-
-
 def test_describe_rates_reads_every_rate_of_one_batch_size():
-    from batchsteps.analysis.recipe import TunedSweep, describe_rates
-
     rows = [("sgd", 8, lr, s, k) for lr, ks in ((0.1, (90, 110, 100)), (0.2, (60, -1, -1)))
             for s, k in enumerate(ks)]  # fmt: skip
     runs = _frame(rows)

@@ -6,10 +6,10 @@ import pytest
 from batchsteps.theory.nqm import (
     NoisyQuadratic,
     expected_loss,
+    expected_steps_to_target,
     loss_terms,
     noisy_quadratic,
     stationary_loss,
-    steps_to_target,
     steps_with_tuned_lr,
 )
 
@@ -125,7 +125,7 @@ def test_steps_to_target_is_the_first_step_of_the_exact_curve_below_target(metho
     batches = np.array([1.0, 2.0, 8.0, 64.0, 1024.0])
     curve = expected_loss(PROBLEM, batches, steps=2000, **method)
     target = 0.05 * PROBLEM.initial_loss
-    exact = steps_to_target(PROBLEM, batches, target=target, max_steps=2000, **method)
+    exact = expected_steps_to_target(PROBLEM, batches, target=target, max_steps=2000, **method)
     np.testing.assert_array_equal(exact, _first_below(curve, target))
 
 
@@ -135,14 +135,18 @@ def test_underdamped_momentum_is_not_monotone_and_still_exact():
     curve = expected_loss(one, [1e4], lr=1.5, beta=0.95, steps=400)[:, 0]
     assert np.any(np.diff(curve) > 0)
     for target in (0.3, 0.05, 0.01, 1e-3):
-        exact = steps_to_target(one, [1e4], lr=1.5, beta=0.95, target=target, max_steps=400)
+        exact = expected_steps_to_target(
+            one, [1e4], lr=1.5, beta=0.95, target=target, max_steps=400
+        )
         assert exact[0] == _first_below(curve[:, None], target)[0]
 
 
 def test_sgd_steps_do_not_increase_with_the_batch_size():
     p = noisy_quadratic(50)
     batches = 2.0 ** np.arange(0, 13)
-    steps = steps_to_target(p, batches, lr=0.5, target=0.02 * p.initial_loss, max_steps=50_000)
+    steps = expected_steps_to_target(
+        p, batches, lr=0.5, target=0.02 * p.initial_loss, max_steps=50_000
+    )
     reached = steps[steps >= 0]
     assert reached.size >= 6 and np.all(np.diff(reached) <= 0)
     assert np.all(steps[: steps.size - reached.size] == -1)  # small batches never get there
@@ -150,24 +154,32 @@ def test_sgd_steps_do_not_increase_with_the_batch_size():
 
 def test_target_below_the_noise_floor_is_never_reached_and_settled_early():
     floor = stationary_loss(PROBLEM, [1.0], lr=0.5)[0]
-    out = steps_to_target(PROBLEM, [1.0], lr=0.5, target=0.9 * floor, max_steps=10**12)
+    out = expected_steps_to_target(PROBLEM, [1.0], lr=0.5, target=0.9 * floor, max_steps=10**12)
     assert out.tolist() == [-1]
 
 
 def test_edge_targets():
     start = PROBLEM.initial_loss
-    assert steps_to_target(PROBLEM, [1.0, 4.0], lr=0.5, target=start, max_steps=10).tolist() == [
+    assert expected_steps_to_target(
+        PROBLEM, [1.0, 4.0], lr=0.5, target=start, max_steps=10
+    ).tolist() == [
         0,
         0,
     ]
-    assert steps_to_target(PROBLEM, [4.0], lr=0.5, target=0.01, max_steps=3).tolist() == [-1]
+    assert expected_steps_to_target(PROBLEM, [4.0], lr=0.5, target=0.01, max_steps=3).tolist() == [
+        -1
+    ]
     # a rate past 2/h_max diverges: never reached, no exception
-    assert steps_to_target(PROBLEM, [4.0], lr=2.5, target=0.01, max_steps=5000).tolist() == [-1]
+    assert expected_steps_to_target(
+        PROBLEM, [4.0], lr=2.5, target=0.01, max_steps=5000
+    ).tolist() == [-1]
 
 
 def test_without_noise_the_batch_size_does_not_matter():
     quiet = NoisyQuadratic(curvature=PROBLEM.curvature, noise=0.0, theta0=1.0)
-    steps = steps_to_target(quiet, [1.0, 10.0, 1000.0], lr=0.5, target=1e-3, max_steps=10_000)
+    steps = expected_steps_to_target(
+        quiet, [1.0, 10.0, 1000.0], lr=0.5, target=1e-3, max_steps=10_000
+    )
     assert len(set(steps.tolist())) == 1 and steps[0] > 0
 
 
@@ -207,7 +219,7 @@ def test_steps_to_target_rejects_bad_inputs(kwargs, error, match):
     args = dict(problem=PROBLEM, batch_sizes=[1.0], target=0.1, max_steps=10) | kwargs
     problem, batches = args.pop("problem"), args.pop("batch_sizes")
     with pytest.raises(error, match=match):
-        steps_to_target(problem, batches, **args)
+        expected_steps_to_target(problem, batches, **args)
 
 
 def test_expected_loss_rejects_bad_steps():
@@ -251,14 +263,17 @@ def test_tuned_lr_takes_the_fewest_steps_over_the_grid():
     target = 0.05 * p.initial_loss
     tuned = steps_with_tuned_lr(p, batches, lrs=rates, target=target, max_steps=5000, beta=0.5)
     one_by_one = np.array(
-        [steps_to_target(p, batches, lr=r, target=target, max_steps=5000, beta=0.5) for r in rates]
+        [
+            expected_steps_to_target(p, batches, lr=r, target=target, max_steps=5000, beta=0.5)
+            for r in rates
+        ]
     )
     for j in range(batches.size):
         column = one_by_one[:, j]
         ok = column[column >= 0]
         assert tuned.steps[j] == (ok.min() if ok.size else -1)
         if ok.size:
-            best = steps_to_target(
+            best = expected_steps_to_target(
                 p, batches[j], lr=tuned.lr[j], target=target, max_steps=5000, beta=0.5
             )
             assert best[0] == tuned.steps[j]

@@ -55,7 +55,7 @@ def test_averages_of_the_last_iterate_values_give_the_averaged_formula():
 )
 def test_engine_measures_the_stationary_gradient_on_the_1d_nqm(lr, b, noise, first_seed):
     torch = pytest.importorskip("torch")
-    from batchsteps.analysis.nqm_check import sampled_loss
+    from batchsteps.train import sampled_loss
 
     torch.set_num_threads(1)
     wl = bs.train.workload("nqm", dim=1, decay=0.0, theta0=0.0, noise_factor=noise)

@@ -138,7 +138,7 @@ def test_record_receives_stacked_params_every_n_steps():
         seeds=[3, 4],
         target=None,
         max_steps=10,
-        record=lambda k, params, seeds: seen.append((k, tuple(params[0].shape), list(seeds))),
+        record=lambda s: seen.append((s.step, tuple(s.params[0].shape), list(s.seeds))),
         record_every=5,
     )
     assert seen == [
@@ -146,6 +146,49 @@ def test_record_receives_stacked_params_every_n_steps():
         (5, (2, 64, 128), [3, 4]),
         (10, (2, 64, 128), [3, 4]),
     ]
+
+
+def test_a_snapshot_holds_the_update_that_led_to_its_step():
+    # heavy ball: m_t = beta m_{t-1} + g_{t-1}, theta_t = theta_{t-1} - lr m_t, read from the hook
+    seen = []
+    bt.measure_steps(
+        "nqm", "momentum", 4, lr=0.1, beta=0.5, seeds=[0, 1], target=None, max_steps=3,
+        record=lambda s: seen.append(
+            (s.step, s.params[0].clone(), None if s.grads is None else s.grads[0].clone(),
+             s.state[0][0].clone(), s.optimizer.name, type(s.problem).__name__)
+        ),
+    )  # fmt: skip
+    assert [step for step, *_ in seen] == [0, 1, 2, 3]
+    assert seen[0][2] is None and not seen[0][3].any()  # no update yet, zero momentum
+    assert all(name == "momentum" and kind == "NoisyQuadratic" for *_, name, kind in seen)
+    for (_, before, _, m_before, *_), (_, after, grad, m_after, *_) in zip(
+        seen[:-1], seen[1:], strict=True
+    ):
+        torch.testing.assert_close(m_after, 0.5 * m_before + grad)
+        torch.testing.assert_close(after, before - 0.1 * m_after)
+
+
+def test_a_full_batch_is_gradient_descent_on_the_whole_training_set():
+    wl = bt.workload("digits-mlp", hidden=8)
+    seen = {}
+    result = bt.measure_steps(
+        wl, "sgd", None, lr=0.5, seeds=[3], target=None, max_steps=3,
+        record=lambda s: seen.update({s.step: [p[0].clone() for p in s.params]}),
+    )  # fmt: skip
+    assert result.batch_size is None and result.check_every == 1
+    torch.manual_seed(3)
+    plain = wl.model()
+    for _ in range(3):
+        plain.zero_grad()
+        torch.nn.functional.cross_entropy(plain(wl.X), wl.y).backward()
+        with torch.no_grad():
+            for p in plain.parameters():
+                p -= 0.5 * p.grad
+    ours = bt.replica_module(wl, [p.unsqueeze(0) for p in seen[3]], 0)
+    for a, b in zip(ours.parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="batch_size=None .* workload 'nqm' streams"):
+        bt.measure_steps("nqm", "sgd", None, lr=0.1, seeds=1, target=None, max_steps=2)
 
 
 def test_nqm_loss_decays_like_its_exact_expectation():
@@ -161,7 +204,7 @@ def test_nqm_loss_decays_like_its_exact_expectation():
         seeds=list(range(200)),
         target=None,
         max_steps=k,
-        record=lambda step, p, s: finals.append(p[0].clone()) if step == k else None,
+        record=lambda s: finals.append(s.params[0].clone()) if s.step == k else None,
     )
     h = wl.curvature.double()
     decay = (1 - lr * h) ** 2
@@ -305,7 +348,7 @@ def test_denormals_are_flushed_while_training_and_the_mode_is_restored():
     seen = []
     bt.measure_steps(
         "digits-mlp", "momentum", 8, lr=0.05, seeds=[0], target=None, max_steps=2,
-        record=lambda k, p, s: seen.append(_denormal_survives()),
+        record=lambda s: seen.append(_denormal_survives()),
     )  # fmt: skip
     assert seen == [False, False, False]
     assert _denormal_survives()

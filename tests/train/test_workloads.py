@@ -154,7 +154,7 @@ def resnet20_after_three_momentum_steps(dtype: torch.dtype, threads: int, batch:
             seeds=[0, 1],
             target=None,
             max_steps=3,
-            record=lambda k, params, seeds: seen.update({k: [p[1].clone() for p in params]}),
+            record=lambda s: seen.update({s.step: [p[1].clone() for p in s.params]}),
         )
         torch.manual_seed(1)
         plain = bt.resnet20()  # batch norm in training mode: batch statistics, as the engine uses

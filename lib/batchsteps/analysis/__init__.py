@@ -1,11 +1,14 @@
-"""Analysis of measurements: fits of the steps-vs-batch laws, noise-scale estimation."""
+"""Analysis of measurements: fits of the steps-vs-batch laws, their intervals and coverage,
+noise-scale estimates, the constants of the Adam-type bound, the engine's checks against exact
+values, and the practitioner's recipe. numpy, scipy and pandas only: measurements come in as
+numbers (from :mod:`batchsteps.train`), never as models.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
-
-from .coverage import coverage_table, simulate_runs  # noqa: E402
-from .fit import (  # noqa: E402
+from .adaptive_constants import AdaptiveRun, adaptive_run, bound_at, envelope
+from .coverage import coverage_table, simulate_runs
+from .fit import (
     LAWS,
     PARAMETERS,
     STATUSES,
@@ -16,47 +19,78 @@ from .fit import (  # noqa: E402
     fit_steps,
     linearise,
 )
-from .laws import ConstantRateLaw, Law, TunedRateLaw, resolve_law  # noqa: E402
-from .summary import MedianInterval, median_interval, per_batch  # noqa: E402
-
-__all__ += ["LAWS", "PARAMETERS", "STATUSES", "Fit", "LackOfFit", "Linearisation"]
-__all__ += ["compare_laws", "fit_steps", "linearise", "coverage_table", "simulate_runs"]
-__all__ += ["ConstantRateLaw", "Law", "TunedRateLaw", "resolve_law"]
-__all__ += ["MedianInterval", "median_interval", "per_batch"]
-from .variance import VarianceCurve, minibatch_variance, predicted_variance  # noqa: E402
-
-__all__ += ["VarianceCurve", "minibatch_variance", "predicted_variance"]
-from .noise import (  # noqa: E402
-    EngineNoiseRecorder,
-    ExactNoiseScale,
-    NoiseScale,
-    NoiseScaleRecorder,
-    NoiseScaleTrace,
-    exact_noise_scale,
-    noise_scale,
-    noise_scale_along,
-    noise_scale_from_norms,
-)
-
-__all__ += ["EngineNoiseRecorder", "ExactNoiseScale", "NoiseScale", "NoiseScaleRecorder"]
-__all__ += ["NoiseScaleTrace"]
-__all__ += ["exact_noise_scale", "noise_scale", "noise_scale_along", "noise_scale_from_norms"]
-from .nqm_check import EngineCheck, check_engine_nqm, sampled_loss  # noqa: E402
-from .published import Published, read_published  # noqa: E402
-from .recipe import (  # noqa: E402
+from .laws import ConstantRateLaw, Law, TunedRateLaw, resolve_law
+from .noise import NoiseScale, NoiseScaleTrace, noise_scale_from_norms
+from .nqm_check import EngineCheck, PoleCheck, noise_floor_pole
+from .published import Published, read_published
+from .recipe import (
+    AIC_MARGIN,
     BatchChoice,
+    Preference,
     TunedSweep,
-    batch_grid,
+    batch_sizes_around,
     best_rate,
     choose_batch_size,
+    describe_rates,
     fit_laws,
     format_law_table,
+    law_preference,
     law_table,
-    noise_scale_during,
+    law_verdict,
     rate_grid,
-    tuned_sweep,
 )
+from .summary import MedianInterval, median_interval, per_batch
+from .variance import VarianceCurve, minibatch_variance, predicted_variance
 
-__all__ += ["EngineCheck", "check_engine_nqm", "sampled_loss", "Published", "read_published"]
-__all__ += ["BatchChoice", "TunedSweep", "batch_grid", "best_rate", "choose_batch_size", "fit_laws"]
-__all__ += ["law_table", "noise_scale_during", "rate_grid", "tuned_sweep", "format_law_table"]
+__all__ = [
+    # laws and their fits
+    "Law",
+    "ConstantRateLaw",
+    "TunedRateLaw",
+    "resolve_law",
+    "LAWS",
+    "PARAMETERS",
+    "STATUSES",
+    "Fit",
+    "LackOfFit",
+    "Linearisation",
+    "fit_steps",
+    "compare_laws",
+    "linearise",
+    "MedianInterval",
+    "median_interval",
+    "per_batch",
+    "coverage_table",
+    "simulate_runs",
+    # the recipe on measured numbers
+    "rate_grid",
+    "batch_sizes_around",
+    "best_rate",
+    "TunedSweep",
+    "describe_rates",
+    "fit_laws",
+    "AIC_MARGIN",
+    "Preference",
+    "law_preference",
+    "law_verdict",
+    "law_table",
+    "format_law_table",
+    "BatchChoice",
+    "choose_batch_size",
+    "Published",
+    "read_published",
+    # noise, variance, the Adam-type constants, the engine's checks
+    "NoiseScale",
+    "NoiseScaleTrace",
+    "noise_scale_from_norms",
+    "VarianceCurve",
+    "minibatch_variance",
+    "predicted_variance",
+    "AdaptiveRun",
+    "adaptive_run",
+    "envelope",
+    "bound_at",
+    "EngineCheck",
+    "PoleCheck",
+    "noise_floor_pole",
+]

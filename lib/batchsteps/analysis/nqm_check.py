@@ -7,18 +7,21 @@ computes :math:`\mathbb E f(\theta_k)` exactly. Over :math:`R` seeds the sample 
 .. math:: z_k = \frac{\bar f_k - \mathbb E f(\theta_k)}{s_k/\sqrt R}
 
 is about standard normal at every step if the engine is right. A wrong rate, a wrong noise
-variance or a wrong momentum update moves the mean by many standard errors.
+variance or a wrong momentum update moves the mean by many standard errors. The runs are made
+by :func:`batchsteps.experiments.check_engine_nqm` and :func:`batchsteps.experiments.pole_check`;
+here they are compared with the exact values.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+
+from ..theory import nqm
 
 #: The criterion of :meth:`EngineCheck.agrees`: the least share of :math:`|z_k| \le 2` ...
 AGREE_LEAST = 0.85
@@ -80,101 +83,47 @@ class EngineCheck:
         word = "agrees" if self.agrees() else "does not agree"
         return f"{word} ({within:.1f}% within 2, largest |z| {top:.2f}; criterion: {rule})"
 
+    @classmethod
+    def from_runs(
+        cls,
+        optimizer: str,
+        batch_sizes: Sequence[int],
+        *,
+        lr: float,
+        beta: float,
+        exact: np.ndarray,
+        runs: Sequence[np.ndarray],
+        wall_time: float,
+    ) -> EngineCheck:
+        r"""Compare sampled losses with the exact expectation: ``runs[j]`` holds the losses of
+        every seed at batch size ``batch_sizes[j]`` (shape ``(seeds, steps + 1)``, as
+        :func:`batchsteps.train.sampled_loss` gives), ``exact[k, j]`` the expected loss.
 
-def sampled_loss(
-    workload: object,
-    optimizer: str,
-    batch_size: int,
-    *,
-    lr: float,
-    seeds: Sequence[int] | int,
-    steps: int,
-    device: str | None = None,
-    **hyper: float,
-) -> np.ndarray:
-    r"""The loss :math:`f(\theta_k) = \tfrac12\sum_i h_i\theta_{k,i}^2` of every engine replica at
-    every step :math:`k = 0..\text{steps}` on a noisy-quadratic workload, shape
-    ``(n_seeds, steps + 1)``, recorded through the engine's ``record`` hook."""
-    import torch
-
-    from ..train import measure_steps
-    from ..train import workload as build
-
-    wl = build(workload)
-    if wl.loss != "quadratic":
-        raise ValueError(f"workload={wl.name!r} must be a noisy quadratic (loss='quadratic')")
-    steps = int(steps)
-    out: list[np.ndarray] = []
-
-    def record(k: int, params: list[torch.Tensor], _seeds: list[int]) -> None:
-        (theta,) = params
-        h = wl.curvature.to(theta.device, theta.dtype)
-        out.append((0.5 * (h * theta.square()).sum(1)).double().cpu().numpy())
-
-    measure_steps(
-        wl, optimizer, batch_size, lr=lr, seeds=seeds, target=None, max_steps=steps,
-        device=device, record=record, record_every=1, **hyper,
-    )  # fmt: skip
-    if len({row.size for row in out}) != 1 or not all(np.all(np.isfinite(r)) for r in out):
-        raise ValueError(
-            f"lr={lr!r}: some replicas diverged (their loss became inf or nan), so the mean "
-            "over seeds is undefined; choose a stable rate"
-        )
-    return np.stack(out, axis=1)
-
-
-def check_engine_nqm(
-    batch_sizes: Sequence[int],
-    *,
-    lr: float,
-    steps: int,
-    seeds: int,
-    beta: float = 0.0,
-    dim: int = 100,
-    decay: float = 1.0,
-    theta0: float = 1.0,
-    noise_factor: float = 1.0,
-    device: str | None = None,
-) -> EngineCheck:
-    r"""Run the engine's ``"nqm"`` workload (SGD, or heavy-ball momentum when ``beta`` > 0) for
-    ``seeds`` seeds at each batch size and compare its mean loss with the exact
-    :math:`\mathbb E f(\theta_k)` of :func:`batchsteps.theory.nqm.expected_loss` on the same
-    problem (:math:`h_i = i^{-\text{decay}}`, noise variances ``noise_factor`` :math:`h_i`).
-
-    ``seeds`` >= 2 (a standard error needs two); ``steps`` >= 1. Returns an
-    :class:`EngineCheck`.
-    """
-    from ..theory import nqm
-
-    for name, value, low in (("seeds", seeds, 2), ("steps", steps, 1)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name}={value!r} is outside the allowed range: an integer >= {low}")
-    sizes = np.array([int(b) for b in batch_sizes], dtype=int)
-    if sizes.size == 0 or np.any(sizes < 1):
-        raise ValueError(f"batch_sizes={batch_sizes!r} must be a non-empty list of integers >= 1")
-    problem = nqm.noisy_quadratic(dim, decay=decay, theta0=theta0, noise_factor=noise_factor)
-    exact = nqm.expected_loss(problem, sizes.astype(float), lr=lr, steps=steps, beta=beta)
-    optimizer = "momentum" if beta > 0 else "sgd"
-    hyper = {"beta": beta} if beta > 0 else {}
-    options = {"dim": dim, "decay": decay, "theta0": theta0, "noise_factor": noise_factor}
-    from ..train import workload as build
-
-    wl = build("nqm", **options)
-    start = time.perf_counter()
-    runs = [
-        sampled_loss(
-            wl, optimizer, int(b), lr=lr, seeds=int(seeds), steps=steps, device=device, **hyper
-        )
-        for b in sizes
-    ]
-    wall = time.perf_counter() - start
-    mean = np.stack([r.mean(axis=0) for r in runs], axis=1)
-    stderr = np.stack([r.std(axis=0, ddof=1) for r in runs], axis=1) / math.sqrt(seeds)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(stderr > 0, (mean - exact) / stderr, 0.0)
-    return EngineCheck(
-        optimizer, sizes, float(lr), float(beta), exact, mean, stderr, z, int(seeds), wall
-    )
+        >>> check = EngineCheck.from_runs("sgd", [1], lr=0.5, beta=0.0, exact=np.ones((2, 1)),
+        ...     runs=[np.array([[1.0, 0.9], [1.0, 1.1]])], wall_time=0.0)
+        >>> check.z.tolist()
+        [[0.0], [0.0]]
+        """
+        sizes = np.asarray(batch_sizes, dtype=int)
+        if len(runs) != sizes.size or not runs:
+            raise ValueError(
+                f"runs holds {len(runs)} arrays; allowed: one per batch size ({sizes.size})"
+            )
+        seeds = {np.shape(r)[0] for r in runs}
+        if len(seeds) != 1 or min(seeds) < 2:
+            raise ValueError(f"runs must hold one number >= 2 of seeds at every size, got {seeds}")
+        (count,) = seeds
+        mean = np.stack([np.mean(r, axis=0) for r in runs], axis=1)
+        stderr = np.stack([np.std(r, axis=0, ddof=1) for r in runs], axis=1) / math.sqrt(count)
+        exact = np.asarray(exact, dtype=float)
+        if exact.shape != mean.shape:
+            raise ValueError(f"exact of shape {exact.shape} must have the runs' {mean.shape}")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(stderr > 0, (mean - exact) / stderr, 0.0)
+        return cls(
+            optimizer, sizes, float(lr), float(beta), exact, mean, stderr, z, int(count),
+            float(wall_time),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -200,16 +149,14 @@ class PoleCheck:
     batch_sizes: np.ndarray
     floor_pole: float
     expected_steps: np.ndarray
-    runs: object
-    expected_fits: dict
-    sampled_fits: dict
+    runs: pd.DataFrame
+    expected_fits: Mapping[str, object]
+    sampled_fits: Mapping[str, object]
     wall_time: float
 
-    def table(self) -> object:
+    def table(self) -> pd.DataFrame:
         """Per batch size: the expected-loss crossing, and the sampled runs' median first
         passage with how many of the seeds reached the target within the budget."""
-        import pandas as pd
-
         grouped = self.runs.groupby("batch_size")
         reached = grouped["reached"].sum().astype(int)
         median = self.runs[self.runs["reached"]].groupby("batch_size")["steps"].median()
@@ -231,7 +178,7 @@ class PoleCheck:
 
 
 def noise_floor_pole(
-    problem: object, *, lr: float, target: float, beta: float = 0.0, power: float = 0.0
+    problem: nqm.NoisyQuadratic, *, lr: float, target: float, beta: float = 0.0, power: float = 0.0
 ) -> float:
     r"""The exact noise-floor pole of the noisy quadratic at a fixed rate:
     :math:`b_{\text{floor}} = N_\infty/\text{target}`, the batch size below which the expected
@@ -242,66 +189,8 @@ def noise_floor_pole(
     >>> round(noise_floor_pole(p, lr=0.5, target=0.1), 12)   # N_inf = a c / (2 (2 - a h)) = 1/6
     1.666666666667
     """
-    from ..theory import nqm
-
     target = float(target)
     if not (math.isfinite(target) and target > 0):
         raise ValueError(f"target={target!r} must be a finite number > 0")
     floor = float(nqm.stationary_loss(problem, 1.0, lr=lr, beta=beta, power=power)[0])
     return floor / target
-
-
-def pole_check(
-    batch_sizes: Sequence[int],
-    *,
-    lr: float,
-    target_fraction: float,
-    seeds: int,
-    max_steps: int,
-    dim: int = 100,
-    n_boot: int = 200,
-    device: str | None = None,
-) -> PoleCheck:
-    r"""SGD at rate ``lr`` on the noisy quadratic of dimension ``dim`` (:math:`h_i = 1/i`,
-    noise :math:`h_i/b`, :math:`\theta_0 = 1`), target ``target_fraction`` of the initial
-    loss: the exact noise-floor pole, the exact expected-loss crossing per batch size, and
-    ``seeds`` sampled engine runs per batch size (at most ``max_steps`` steps each), with the
-    constant-rate and tuned-rate laws fitted to both curves (``n_boot`` parameter draws): the
-    sampled runs censored at ``max_steps``; the exact curve, which has no seed scatter, with
-    a constant noise model and without the batch sizes where it never crosses. Returns a
-    :class:`PoleCheck`.
-    """
-    from ..theory import nqm
-    from ..train import sweep
-    from ..train import workload as build
-    from .recipe import fit_laws
-
-    if not 0 < float(target_fraction) < 1:
-        raise ValueError(f"target_fraction={target_fraction!r} must lie in (0, 1)")
-    sizes = np.array(sorted({int(b) for b in batch_sizes}), dtype=int)
-    if sizes.size < 3 or np.any(sizes < 1):
-        raise ValueError(f"batch_sizes={batch_sizes!r} must hold >= 3 distinct integers >= 1")
-    problem = nqm.noisy_quadratic(dim)
-    target = float(target_fraction) * problem.initial_loss
-    expected = nqm.steps_to_target(
-        problem, sizes.astype(float), lr=lr, target=target, max_steps=max_steps
-    )
-    start = time.perf_counter()
-    runs = sweep(
-        build("nqm", dim=dim), "sgd", sizes.tolist(), lr=lr, seeds=seeds,
-        target=f"loss<={target!r}", max_steps=max_steps, progress=False, device=device,
-    )  # fmt: skip
-    wall = time.perf_counter() - start
-    reached = expected > 0
-    expected_fits = fit_laws(
-        sizes, np.maximum(expected, 1), reached=reached, noise="constant", n_boot=n_boot
-    )
-    sampled_fits = fit_laws(
-        runs["batch_size"].to_numpy(), runs["steps"].clip(lower=1).to_numpy(),
-        reached=runs["reached"].to_numpy(), max_steps=max_steps, n_boot=n_boot,
-    )  # fmt: skip
-    return PoleCheck(
-        float(lr), target, int(max_steps), sizes,
-        noise_floor_pole(problem, lr=lr, target=target), expected, runs,
-        expected_fits, sampled_fits, wall,
-    )  # fmt: skip

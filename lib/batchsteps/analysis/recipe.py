@@ -1,39 +1,35 @@
-r"""The critical batch size of a model, step by step: tune the rate per batch size, fit, choose.
+r"""The critical batch size of a model, step by step: the analysis side of the recipe.
 
 The recipe a practitioner follows with their own :class:`~batchsteps.train.Workload`:
 
 1. measure the gradient noise scale :math:`B_{\text{simple}}` along a short run
-   (:func:`noise_scale_during`): it says where the critical batch is likely to be;
-2. sweep a few batch sizes around it, each with a small grid of learning rates
-   (:func:`rate_grid`, :func:`tuned_sweep`), keeping for each batch size the rate with the
+   (:func:`batchsteps.experiments.noise_scale_during`): it says where the critical batch is
+   likely to be, and :func:`batch_sizes_around` gives the batch sizes to sweep;
+2. sweep them, each with a small grid of learning rates (:func:`rate_grid`,
+   :func:`batchsteps.experiments.tuned_sweep`), keeping for each batch size the rate with the
    fewest steps (:func:`best_rate`);
 3. fit both laws (:func:`fit_laws`, :func:`law_table`): with the rate tuned per batch size the
    measurements should follow :math:`K(b) = S_{\min}(1 + B_{\text{noise}}/b)`;
 4. choose a batch size (:func:`choose_batch_size`): the critical batch, where steps and
    samples are each twice their minimum, or the smallest batch that meets a step budget.
 
-Everything here calls the engine (:mod:`batchsteps.train`, imported when used) and the fits of
-:mod:`batchsteps.analysis.fit`; nothing is specific to a built-in workload.
+This module holds the steps that work on measured numbers (grids, the best rate, fits,
+tables, the choice); the sweeps themselves run in :mod:`batchsteps.experiments`. Nothing here
+is specific to a built-in workload.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..environment import show_progress
 from .fit import LAWS, PARAMETERS, Fit, fit_steps
-from .noise import EngineNoiseRecorder, NoiseScaleTrace
-
-if TYPE_CHECKING:
-    from ..train import Workload
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -62,45 +58,7 @@ def _batch_list(batch_sizes: object) -> list[int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# 1. The noise scale along a short run
-
-
-def noise_scale_during(
-    workload: str | Workload,
-    optimizer: str,
-    batch_size: int,
-    *,
-    lr: float,
-    steps: int,
-    every: int,
-    small: int,
-    large: int,
-    draws: int,
-    seed: int = 0,
-    device: str | None = None,
-    **hyper: float,
-) -> NoiseScaleTrace:
-    r"""Train one replica of ``workload`` with the engine for ``steps`` steps and record the
-    two-batch estimate of :math:`B_{\text{simple}} = \operatorname{tr}\Sigma/\|G\|^2` every
-    ``every`` steps (``small`` < ``large`` batch sizes, ``draws`` >= 2 pairs each time).
-
-    The replica is the one the engine trains with seed ``seed``, so the trace belongs to a run
-    of the sweep that follows. Returns a :class:`~batchsteps.analysis.NoiseScaleTrace`.
-    """
-    from ..train import measure_steps
-    from ..train import workload as build
-
-    wl = build(workload)
-    recorder = EngineNoiseRecorder(wl, small, large, draws, every, replica_seed=seed, seed=seed)
-    measure_steps(
-        wl, optimizer, batch_size, lr=lr, seeds=[seed], target=None, max_steps=steps,
-        device=device, record=recorder, record_every=recorder.every, **hyper,
-    )  # fmt: skip
-    return recorder.trace
-
-
-# ---------------------------------------------------------------------------------------------
-# 2. A small grid of rates per batch size, and the best rate of each
+# 1-2. Batch sizes around the noise scale, a small grid of rates per batch size, the best rate
 
 
 def rate_grid(
@@ -151,13 +109,15 @@ def rate_grid(
     return grid
 
 
-def batch_grid(center: float, *, factor: float = 8.0, n_max: int | None = None) -> list[int]:
+def batch_sizes_around(
+    center: float, *, factor: float = 8.0, n_max: int | None = None
+) -> list[int]:
     r"""Powers of two from ``center / factor`` to ``center * factor``, each end rounded to the
     nearest power in log scale (at least 1, at most ``n_max``, the training-set size, if given):
     the batch sizes a short sweep should cover when the critical batch is expected near
     ``center`` (a measured :math:`B_{\text{simple}}`, say).
 
-    >>> batch_grid(40.0, factor=4)
+    >>> batch_sizes_around(40.0, factor=4)
     [8, 16, 32, 64, 128]
     """
     center = _positive_real("center", center)
@@ -206,7 +166,8 @@ def best_rate(frame: pd.DataFrame, by: str = "optimizer") -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class TunedSweep:
-    """A sweep with the rate tuned per batch size: ``runs`` (every rate, one row per seed),
+    """A sweep with the rate tuned per batch size (as
+    :func:`batchsteps.experiments.tuned_sweep` runs it): ``runs`` (every rate, one row per seed),
     ``tuned`` (:func:`best_rate` of ``runs``), ``grid`` (the rates tried per batch size),
     ``wall_time`` (seconds the whole sweep took) and ``n_cells`` (batch size x rate cells)."""
 
@@ -220,74 +181,6 @@ class TunedSweep:
     def n_runs(self) -> int:
         """Training runs in the sweep (cells x seeds)."""
         return len(self.runs)
-
-
-#: Seeds per cell of :func:`tuned_sweep` unless told otherwise: with 2 seeds the 95% intervals
-#: of a tuned-rate fit covered the truth 81.5% of the time in simulation; 5 is the fewest the
-#: book's fits are calibrated for.
-DEFAULT_SEEDS = 5
-
-
-def tuned_sweep(
-    workload: str | Workload,
-    optimizer: str,
-    lrs: Mapping[int, Sequence[float]],
-    *,
-    seeds: Sequence[int] | int = DEFAULT_SEEDS,
-    target: str,
-    max_steps: int,
-    device: str | None = None,
-    store: str | None = None,
-    progress: bool | None = None,
-    executor: Any = None,
-    **hyper: float,
-) -> TunedSweep:
-    r"""Steps to ``target`` at every batch size of ``lrs`` (a mapping batch size -> rates, as
-    :func:`rate_grid` gives), each rate run for all ``seeds`` with
-    :func:`batchsteps.train.sweep`, then the best rate per batch size (:func:`best_rate`).
-
-    ``target`` is a string naming a full-training-set measure and a threshold:
-    ``"loss<=x"`` (training loss at most x), ``"grad_norm_sq<=x"`` (squared gradient norm, the
-    theory's measure) or ``"accuracy>=x"`` (training accuracy at least x), x a finite number;
-    a run's steps are the first step after which it holds. ``max_steps`` is the step budget
-    of every run (a run that has not met the target by then is not reached, reason
-    ``"max_steps"``). ``seeds``: a number of seeds (``0 .. seeds-1``) or a list of them,
-    default :data:`DEFAULT_SEEDS` (with fewer, the fits' intervals cover the truth less often
-    than they claim: :func:`~batchsteps.analysis.coverage_table` measures it). ``progress``:
-    one progress bar over all cells (``tqdm.auto``: a widget in Jupyter, text in a terminal);
-    ``None`` shows it everywhere but in the book's build. ``store`` (a folder) makes a rerun
-    read finished cells. ``executor`` (a ``concurrent.futures.Executor`` or a Dask
-    ``Client``) runs the cells in parallel, as :func:`batchsteps.train.sweep` does; batch
-    sizes that share their rates go to it together.
-
-    Returns a :class:`TunedSweep`.
-    """
-    from tqdm.auto import tqdm
-
-    from ..train import sweep
-
-    if not isinstance(lrs, Mapping) or not lrs:
-        raise TypeError(f"lrs={lrs!r} must be a non-empty mapping batch size -> list of rates")
-    shown = show_progress(progress)
-    grid = {_positive_int("batch size", b): tuple(rates) for b, rates in lrs.items()}
-    common = dict(seeds=seeds, target=target, max_steps=max_steps, store=store, device=device)
-    common |= {"progress": False, **hyper}
-    cells = sum(len(r) for r in grid.values())
-    start = time.perf_counter()
-    parts = []
-    groups: dict[tuple[float, ...], list[int]] = {}
-    for b, rates in grid.items():
-        groups.setdefault(rates, []).append(b)
-    with tqdm(total=cells, desc=f"{optimizer}, tuned rate", unit="cell", disable=not shown) as bar:
-        for rates, sizes in groups.items():
-            bar.set_postfix_str(f"b={', '.join(map(str, sizes))}", refresh=False)
-            parts.append(
-                sweep(workload, optimizer, sizes, lr=list(rates), executor=executor, **common)
-            )
-            bar.update(len(rates) * len(sizes))
-    runs = pd.concat(parts, ignore_index=True)
-    wall = time.perf_counter() - start
-    return TunedSweep(runs, best_rate(runs), grid, wall, cells)
 
 
 def describe_rates(sweep: TunedSweep, batch_size: int) -> str:

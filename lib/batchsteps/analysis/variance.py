@@ -88,21 +88,22 @@ def minibatch_variance(
 ) -> VarianceCurve:
     r"""Estimate :math:`\mathbb E\|g_B - \bar g\|^2` for each batch size from ``draws`` batches.
 
-    ``per_sample_grads`` is an ``(n, d)`` array or tensor, one gradient per sample at one point
-    :math:`\theta`. Batches are drawn with torch, uniformly, with or without ``replacement``.
+    ``per_sample_grads`` is an ``(n, d)`` array (or anything ``numpy.asarray`` reads, a CPU
+    tensor included), one gradient per sample at one point :math:`\theta`. Batches are drawn
+    uniformly, with or without ``replacement``, from ``numpy``'s generator seeded by ``seed``;
+    the mean of a batch is the weighting of the samples by how often each was drawn, over
+    :math:`b`.
 
     >>> curve = minibatch_variance([[0.0], [2.0]], [1, 2], draws=4000, replacement=False)
     >>> curve.sigma_sq, float(curve.variance[1])
     (1.0, 0.0)
     """
-    import torch
-
-    grads = torch.as_tensor(np.asarray(per_sample_grads, dtype=np.float64))
+    grads = np.asarray(per_sample_grads, dtype=np.float64)
     if grads.ndim != 2 or grads.shape[0] < 2:
         raise ValueError(
-            f"per_sample_grads of shape {tuple(grads.shape)} must be an (n, d) array with n >= 2"
+            f"per_sample_grads of shape {grads.shape} must be an (n, d) array with n >= 2"
         )
-    if not bool(torch.isfinite(grads).all()):
+    if not np.all(np.isfinite(grads)):
         raise ValueError("per_sample_grads must be finite; got nan or inf")
     if isinstance(draws, bool) or not isinstance(draws, numbers.Integral):
         raise TypeError(f"draws={draws!r} must be an integer >= 2")
@@ -112,23 +113,20 @@ def minibatch_variance(
         raise TypeError(f"replacement={replacement!r} must be True or False")
     n = int(grads.shape[0])
     sizes = _check_batch_sizes(batch_sizes, n, replacement)
-    mean = grads.mean(dim=0)
-    centred = grads - mean
-    sigma_sq = float((centred**2).sum(dim=1).mean())
-    generator = torch.Generator().manual_seed(int(seed))
+    centred = grads - grads.mean(axis=0)
+    sigma_sq = float((centred**2).sum(axis=1).mean())
+    rng = np.random.default_rng(int(seed))
+    rows = np.arange(draws)[:, None] * n
     variance, stderr = [], []
     for b in sizes:
         if replacement:
-            index = torch.randint(n, (draws, b), generator=generator)
+            index = rng.integers(n, size=(draws, b))
         else:
-            index = torch.rand(draws, n, generator=generator).argsort(dim=1)[:, :b]
-        # times each sample is drawn, over b: the batch mean is this weighting of the samples
-        weights = torch.zeros(draws, n, dtype=grads.dtype).scatter_add_(
-            1, index, torch.full(index.shape, 1.0 / b, dtype=grads.dtype)
-        )
-        deviation = ((weights @ centred) ** 2).sum(dim=1)
+            index = rng.random((draws, n)).argsort(axis=1)[:, :b]
+        counts = np.bincount((rows + index).ravel(), minlength=draws * n).reshape(draws, n)
+        deviation = (((counts / b) @ centred) ** 2).sum(axis=1)
         variance.append(float(deviation.mean()))
-        stderr.append(float(deviation.std()) / math.sqrt(draws))
+        stderr.append(float(deviation.std(ddof=1)) / math.sqrt(draws))
     return VarianceCurve(
         np.array(sizes, dtype=float),
         np.array(variance),

@@ -326,7 +326,7 @@ def stationary_loss(
     return float(fixed @ (0.5 * problem.curvature)) / batches
 
 
-def steps_to_target(
+def expected_steps_to_target(
     problem: NoisyQuadratic,
     batch_sizes: np.ndarray | float,
     *,
@@ -336,15 +336,16 @@ def steps_to_target(
     beta: float = 0.0,
     power: float = 0.0,
 ) -> np.ndarray:
-    r"""The exact steps to the target: the first k with :math:`D_k + N_k/b \le` ``target``,
-    for each batch size; ``-1`` where it is not reached within ``max_steps``.
+    r"""The steps of the expected loss to the target: the first k with
+    :math:`D_k + N_k/b \le` ``target``, for each batch size; ``-1`` where it is not reached
+    within ``max_steps``.
 
     Exact and complete: every step up to ``max_steps`` is checked (the expected loss of
     momentum need not decrease monotonically), except that a batch size is settled as ``-1``
     early once :math:`N_k/b`, which never decreases, exceeds the target.
 
     >>> p = noisy_quadratic(10)
-    >>> steps_to_target(p, [1, 10, 100], lr=0.5, target=0.05, max_steps=10_000).tolist()
+    >>> expected_steps_to_target(p, [1, 10, 100], lr=0.5, target=0.05, max_steps=10_000).tolist()
     [-1, 30, 16]
     """
     problem = _check_problem(problem)
@@ -399,8 +400,8 @@ def steps_with_tuned_lr(
     beta: float = 0.0,
     power: float = 0.0,
 ) -> TunedSteps:
-    r""":math:`\min_{\alpha \in \text{lrs}}` of :func:`steps_to_target` for each batch size: the
-    learning rate tuned per batch size, as Zhang et al. (2019) compare optimizers.
+    r""":math:`\min_{\alpha \in \text{lrs}}` of :func:`expected_steps_to_target` for each batch
+    size: the learning rate tuned per batch size, as Zhang et al. (2019) compare optimizers.
 
     >>> p = noisy_quadratic(10)
     >>> rates = [0.25, 0.5, 1.0, 1.5, 1.9]
@@ -413,7 +414,7 @@ def steps_with_tuned_lr(
     rates.sort()
     grid = np.stack(
         [
-            steps_to_target(
+            expected_steps_to_target(
                 problem, batches, lr=float(lr), target=target, max_steps=max_steps,
                 beta=beta, power=power,
             )

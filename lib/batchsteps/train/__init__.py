@@ -1,12 +1,22 @@
-"""Torch measurements: workloads, optimizers, the multi-replica engine, sweeps and their store.
+"""Torch measurements: workloads, optimizers, the multi-replica engine, sweeps and their store,
+and the recorders that measure along an engine run.
 
 torch is imported by the modules here, so ``batchsteps.train`` is loaded only when used.
 """
 
 from __future__ import annotations
 
-from .engine import StepsResult, measure_steps, steps_to_target
+from .engine import Snapshot, StepsResult, measure_steps, resolve_device, steps_to_target
+from .gradients import ExactNoiseScale, TwoBatchNorms, exact_noise_scale, two_batch_norms
 from .optimizers import DEFAULTS, OPTIMIZERS, BatchedOptimizer, optimizer
+from .recorders import (
+    AdaptiveRecorder,
+    LossRecorder,
+    NoiseRecorder,
+    flat_params,
+    replica_module,
+    sampled_loss,
+)
 from .store import StoreReport, StoreVersionError, StoreWarning, check_store
 from .sweep import sweep
 from .targets import Target, parse_target
@@ -21,6 +31,8 @@ __all__: list[str] = [
     "StoreWarning",
     "measure_steps",
     "StepsResult",
+    "Snapshot",
+    "resolve_device",
     "Workload",
     "workload",
     "WORKLOADS",
@@ -33,4 +45,14 @@ __all__: list[str] = [
     "BatchedOptimizer",
     "Target",
     "parse_target",
+    "LossRecorder",
+    "NoiseRecorder",
+    "AdaptiveRecorder",
+    "sampled_loss",
+    "flat_params",
+    "replica_module",
+    "TwoBatchNorms",
+    "two_batch_norms",
+    "ExactNoiseScale",
+    "exact_noise_scale",
 ]

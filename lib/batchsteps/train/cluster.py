@@ -77,7 +77,7 @@ def worker_device(device: object = "auto"):
     ``torch.device``."""
     import torch
 
-    from .engine import _device
+    from .engine import resolve_device
 
     if device is None or device == "auto":
         worker = _dask_worker()
@@ -85,10 +85,10 @@ def worker_device(device: object = "auto"):
         cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
         device = choose_device(os.environ, cuda, name)
         try:
-            return _device(device)
+            return resolve_device(device)
         except ValueError as err:
             raise ValueError(f"{err} (chosen from {DEVICE_ENV} or the worker's GPUs)") from None
-    return _device(device)
+    return resolve_device(device)
 
 
 def worker_name() -> str:

@@ -218,6 +218,13 @@ def run_sgd(
     :math:`m_{-1} = 0` (``torch.optim.SGD`` with ``momentum=β, dampening=0``; ``β = 0`` is SGD),
     :math:`g_k` the mean gradient of ``batch_size`` samples drawn uniformly with replacement.
     Records the full-gradient :math:`\|\nabla f(\theta_k)\|^2` for :math:`k = 0,\dots,K-1`.
+
+    Its own loop rather than the engine's, because the bound is checked against exact
+    quantities the engine cannot give: the constants :math:`L, \sigma^2, \Delta` hold for this
+    regularised logistic loss in float64, while the engine's workloads have no regulariser and
+    train in float32; and here the exact full gradient at every iterate comes out of the same
+    pass over the data as the mini-batch gradient (one product with :math:`X` per step), which
+    a recorder on the engine would have to repeat.
     """
     if not isinstance(problem, LogisticProblem):
         raise TypeError(f"problem={problem!r} must be a LogisticProblem")

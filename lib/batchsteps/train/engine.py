@@ -14,16 +14,18 @@ import torch
 from .optimizers import BatchedOptimizer, check_lr
 from .optimizers import optimizer as _optimizer
 from .problems import Problem
-from .sampling import Sampler
+from .sampling import FullBatch, Sampler
 from .targets import Target, parse_target
 from .workloads import Workload
 from .workloads import workload as _workload
 
 __all__ = [
     "StepsResult",
+    "Snapshot",
     "measure_steps",
     "steps_to_target",
     "default_device",
+    "resolve_device",
     "check_seeds",
     "flushing_denormals",
 ]
@@ -93,7 +95,9 @@ def check_seeds(seeds: object) -> list[int]:
     return out
 
 
-def _device(device: object) -> torch.device:
+def resolve_device(device: object) -> torch.device:
+    """``device`` as a ``torch.device``: ``None`` is :func:`default_device`; a name that torch
+    does not know, or CUDA where torch cannot use it, is a ``ValueError``."""
     if device is None:
         return default_device()
     try:
@@ -122,7 +126,7 @@ class StepsResult:
 
     workload: str
     optimizer: str
-    batch_size: int
+    batch_size: int | None
     lr: float
     hyper: dict
     seeds: tuple[int, ...]
@@ -140,6 +144,28 @@ class StepsResult:
     def reached(self) -> np.ndarray:
         """Boolean array: where the target was reached."""
         return self.steps >= 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    r"""What a ``record`` hook of :func:`measure_steps` is given after ``step`` updates.
+
+    ``params`` are the stacked parameters :math:`\theta_k` (replica first, ``k`` = ``step``)
+    of the replicas still running, ``seeds`` their seeds; ``grads`` the mini-batch gradients
+    :math:`g_{k-1}` of the update that led to them (``None`` at step 0) and ``state`` the
+    optimizer's state after it (one list of tensors per slot, see
+    :class:`~batchsteps.train.BatchedOptimizer`); ``optimizer`` and ``problem`` are the ones the
+    engine trains with. The tensors are live (the engine updates them in place): clone what
+    you keep.
+    """
+
+    step: int
+    params: list[torch.Tensor]
+    seeds: list[int]
+    grads: list[torch.Tensor] | None
+    state: list[list[torch.Tensor]]
+    optimizer: BatchedOptimizer
+    problem: Problem
 
 
 def _clone(tensors):
@@ -166,12 +192,12 @@ class _Run:
         self, params, state, sampler: Sampler, t0: int, t1: int, loss_sum=None, record=None
     ):
         for k in range(t0, t1):
-            if record is not None:
-                record(k, params, sampler.seeds)
             loss, grads = self.problem.loss_grad(params, sampler.batch(k))
             if loss_sum is not None:
                 loss_sum.add_(loss)  # non-finite from the first NaN or inf loss on
             self.opt.step(params, grads, state, k + 1)
+            if record is not None:
+                record(k + 1, params, sampler.seeds, grads, state)
 
     def check(self, params) -> torch.Tensor:
         value = self.problem.measure(params, self.target.measure)
@@ -268,17 +294,18 @@ def _copy_rows(params, state, snap_p, snap_s, rows) -> None:
         dst[rows] = src[rows]
 
 
-def _default_check_every(problem: Problem, batch_size: int) -> int:
-    """About one check per pass over the data: the checks then cost about as much as training."""
+def _default_check_every(problem: Problem, batch_size: int | None) -> int:
+    """About one check per pass over the data: the checks then cost about as much as training
+    (every step for full batches)."""
     if problem.n is None:
         return 8
-    return max(1, min(_MAX_CHECK_EVERY, round(problem.n / batch_size)))
+    return max(1, min(_MAX_CHECK_EVERY, round(problem.n / (batch_size or problem.n))))
 
 
 def measure_steps(
     workload: str | Workload,
     optimizer: str,
-    batch_size: int,
+    batch_size: int | None,
     *,
     lr: float,
     seeds: Sequence[int] | int,
@@ -287,7 +314,7 @@ def measure_steps(
     device: str | torch.device | None = None,
     check_every: int | None = None,
     near: float | None = None,
-    record: Callable[[int, list[torch.Tensor], list[int]], None] | None = None,
+    record: Callable[[Snapshot], object] | None = None,
     record_every: int = 1,
     on_check: Callable[[int], None] | None = None,
     **hyper: float,
@@ -306,16 +333,23 @@ def measure_steps(
     a larger ``near`` or ``check_every=1`` buys certainty with evaluations. A replica whose
     mini-batch loss becomes NaN or inf stops with reason ``"diverged"``; the others go on.
     CPU arithmetic flushes denormal floats to zero meanwhile (:func:`flushing_denormals`).
-    ``record(step, params, seeds)`` (optional) is called every ``record_every`` steps (from
-    step 0 to ``max_steps``) with the stacked parameters of the replicas still running (live
-    tensors: clone what you keep) and their seeds.
+    ``batch_size=None`` trains on the whole training set at every step (gradient descent, no
+    sampling; data workloads only). ``record(snapshot)`` (optional; see
+    :mod:`batchsteps.train.recorders`) is called at step 0 and after every ``record_every``-th
+    update up to ``max_steps`` with a :class:`Snapshot` of the replicas still running.
 
     Returns a :class:`StepsResult`; :func:`steps_to_target` returns just its ``steps``.
     """
     start_time = time.perf_counter()
     wl = _workload(workload)
     opt_name = optimizer
-    batch_size = check_int(batch_size, "batch_size")
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size")
+    elif wl.n is None:
+        raise ValueError(
+            f"batch_size=None (full batch) needs a finite training set; workload {wl.name!r} "
+            "streams its samples: give an int >= 1"
+        )
     lr = check_lr(lr)
     seeds = check_seeds(seeds)
     max_steps = check_int(max_steps, "max_steps")
@@ -330,7 +364,7 @@ def measure_steps(
     if record is not None and not callable(record):
         raise TypeError(f"record must be callable or None, got {record!r}")
     opt = _optimizer(opt_name, lr, **hyper)
-    dev = _device(device)
+    dev = resolve_device(device)
     problem = wl.problem(dev)
     every = check_every or _default_check_every(problem, batch_size)
     if near is not None:
@@ -370,7 +404,10 @@ def _main_pass(run: _Run, batch_size, seeds, max_steps, every, record, record_ev
     count = len(seeds)
     steps = np.full(count, -1, dtype=np.int64)
     reason = ["no target" if tgt is None else "max_steps"] * count
-    sampler = Sampler(seeds, lambda s, c: problem.draw(s, c, batch_size))
+    if batch_size is None:
+        sampler = FullBatch(seeds, problem.n, problem.device)
+    else:
+        sampler = Sampler(seeds, lambda s, c: problem.draw(s, c, batch_size))
     params = problem.init(seeds)
     state = opt.init_state(params)
     dev = params[0].device
@@ -380,9 +417,12 @@ def _main_pass(run: _Run, batch_size, seeds, max_steps, every, record, record_ev
     snap_t = torch.zeros(count, dtype=torch.long)
     snap_p, snap_s = _clone(params), [_clone(x) for x in state]
 
-    def recorder(k, p, s):
+    def recorder(k, p, s, grads, st):
         if k % record_every == 0:
-            record(k, p, s)
+            record(Snapshot(k, p, s, grads, st, opt, problem))
+
+    if record is not None:
+        recorder(0, params, sampler.seeds, None, state)
 
     hold = run.check(params).cpu() if tgt is not None else torch.zeros(count, dtype=torch.bool)
     t = 0
@@ -429,8 +469,6 @@ def _main_pass(run: _Run, batch_size, seeds, max_steps, every, record, record_ev
         if far.any():
             snap_t[far] = t
             _copy_rows(params, state, snap_p, snap_s, far.to(dev))
-    if record is not None and len(where) and max_steps % record_every == 0:
-        record(max_steps, params, sampler.seeds)
     return steps, reason
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["CHUNK", "chunk_seed", "draw_indices", "Sampler"]
+__all__ = ["CHUNK", "chunk_seed", "draw_indices", "Sampler", "FullBatch"]
 
 #: Steps drawn per generator seeding.
 CHUNK = 64
@@ -71,4 +71,29 @@ class Sampler:
         if self._cache is not None:
             out._chunk = self._chunk
             out._cache = self._cache[idx.to(self._cache.device)]
+        return out
+
+
+class FullBatch:
+    """The batches of full-batch training: every step, every replica, all ``n`` rows in order.
+
+    It answers ``batch`` and ``select`` like a :class:`Sampler`, so the engine trains by
+    gradient descent on the whole training set with the same loop (no sampling at all).
+    """
+
+    def __init__(self, seeds: Sequence[int], n: int, device: torch.device | str = "cpu"):
+        self.seeds = list(seeds)
+        self._rows = torch.arange(n, device=device)
+
+    def batch(self, step: int) -> torch.Tensor:
+        """Every row's index, for each replica: shape ``(replicas, n)``."""
+        return self._rows.expand(len(self.seeds), -1)
+
+    def select(self, keep: torch.Tensor) -> FullBatch:
+        """The full batches of the replicas where boolean (or index) ``keep`` selects."""
+        idx = torch.as_tensor(keep).cpu()
+        if idx.dtype == torch.bool:
+            idx = idx.nonzero().flatten()
+        out = FullBatch([], 0)
+        out.seeds, out._rows = [self.seeds[i] for i in idx.tolist()], self._rows
         return out

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from ..environment import show_progress
 from .cluster import as_executor, worker_device, worker_name
-from .engine import _device, check_int, check_seeds, measure_steps
+from .engine import check_int, check_seeds, measure_steps, resolve_device
 from .optimizers import DEFAULTS, check_lr, resolve_hyper
 from .store import (
     DamagedCellError,
@@ -258,7 +258,8 @@ def sweep(
             raise TypeError(f"sweep got unexpected keyword {k!r}: no optimizer in {opts} takes it")
     pool = as_executor(executor)
     if device != "auto" and (device is not None or pool is None):
-        device = str(_device(device))  # checked here; None and "auto" resolve where cells run
+        # checked here; None and "auto" resolve where cells run
+        device = str(resolve_device(device))
     folder = None
     if store is not None:
         folder = Path(store)

@@ -1,0 +1,462 @@
+r"""The measured curves against the laws and the theory: fits per optimizer, the theory's
+ratios, the comparison table, verdicts on the paper's two claims computed from the intervals,
+and what a step budget alone does to a fit.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import sympy as sp
+
+from ..analysis import AIC_MARGIN, LAWS, Fit, Preference, fit_steps, law_preference, per_batch
+from ..theory import bound, symbols
+from .running import Measured, check_measured
+
+__all__ = [
+    "fit_runs",
+    "fit_optimizers",
+    "theory_ratios",
+    "largest_smoothness",
+    "comparison",
+    "NOT_SUPPORTED",
+    "LACK_OF_FIT_LEVEL",
+    "CLAIM_ONE",
+    "CLAIM_TWO",
+    "VERDICTS",
+    "verdicts",
+    "BudgetArtefact",
+    "budget_artefact",
+    "budget_table",
+]
+
+#: Optimizers whose bound has the heavy-ball coefficient beta.
+_HEAVY_BALL = ("momentum", "nesterov")
+
+
+def fit_optimizers(
+    measured: Measured, measure_name: str, optimizers: tuple[str, ...] | None = None
+) -> dict[str, dict[str, object]]:
+    """Both laws fitted to each optimizer's runs to one target: ``{optimizer: {law: Fit}}``.
+
+    Every run enters the fit (:func:`batchsteps.analysis.fit_steps` on the sweep frame): a run
+    that reached the target with its steps, a run that ran out of the step budget as
+    right-censored at ``max_steps`` (it says only that more steps were needed), a diverged run
+    counted in ``Fit.counts`` but not in the likelihood. Nothing is dropped for being slow, so
+    the few fast survivors at a batch size near the pole do not pull the fit down. An
+    optimizer with fewer than three batch sizes where some run reached cannot be fitted and
+    is left out (:func:`verdicts` reports it as undecided). ``optimizers``: fit only these
+    (default: all the experiment measured); ``measured.experiment.n_boot`` parameter draws
+    give each fit its curve band."""
+    check_measured(measured, measure_name)
+    chosen = measured.experiment.optimizers if optimizers is None else tuple(optimizers)
+    unknown = [o for o in chosen if o not in measured.experiment.optimizers]
+    if unknown:
+        raise ValueError(
+            f"optimizers={optimizers!r}: {unknown[0]!r} was not measured; measured: "
+            f"{', '.join(measured.experiment.optimizers)}"
+        )
+    frame = measured.frame[measured.frame["measure"] == measure_name]
+    fits: dict[str, dict[str, object]] = {}
+    for o in chosen:
+        both = fit_runs(frame[frame["optimizer"] == o], measured.experiment.n_boot)
+        if both is not None:
+            fits[o] = both
+    return fits
+
+
+def fit_runs(runs: pd.DataFrame, n_boot: int) -> dict[str, Fit] | None:
+    """Both laws fitted to one optimizer's runs (a sweep frame, censored at its budget), or
+    ``None`` with fewer than three batch sizes where some run reached."""
+    if runs.loc[runs["reached"], "batch_size"].nunique() < 3:
+        return None
+    (o,) = runs["optimizer"].unique()
+    return {law: fit_steps(runs, law=law, n_boot=n_boot, seed=0)[o] for law in LAWS}
+
+
+def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> tuple[float, float]:
+    r"""The theory's prediction of ``optimizer``'s critical batch and minimal steps relative to
+    SGD's, same problem and target, each at its own rate, in the limit :math:`L\alpha \to 0`
+    (where both bounds hold; :math:`L` of a network is not known).
+
+    Heavy ball (``"momentum"``, coefficient :math:`\beta`, rate :math:`\alpha_m`; SGD at
+    :math:`\alpha_s`): :math:`b^\star_m/b^\star_s \to \alpha_m/((1-\beta)^2\alpha_s)` and
+    :math:`K_{\min,m}/K_{\min,s} \to (1-\beta)\alpha_s/\alpha_m`,
+    computed from :func:`batchsteps.theory.bound`. ``"sgd"`` gives ``(1, 1)``. Other optimizers:
+    ``(nan, nan)`` (Nesterov has no bound in the book; the Adam-type bound measures another
+    quantity, so its constants do not compare with SGD's).
+
+    >>> [round(v, 6) for v in theory_ratios("momentum", 0.1, 0.5, beta=0.9)]
+    [20.0, 0.5]
+    """
+    for argument, value in (("lr", lr), ("sgd_lr", sgd_lr)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+            raise ValueError(f"{argument}={value!r} must be a positive real number")
+    if optimizer == "sgd":
+        return 1.0, 1.0
+    if optimizer != "momentum":
+        return math.nan, math.nan
+    beta = float(hyper.get("beta", 0.9))
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta={beta!r} is outside the allowed range [0, 1)")
+    S = symbols
+    mine, base = bound("momentum"), bound("sgd")
+    at_m = {S.alpha: sp.nsimplify(lr), S.beta: sp.nsimplify(beta)}
+    at_s = {S.alpha: sp.nsimplify(sgd_lr)}
+    ratios = []
+    for name in ("critical_batch", "min_steps"):
+        ratio = getattr(mine, name).subs(at_m) / getattr(base, name).subs(at_s)
+        ratios.append(float(sp.limit(sp.simplify(ratio), S.L, 0)))
+    return ratios[0], ratios[1]
+
+
+def largest_smoothness(optimizer: str, lr: float, **hyper: float) -> float:
+    r"""The largest smoothness constant :math:`L` for which rate ``lr`` satisfies the
+    step-size condition of ``optimizer``'s bound (``"sgd"``: :math:`\alpha < 2/L`;
+    ``"momentum"``: :math:`\alpha < 2(1-\beta)^2/(L(1+\beta))`), solved with sympy from
+    :attr:`batchsteps.theory.Bound.conditions`. ``nan`` for an optimizer whose condition is
+    not on :math:`\alpha`. The bound holds at ``lr`` only if the problem's :math:`L` is below
+    this value.
+
+    >>> round(largest_smoothness("sgd", 0.5), 6)
+    4.0
+    """
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
+        raise ValueError(f"lr={lr!r} must be a positive real number")
+    if optimizer not in ("sgd", "momentum"):
+        return math.nan
+    (condition,) = bound(optimizer).conditions
+    values = {symbols.beta: sp.nsimplify(float(hyper.get("beta", 0.9)))}
+    (limit,) = sp.solve(sp.Eq(condition.upper.subs(values), sp.nsimplify(lr)), symbols.L)
+    return float(limit)
+
+
+def comparison(
+    measured: Measured, fits: Mapping[str, Mapping[str, object]], *, theory: bool = True
+) -> pd.DataFrame:
+    r"""One row per optimizer: the constant-rate fit's critical batch :math:`b^\star` and
+    :math:`K_{\min}` with their intervals, the law the AIC prefers (``preferred_law``:
+    ``"constant_lr"``, ``"tuned_lr"`` or ``"indistinguishable"``, see :func:`law_preference`;
+    ``delta_aic`` the AIC of the constant-rate law minus the tuned-rate law's), the p-value of
+    the constant-rate law's lack-of-fit test (``lack_of_fit_p``), how many runs reached the
+    target, ran out of budget (censored) or diverged, the ratios of
+    :math:`b^\star` and :math:`K_{\min}` to SGD's (measured), and
+    the theory's ratios (:func:`theory_ratios`; ``nan`` where it makes none, and everywhere
+    with ``theory=False``: for a target that is not the bounds' measure)."""
+    if not isinstance(measured, Measured):
+        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
+    if not isinstance(fits, Mapping) or not fits:
+        raise TypeError(f"fits={fits!r} must be the mapping fit_optimizers() returns")
+    lr = measured.tuning.lr
+    rows = []
+    for o, by_law in fits.items():
+        fit = by_law["constant_lr"]
+        preference = law_preference(by_law)
+        hyper = {"beta": 0.9} if o in _HEAVY_BALL else {}
+        ratios = theory_ratios(o, lr[o], lr.get("sgd", lr[o]), **hyper)
+        ratios = ratios if theory else (math.nan, math.nan)
+        rows.append(
+            {
+                "optimizer": o,
+                "lr": lr[o],
+                "critical_batch": fit.critical_batch,
+                "critical_low": fit.ci["critical_batch"][0],
+                "critical_high": fit.ci["critical_batch"][1],
+                "min_steps": fit.min_steps,
+                "min_steps_low": fit.ci["min_steps"][0],
+                "min_steps_high": fit.ci["min_steps"][1],
+                "preferred_law": preference.law,
+                "delta_aic": preference.delta_aic,
+                "lack_of_fit_p": _lack_of_fit_p(fit),
+                "runs_reached": int(fit.counts["reached"].sum()),
+                "runs_budget": int(fit.counts["budget"].sum()),
+                "runs_diverged": int(fit.counts["diverged"].sum()),
+                "theory_critical_ratio": ratios[0],
+                "theory_steps_ratio": ratios[1],
+            }
+        )
+    table = pd.DataFrame(rows).set_index("optimizer")
+    if "sgd" in table.index:
+        table["critical_ratio"] = table["critical_batch"] / table.loc["sgd", "critical_batch"]
+        table["steps_ratio"] = table["min_steps"] / table.loc["sgd", "min_steps"]
+    else:
+        table["critical_ratio"] = table["steps_ratio"] = math.nan
+    return table
+
+
+#: The verdict on a claim about the constant-rate pole when the data do not show that law.
+NOT_SUPPORTED = "not supported by these data"
+#: The smallest p-value of the lack-of-fit test at which a law still counts as fitting.
+LACK_OF_FIT_LEVEL = 0.05
+
+
+def _pole_shown(by_law: Mapping[str, object]) -> tuple[bool, str]:
+    """Whether the runs show the constant-rate law's pole: that law preferred by the AIC by
+    at least :data:`AIC_MARGIN` and not rejected by its lack-of-fit test; else why not."""
+    preference = law_preference(by_law)
+    if preference.law == "tuned_lr":
+        return False, (
+            f"the tuned-rate law, which has no pole, fits better (ΔAIC = "
+            f"{preference.delta_aic:.3g} >= {AIC_MARGIN:g})"
+        )
+    if preference.law == "indistinguishable":
+        return False, (
+            f"the constant-rate law is not preferred to the tuned-rate law, which has no pole "
+            f"(|ΔAIC| = {abs(preference.delta_aic):.2g} < {AIC_MARGIN:g})"
+        )
+    p_value = _lack_of_fit_p(by_law["constant_lr"])
+    if math.isfinite(p_value) and p_value < LACK_OF_FIT_LEVEL:
+        return False, (
+            f"the constant-rate law misses the medians by more than the seeds scatter "
+            f"(lack-of-fit p = {p_value:.2g} < {LACK_OF_FIT_LEVEL:g})"
+        )
+    return True, f"constant-rate law preferred (ΔAIC = {-preference.delta_aic:.3g})"
+
+
+def _lack_of_fit_p(fit: object) -> float:
+    """The p-value of a fit's lack-of-fit test (``nan`` where it has no degrees of freedom)."""
+    return float(fit.lack_of_fit.p_value)
+
+
+def _claim_one(fit, b_min: float, b_max: float) -> tuple[str, str]:
+    low, high = fit.ci["critical_batch"]
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "undecided", "no interval for b*"
+    if low < b_min:
+        return "undecided", f"b* interval reaches below the smallest batch {b_min:g}"
+    if high > b_max / 4:
+        text = f"b* interval reaches {high:.3g}: no saturation two doublings below {b_max:g}"
+        return "fails", text
+    table = per_batch(fit.batch_sizes, fit.steps)
+    beyond = table[table["batch_size"] >= high]
+    first, last = beyond.iloc[0], beyond.iloc[-1]
+    fall = first["median"] / last["median"]
+    least, most = first["low"] / last["high"], first["high"] / last["low"]
+    text = (
+        f"from b = {first['batch_size']:g} to {last['batch_size']:g} "
+        f"({last['batch_size'] / first['batch_size']:g}x the batch) median steps fall "
+        f"{fall:.2f}x (between {least:.2f}x and {most:.2f}x by the medians' intervals)"
+    )
+    if most <= 2.0:
+        return "holds", text
+    return ("fails" if least > 2.0 else "undecided"), text
+
+
+#: The paper's first claim, as :func:`verdicts` names it ...
+CLAIM_ONE = "1: a critical batch exists"
+#: ... and the two parts of its second.
+CLAIM_TWO = ("2a: larger critical batch than SGD", "2b: fewer steps than SGD")
+_TOO_FEW = "fewer than three batch sizes where a run reached the target: no fit"
+#: The verdicts a claim can get, in the order :func:`summary` lists them.
+VERDICTS = ("holds", "fails", "undecided", NOT_SUPPORTED)
+
+
+def _order(mine: tuple[float, float], other: tuple[float, float], larger: bool) -> str:
+    if mine[0] > other[1]:
+        return "holds" if larger else "fails"
+    if mine[1] < other[0]:
+        return "fails" if larger else "holds"
+    return "undecided"
+
+
+def _floor_fit(by_law: Mapping[str, object]):
+    """The fit whose :math:`K_{\\min}` judges claim 2b: the tuned-rate law's where the AIC
+    prefers it, else the constant-rate law's (the law under test)."""
+    return by_law["tuned_lr" if law_preference(by_law).law == "tuned_lr" else "constant_lr"]
+
+
+def verdicts(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd.DataFrame:
+    r"""The paper's two claims, judged per optimizer from the fits and their intervals.
+
+    A claim about the constant-rate law's pole (claim 1, claim 2a) is judged only where the
+    runs show that law: the AIC prefers it to the tuned-rate law (which has no pole) by at
+    least :data:`AIC_MARGIN` and its lack-of-fit test does not reject it (p >=
+    :data:`LACK_OF_FIT_LEVEL`, where the test has degrees of freedom); otherwise the verdict is
+    :data:`NOT_SUPPORTED`, with the reason as evidence (for 2a, the optimizer's or SGD's).
+
+    Claim 1 (a critical batch exists past which steps barely fall): the interval of
+    :math:`b^\star` must lie inside the measured range with two doublings to spare (else
+    *fails* at the top, *undecided* at the bottom); then, from the first measured batch at or
+    above the interval to the largest, the median steps may fall by at most a factor 2 (the
+    law's own promise, :math:`K(b^\star) = 2K_{\min}`): *holds* if even the extreme ends of
+    the two medians' intervals give at most 2, *fails* if even the nearest ends give more,
+    *undecided* otherwise. Claim 2 (momentum and Adam-type reach it at larger batches and
+    with fewer steps than SGD), two parts per optimizer: *holds* where the two intervals are
+    disjoint in the claimed order, *fails* where disjoint the other way, *undecided* where
+    they overlap. Claim 2b compares :math:`K_{\min}`, which both laws have: each optimizer's
+    from the tuned-rate law where the AIC prefers it, else from the constant-rate law.
+    Returns rows ``claim, optimizer, verdict, evidence``; verdicts are :data:`VERDICTS`.
+    """
+    if not isinstance(measured, Measured):
+        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
+    b_min, b_max = min(measured.experiment.batch_sizes), max(measured.experiment.batch_sizes)
+    shown = {o: _pole_shown(by_law) for o, by_law in fits.items()}
+    rows = []
+    for o in measured.experiment.optimizers:
+        if o not in fits:
+            rows.append((CLAIM_ONE, o, "undecided", _TOO_FEW))
+    for o, by_law in fits.items():
+        if shown[o][0]:
+            verdict, text = _claim_one(by_law["constant_lr"], b_min, b_max)
+            rows.append((CLAIM_ONE, o, verdict, f"{shown[o][1]}; {text}"))
+        else:
+            rows.append((CLAIM_ONE, o, NOT_SUPPORTED, shown[o][1]))
+    base = fits.get("sgd")
+    for o in measured.experiment.optimizers:
+        if o != "sgd" and (o not in fits or base is None):
+            for claim in CLAIM_TWO:
+                rows.append((claim, o, "undecided", _TOO_FEW))
+    for o, by_law in fits.items():
+        if o == "sgd" or base is None:
+            continue
+        fit, other = by_law["constant_lr"], base["constant_lr"]
+        claim, name = CLAIM_TWO[0], "critical_batch"
+        if not (shown[o][0] and shown["sgd"][0]):
+            why = shown[o][1] if not shown[o][0] else f"for SGD: {shown['sgd'][1]}"
+            rows.append((claim, o, NOT_SUPPORTED, why))
+        else:
+            mine, theirs = fit.ci[name], other.ci[name]
+            text = f"{o} [{mine[0]:.3g}, {mine[1]:.3g}] vs SGD [{theirs[0]:.3g}, {theirs[1]:.3g}]"
+            rows.append((claim, o, _order(mine, theirs, True), text))
+        fit, other = _floor_fit(by_law), _floor_fit(base)
+        mine, theirs = fit.ci["min_steps"], other.ci["min_steps"]
+        text = (
+            f"{o} [{mine[0]:.3g}, {mine[1]:.3g}] ({fit.law}) vs SGD "
+            f"[{theirs[0]:.3g}, {theirs[1]:.3g}] ({other.law})"
+        )
+        rows.append((CLAIM_TWO[1], o, _order(mine, theirs, False), text))
+    return pd.DataFrame(rows, columns=["claim", "optimizer", "verdict", "evidence"])
+
+
+# The step budget's own pole
+
+
+@dataclass(frozen=True)
+class BudgetArtefact:
+    r"""What a step budget alone does to the constant-rate fit.
+
+    Runs of a curve *without* a pole, :math:`K(b) = S_{\min}(1 + B_{\mathrm{noise}}/b)` times
+    log-normal seed scatter (standard deviation ``scatter`` of :math:`\log K`), stopped at
+    ``max_steps`` like the measured runs (a run that would need more is not reached, reason
+    ``"max_steps"``), and both laws fitted to them exactly as the measurements are
+    (``fits``). ``budget_pole`` is where the pole-free curve crosses the budget,
+    :math:`S_{\min}B_{\mathrm{noise}}/(\text{max\_steps} - S_{\min})`: below it the median
+    run cannot finish, so a fitted pole near it may be the budget's, not the optimizer's.
+    """
+
+    min_steps: float
+    noise_scale: float
+    scatter: float
+    max_steps: int
+    budget_pole: float
+    frame: pd.DataFrame = field(repr=False)
+    fits: Mapping[str, object] | None = field(repr=False)
+
+    @property
+    def preference(self) -> Preference | None:
+        """The law the AIC prefers on the cut curve (``None`` when it could not be fitted)."""
+        return None if self.fits is None else law_preference(self.fits)
+
+
+def budget_artefact(
+    min_steps: float,
+    noise_scale: float,
+    *,
+    batch_sizes: tuple[int, ...],
+    seeds: int,
+    max_steps: int,
+    scatter: float,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> BudgetArtefact:
+    r"""Simulate a pole-free curve cut at a step budget and fit both laws to it.
+
+    ``min_steps`` :math:`S_{\min}` and ``noise_scale`` :math:`B_{\mathrm{noise}}` (> 0) give
+    the curve :math:`S_{\min}(1 + B_{\mathrm{noise}}/b)`; ``seeds`` runs per batch size with
+    :math:`\log K` scattered by ``scatter`` (>= 0, drawn from ``numpy``'s generator seeded by
+    ``seed``); ``max_steps`` the budget. Returns a :class:`BudgetArtefact`.
+
+    >>> art = budget_artefact(100.0, 16.0, batch_sizes=(2, 4, 8, 16, 32, 64), seeds=3,
+    ...                       max_steps=500, scatter=0.0, n_boot=0)
+    >>> round(art.budget_pole, 3), int((~art.frame["reached"]).sum())
+    (4.0, 3)
+    """
+    for name, value in (("min_steps", min_steps), ("noise_scale", noise_scale)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+            raise ValueError(f"{name}={value!r} must be a positive real number")
+    if isinstance(scatter, bool) or not isinstance(scatter, numbers.Real) or not scatter >= 0:
+        raise ValueError(f"scatter={scatter!r} must be a real number >= 0")
+    for name, value in (("seeds", seeds), ("max_steps", max_steps)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name}={value!r} must be an int >= 1")
+    if max_steps <= min_steps:
+        raise ValueError(
+            f"max_steps={max_steps!r} must exceed min_steps={min_steps!r}: else no run finishes"
+        )
+    rng = np.random.default_rng(seed)
+    sizes = np.repeat(np.asarray(batch_sizes, dtype=float), seeds)
+    steps = np.ceil(
+        min_steps * (1 + noise_scale / sizes) * np.exp(scatter * rng.standard_normal(sizes.size))
+    )
+    reached = steps <= max_steps
+    frame = pd.DataFrame(
+        {
+            "optimizer": "pole-free",
+            "batch_size": sizes.astype(int),
+            "seed": np.tile(np.arange(seeds), len(batch_sizes)),
+            "steps": np.where(reached, steps, -1).astype(int),
+            "reached": reached,
+            "reason": np.where(reached, "reached", "max_steps"),
+            "max_steps": int(max_steps),
+        }
+    )
+    pole = min_steps * noise_scale / (max_steps - min_steps)
+    return BudgetArtefact(
+        float(min_steps), float(noise_scale), float(scatter), int(max_steps), float(pole),
+        frame, fit_runs(frame, n_boot),
+    )  # fmt: skip
+
+
+def budget_table(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd.DataFrame:
+    r"""Per optimizer: the measured constant-rate fit's pole :math:`b_0` with its interval and
+    the law the AIC prefers, beside what the step budget alone would produce: the tuned-rate
+    fit of the same runs (a curve without a pole) simulated with the same batch sizes, seeds,
+    seed scatter (its RMSE of :math:`\log K`) and budget (:func:`budget_artefact`), fitted
+    the same way. Columns: ``measured_b0``, ``measured_b0_low``, ``measured_b0_high``,
+    ``measured_prefers``, ``budget_pole``, ``artefact_b0``, ``artefact_critical``,
+    ``artefact_prefers``. A measured :math:`b_0` close to the artefact's says the budget
+    alone could have made that pole."""
+    if not isinstance(measured, Measured):
+        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
+    if not isinstance(fits, Mapping) or not fits:
+        raise TypeError(f"fits={fits!r} must be the mapping fit_optimizers() returns")
+    exp = measured.experiment
+    rows = []
+    for o, by_law in fits.items():
+        constant, tuned = by_law["constant_lr"], by_law["tuned_lr"]
+        runs = measured.frame[measured.frame["optimizer"] == o]
+        art = budget_artefact(
+            tuned.min_steps, tuned.params["noise_scale"], batch_sizes=exp.batch_sizes,
+            seeds=len(exp.seeds), max_steps=int(runs["max_steps"].max()),
+            scatter=tuned.rmse_log, n_boot=exp.n_boot,
+        )  # fmt: skip
+        fitted = art.fits["constant_lr"] if art.fits is not None else None
+        rows.append(
+            {
+                "optimizer": o,
+                "measured_b0": constant.params["min_batch"],
+                "measured_b0_low": constant.ci["min_batch"][0],
+                "measured_b0_high": constant.ci["min_batch"][1],
+                "measured_prefers": law_preference(by_law).law,
+                "budget_pole": art.budget_pole,
+                "artefact_b0": math.nan if fitted is None else fitted.params["min_batch"],
+                "artefact_critical": math.nan if fitted is None else fitted.critical_batch,
+                "artefact_prefers": "no fit" if art.fits is None else art.preference.law,
+            }
+        )
+    return pd.DataFrame(rows).set_index("optimizer")

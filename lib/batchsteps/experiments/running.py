@@ -1,0 +1,346 @@
+r"""Running the book's experiments: the result store, worker processes, the learning-rate rule
+and the shared Part II sweep.
+
+Part II measures the steps :math:`K(b)` to a target against the batch size :math:`b` for
+several optimizers, each at one constant learning rate. Several chapters show parts of the
+same measurement, so it is run here once:
+
+- :func:`tune_rates` applies the book's learning-rate rule (:func:`rate_rule`): on a factor-2
+  grid, the rate with the fewest steps to the loss target at one large batch size, halved;
+- :func:`measure` runs (or reads from the result store) the whole sweep of an experiment:
+  every optimizer at its tuned rate, every batch size, every target, one curve (optimizer x
+  target) per task in a pool of worker processes.
+
+The result store is a folder of JSON cells (see :func:`batchsteps.train.sweep`), named by
+:func:`store_folder`: the argument ``store``, else ``$BATCHSTEPS_STORE`` (the book's build sets
+it to ``_build/stores``), else the user's cache folder. A chapter that finds the cells
+computed by another chapter of the same build reads them.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import numbers
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from ..environment import show_progress, store_root
+from ..train import Workload, resolve_device, sweep, workload
+from .config import Experiment, experiment
+
+__all__ = [
+    "store_folder",
+    "worker_pool",
+    "run_tasks",
+    "run_curve",
+    "Tuning",
+    "rate_rule",
+    "tune_rates",
+    "Cost",
+    "Measured",
+    "measure",
+    "check_measured",
+    "initial_values",
+]
+
+
+def store_folder(exp: Experiment, store: str | os.PathLike | None = None) -> Path:
+    """Folder of ``exp``'s result cells: ``store`` if given, else ``$BATCHSTEPS_STORE``, else
+    the user's cache folder (:func:`batchsteps.environment.store_root`); then
+    ``/<scale>/<name>``. The book's build keeps its store in ``_build/stores``."""
+    return store_root(store) / exp.scale / exp.name
+
+
+# ---------------------------------------------------------------------------------------------
+# Running: one curve (optimizer x target) per task, batch sizes from the largest down
+
+
+_WORKLOADS: dict[str, Workload] = {}
+
+
+def _workload(exp: Experiment) -> Workload:
+    key = f"{exp.workload}:{sorted(exp.workload_options.items())}"
+    if key not in _WORKLOADS:
+        _WORKLOADS[key] = workload(exp.workload, **dict(exp.workload_options))
+    return _WORKLOADS[key]
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def _tune_one(exp: Experiment, optimizer: str, folder: str) -> pd.DataFrame:
+    return sweep(
+        _workload(exp), optimizer, [exp.tune_batch], lr=list(exp.lr_grid[optimizer]),
+        seeds=list(exp.tune_seeds), target=exp.tune_target, max_steps=exp.tune_max_steps,
+        store=folder, progress=False, device=exp.device,
+    )  # fmt: skip
+
+
+def run_curve(
+    exp: Experiment, optimizer: str, measure: str, lr: float, folder: str
+) -> tuple[pd.DataFrame, list[int]]:
+    """One optimizer's runs to target ``measure`` at rate ``lr`` (stored in ``folder``), batch
+    sizes from the largest down; the batch sizes skipped by the ``skip_after`` rule are
+    returned beside the runs."""
+    frames, skipped, misses = [], [], 0
+    for b in sorted(exp.batch_sizes, reverse=True):
+        if exp.skip_after is not None and misses >= exp.skip_after:
+            skipped.append(b)
+            continue
+        frame = sweep(
+            _workload(exp), optimizer, [b], lr=lr, seeds=list(exp.seeds),
+            target=exp.targets[measure], max_steps=exp.max_steps, store=folder,
+            progress=False, device=exp.device,
+        )  # fmt: skip
+        frame.insert(0, "measure", measure)
+        frames.append(frame)
+        misses = 0 if frame["reached"].any() else misses + 1
+    return pd.concat(frames, ignore_index=True), sorted(skipped)
+
+
+def worker_pool(exp: Experiment) -> ProcessPoolExecutor | None:
+    """A pool of ``exp.workers`` fresh processes (spawned: no state shared with a notebook's
+    kernel), or ``None`` to run in this process."""
+    if exp.workers <= 1:
+        return None
+    try:
+        context = mp.get_context("spawn")
+        return ProcessPoolExecutor(exp.workers, mp_context=context, initializer=_init_worker)
+    except (OSError, NotImplementedError):  # no process support here: run in this process
+        return None
+
+
+def run_tasks(
+    pool: Executor | None, tasks: list[tuple], function: Callable[..., Any], label: str
+) -> list:
+    """``function(*task)`` for every task, in the pool if any, in order; one progress bar over
+    the tasks (``tqdm.auto``: a widget in Jupyter, text in a terminal, none in the book build)."""
+    with tqdm(total=len(tasks), desc=label, disable=not show_progress(None)) as bar:
+        if pool is None or len(tasks) <= 1:
+            results = []
+            for task in tasks:
+                results.append(function(*task))
+                bar.update()
+            return results
+        futures = [pool.submit(function, *task) for task in tasks]
+        for _ in as_completed(futures):
+            bar.update()
+        return [f.result() for f in futures]
+
+
+# ---------------------------------------------------------------------------------------------
+# The learning-rate rule
+
+
+@dataclass(frozen=True)
+class Tuning:
+    r"""The learning-rate rule applied: per optimizer and grid rate, the median steps to the
+    tuning target at the tuning batch size (``inf`` where a seed did not reach it);
+    ``fastest`` the rate with the fewest (the smallest within the tolerance), ``lr`` the rate
+    used, :math:`\alpha = \alpha_{\mathrm{fast}}/2`."""
+
+    table: pd.DataFrame
+    fastest: Mapping[str, float]
+    lr: Mapping[str, float]
+    batch_size: int
+    target: str
+
+
+def rate_rule(table: pd.DataFrame, tolerance: float) -> tuple[float, float]:
+    r"""The book's rule on one optimizer's tuning ``table`` (columns ``lr``,
+    ``median_steps``): :math:`\alpha_{\mathrm{fast}}`, the smallest rate whose median steps
+    are within a factor ``1 + tolerance`` of the fewest, and the rate used,
+    :math:`\alpha_{\mathrm{fast}}/2`. ``RuntimeError`` when no rate reached the target.
+
+    >>> rate_rule(pd.DataFrame({"lr": [0.1, 0.2, 0.4], "median_steps": [400, 205, 200]}), 0.1)
+    (0.2, 0.1)
+    """
+    best = table["median_steps"].min()
+    if not math.isfinite(best):
+        raise RuntimeError(
+            f"no rate on the grid {table['lr'].tolist()} reached the tuning target: widen it"
+        )
+    fastest = float(table.loc[table["median_steps"] <= (1 + tolerance) * best, "lr"].min())
+    return fastest, fastest / 2.0
+
+
+def tune_rates(exp: Experiment, store: str | os.PathLike | None = None) -> Tuning:
+    r"""Apply the book's learning-rate rule to every optimizer of ``exp``.
+
+    For each rate :math:`\alpha` on the optimizer's factor-2 grid, train
+    ``len(exp.tune_seeds)`` seeds at :math:`b =` ``exp.tune_batch`` to ``exp.tune_target``;
+    :math:`\alpha_{\mathrm{fast}}` is the rate with the fewest median steps (all seeds must
+    reach; the smallest rate within ``exp.tune_tolerance`` of the fewest), and the rate used is
+    :math:`\alpha_{\mathrm{fast}}/2`. For SGD's bound the fewest steps as
+    :math:`b \to \infty`, :math:`K_{\min} = 2\Delta/(\alpha(2 - L\alpha)\varepsilon^2)`, are
+    reached at :math:`\alpha = 1/L`, half the rate :math:`2/L` beyond which gradient descent on
+    a quadratic diverges: large-batch training is fastest near that edge, so halving it
+    estimates the bound's best rate without knowing :math:`L`.
+    """
+    if not isinstance(exp, Experiment):
+        raise TypeError(f"exp={exp!r} must be an Experiment (see experiment())")
+    pool = worker_pool(exp)
+    try:
+        return _tune(exp, store, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _tune(exp: Experiment, store: str | os.PathLike | None, pool: Executor | None) -> Tuning:
+    folder = str(store_folder(exp, store) / "tuning")
+    frames = run_tasks(
+        pool, [(exp, o, folder) for o in exp.optimizers], _tune_one, f"{exp.name}: tuning rates"
+    )
+    rows, fastest, chosen = [], {}, {}
+    for o, frame in zip(exp.optimizers, frames, strict=True):
+        for lr, group in frame.groupby("lr", sort=True):
+            reached = bool(group["reached"].all())
+            median = float(group["steps"].median()) if reached else math.inf
+            rows.append((o, float(lr), median, int(group["reached"].sum()), len(group)))
+    table = pd.DataFrame(rows, columns=["optimizer", "lr", "median_steps", "reached", "runs"])
+    for o in exp.optimizers:
+        fastest[o], chosen[o] = rate_rule(table[table["optimizer"] == o], exp.tune_tolerance)
+    return Tuning(
+        table, MappingProxyType(fastest), MappingProxyType(chosen), exp.tune_batch, exp.tune_target
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep
+
+
+@dataclass(frozen=True)
+class Cost:
+    r"""What a sweep cost: ``cells`` (optimizer x batch size x target, all seeds at once),
+    ``cached`` of them read from the store, ``replica_steps`` (training steps summed over runs:
+    the steps of runs that reached the target, ``max_steps`` for the others, an upper bound
+    for diverged ones), ``sample_gradients`` (the same weighted by :math:`b`: the SFO cost),
+    ``seconds`` (compute time of the cells when they ran, summed) and ``wall`` (seconds this
+    call took, tuning included; small when everything came from the store)."""
+
+    cells: int
+    cached: int
+    replica_steps: int
+    sample_gradients: int
+    seconds: float
+    wall: float
+
+
+def _cost(frame: pd.DataFrame, wall: float) -> Cost:
+    steps = np.where(frame["reached"], frame["steps"], frame["max_steps"]).astype(np.int64)
+    keys = ["measure", "optimizer", "batch_size", "lr"]
+    cells = frame.drop_duplicates(keys)
+    return Cost(
+        cells=len(cells),
+        cached=int(cells["cached"].sum()),
+        replica_steps=int(steps.sum()),
+        sample_gradients=int((steps * frame["batch_size"].to_numpy()).sum()),
+        seconds=float(cells["wall_time"].sum()),
+        wall=float(wall),
+    )
+
+
+@dataclass(frozen=True)
+class Measured:
+    """An experiment's measurements: ``frame`` (one row per run, the sweep's columns and
+    ``measure``), ``skipped`` (``measure, optimizer, batch_size`` of the cells not run by the
+    skip rule), the ``tuning`` that chose the rates, and the ``cost``."""
+
+    experiment: Experiment
+    tuning: Tuning
+    frame: pd.DataFrame = field(repr=False)
+    skipped: pd.DataFrame = field(repr=False)
+    cost: Cost
+
+    def runs(self, optimizer: str, measure: str) -> pd.DataFrame:
+        """The runs of one optimizer to one target (``ValueError`` if not measured)."""
+        rows = self.frame[
+            (self.frame["optimizer"] == optimizer) & (self.frame["measure"] == measure)
+        ]
+        if rows.empty:
+            raise ValueError(
+                f"optimizer={optimizer!r}, measure={measure!r} was not measured; measured: "
+                f"{self.experiment.optimizers} x {tuple(self.experiment.targets)}"
+            )
+        return rows
+
+
+_MEMO: dict[tuple, Measured] = {}
+
+
+def measure(
+    name: str | Experiment = "digits",
+    scale: str | None = None,
+    store: str | os.PathLike | None = None,
+) -> Measured:
+    """Run (or read from the store) the whole sweep of experiment ``name`` (or of the
+    :class:`Experiment` given): the learning-rate rule (:func:`tune_rates`), then every optimizer at
+    its rate to every target at every batch size (from the largest down, with the
+    experiment's skip rule). Cells already in the store are read, not recomputed; within one
+    process the result of a named experiment is also kept in memory."""
+    exp = name if isinstance(name, Experiment) else experiment(name, scale)
+    folder = store_folder(exp, store)
+    key = (exp.name, exp.scale, str(folder))
+    if not isinstance(name, Experiment) and key in _MEMO:
+        return _MEMO[key]
+    start = time.perf_counter()
+    pool = worker_pool(exp)
+    try:
+        tuning = _tune(exp, store, pool)
+        tasks = [
+            (exp, o, m, tuning.lr[o], str(folder / "sweep"))
+            for m in exp.targets
+            for o in exp.optimizers
+        ]
+        results = run_tasks(pool, tasks, run_curve, f"{exp.name}: steps-vs-batch curves")
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    frame = pd.concat([r[0] for r in results], ignore_index=True)
+    skipped = pd.DataFrame(
+        [(t[2], t[1], b) for t, r in zip(tasks, results, strict=True) for b in r[1]],
+        columns=["measure", "optimizer", "batch_size"],
+    )
+    measured = Measured(exp, tuning, frame, skipped, _cost(frame, time.perf_counter() - start))
+    _MEMO[key] = measured
+    return measured
+
+
+def check_measured(measured: object, measure_name: object) -> None:
+    """``TypeError`` unless ``measured`` is a :class:`Measured`, ``ValueError`` unless it
+    measured the target ``measure_name``."""
+    if not isinstance(measured, Measured):
+        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
+    if measure_name not in measured.experiment.targets:
+        raise ValueError(
+            f"measure={measure_name!r} was not measured; allowed: "
+            f"{', '.join(measured.experiment.targets)}"
+        )
+
+
+def initial_values(exp: Experiment, seeds: int = 5) -> dict[str, float]:
+    r"""Median over the first ``seeds`` seeds of each measure of ``exp.targets`` at the
+    starting point :math:`\theta_0` (full training set), e.g. the loss and the squared
+    gradient norm before any step: what a target is a fraction of."""
+    if not isinstance(exp, Experiment):
+        raise TypeError(f"exp={exp!r} must be an Experiment (see experiment())")
+    if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral) or seeds < 1:
+        raise ValueError(f"seeds={seeds!r} must be an int >= 1")
+    problem = _workload(exp).problem(resolve_device(exp.device))
+    with torch.no_grad():
+        params = problem.init(list(range(int(seeds))))
+        return {m: float(problem.measure(params, m).median()) for m in exp.targets}

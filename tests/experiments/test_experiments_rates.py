@@ -1,0 +1,109 @@
+"""The curve at other constant rates, and sweeps with the rate tuned per batch size."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+import batchsteps.experiments as ex
+from batchsteps.analysis import choose_batch_size, fit_laws, rate_grid
+from batchsteps.train import Workload
+
+
+def test_rate_sweep_runs_half_and_double_the_rate_and_reuses_the_measured_curve(tiny, tmp_path):
+    exp = tiny(optimizers=("sgd",), batch_sizes=(8, 16, 32, 64, 128), max_steps=400)
+    measured = ex.measure(exp, store=tmp_path)
+    swept = ex.rate_sweep(measured, "sgd", "loss", store=tmp_path)
+    lr = measured.tuning.lr["sgd"]
+    assert swept.rates == pytest.approx((lr / 2, lr, 2 * lr))
+    own = swept.frame[swept.frame["lr"] == lr].reset_index(drop=True)
+    pd.testing.assert_series_equal(
+        own["steps"], measured.runs("sgd", "loss")["steps"].reset_index(drop=True)
+    )
+    assert swept.frame.groupby("lr")["batch_size"].nunique().max() == 5
+    # the tuned curve takes, per batch size, the runs of the best of the three rates
+    assert swept.tuned.groupby("batch_size")["lr"].nunique().eq(1).all()
+    table = swept.table()
+    assert list(table.index) == [f"{r:g}" for r in swept.rates] + ["tuned per b"]
+    assert (table[["reached", "out of budget", "diverged"]].sum(axis=1) > 0).all()
+    assert swept.cached == 0 and swept.seconds > 0
+    again = ex.rate_sweep(measured, "sgd", "loss", store=tmp_path)
+    added = swept.frame[swept.frame["lr"] != lr].drop_duplicates(["batch_size", "lr"])
+    assert again.cached == len(added)  # everything read back from the store
+    assert again.seconds == pytest.approx(swept.seconds)  # the cost as measured when run
+    with pytest.raises(ValueError, match="optimizer='adam'"):
+        ex.rate_sweep(measured, "adam")
+    with pytest.raises(ValueError, match="factors="):
+        ex.rate_sweep(measured, factors=(0.5, -1.0))
+
+
+def _custom_workload():
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(256, 5, generator=gen)
+    y = X @ torch.randn(5, 1, generator=gen) + 0.3 * torch.randn(256, 1, generator=gen)
+    return Workload("my-regression", X, y, lambda: nn.Linear(5, 1), "mse")
+
+
+def test_the_recipe_runs_on_a_custom_workload():
+    wl = _custom_workload()
+    trace = ex.noise_scale_during(
+        wl, "sgd", 8, lr=0.05, steps=20, every=10, small=2, large=64, draws=8
+    )
+    assert trace.steps.tolist() == [0, 10, 20]
+    assert np.all(trace.trace_sigma > 0)
+    grid = rate_grid([2, 4, 8, 16], base_lr=0.02, base_batch=2, width=3, max_lr=0.1)
+    result = ex.tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=400)
+    assert result.n_cells == 12 and result.n_runs == 24 and result.wall_time > 0
+    per_b = result.tuned.groupby("batch_size")["lr"].nunique()
+    assert per_b.tolist() == [1, 1, 1, 1]
+    for b, lr in result.tuned.groupby("batch_size")["lr"].first().items():
+        assert lr in grid[b]
+    fits = fit_laws(
+        result.tuned["batch_size"], result.tuned["steps"].clip(lower=1),
+        reached=result.tuned["reached"].to_numpy(), n_boot=50,
+    )  # fmt: skip
+    assert set(fits) == {"constant_lr", "tuned_lr"}
+    assert choose_batch_size(fits["tuned_lr"]).batch_size >= 1
+
+
+def test_tuned_sweep_defaults_to_five_seeds_and_shows_one_progress_bar(capsys, monkeypatch):
+    monkeypatch.delenv("BATCHSTEPS_BOOK_BUILD", raising=False)
+    wl = _custom_workload()
+    grid = rate_grid([4, 8], base_lr=0.02, base_batch=2, width=2, max_lr=0.1)
+    result = ex.tuned_sweep(wl, "sgd", grid, target="loss<=0.2", max_steps=200)
+    assert sorted(result.runs["seed"].unique()) == [0, 1, 2, 3, 4]
+    shown = capsys.readouterr().err
+    assert "4/4" in shown and "sgd, tuned rate" in shown  # one bar over all cells
+    ex.tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200, progress=False)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("BATCHSTEPS_BOOK_BUILD", "1")  # the book's build shows no bar
+    ex.tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match="progress='yes'"):
+        ex.tuned_sweep(wl, "sgd", grid, target="loss<=0.2", max_steps=200, progress="yes")
+
+
+def test_tuned_sweep_documents_every_target_form_where_users_meet_it():
+    from batchsteps.train.targets import TARGET_FORMS
+
+    for form in TARGET_FORMS:
+        assert f'"{form}"' in ex.tuned_sweep.__doc__, form
+
+
+def test_tuned_sweep_runs_the_same_cells_on_an_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    wl = _custom_workload()
+    grid = rate_grid([2, 4, 8, 16], base_lr=0.02, base_batch=2, width=2, max_lr=0.05)
+    assert grid[8] == grid[16]  # saturated sizes share their rates: one call for both
+    serial = ex.tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200)
+    with ThreadPoolExecutor(2) as pool:
+        parallel = ex.tuned_sweep(
+            wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200, executor=pool
+        )
+    key = ["batch_size", "lr", "seed"]
+    a = serial.runs.sort_values(key).reset_index(drop=True)
+    b = parallel.runs.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_series_equal(a["steps"], b["steps"])
+    assert parallel.n_cells == serial.n_cells == 8

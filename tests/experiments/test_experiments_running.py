@@ -1,0 +1,102 @@
+"""Running the experiments: the store's folder, the learning-rate rule, the shared sweep with
+its store and skip rule, the starting values."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import batchsteps.experiments as ex
+
+
+def test_store_folder_from_argument_environment_and_default(tmp_path, monkeypatch):
+    exp = ex.experiment("digits", "book")
+    assert ex.store_folder(exp, tmp_path) == tmp_path / "book" / "digits"
+    monkeypatch.setenv(ex.STORE_ENV, str(tmp_path / "env"))
+    assert ex.store_folder(exp) == tmp_path / "env" / "book" / "digits"
+    monkeypatch.delenv(ex.STORE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # platformdirs on Linux
+    assert ex.store_folder(exp) == tmp_path / "cache" / "batchsteps" / "stores" / "book" / "digits"
+    with pytest.raises(TypeError, match="store=3"):
+        ex.store_folder(exp, 3)
+
+
+def test_the_default_store_is_the_users_cache_never_the_package_and_is_announced_once(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.delenv(ex.STORE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    exp = ex.experiment("digits", "book")
+    first, second = ex.store_folder(exp), ex.store_folder(exp)
+    assert first == second and not first.is_relative_to(Path(ex.__file__).parents[3])
+    said = capsys.readouterr().out
+    assert said.count("sweep results are kept in") == 1 and str(tmp_path / "cache") in said
+
+
+def test_rule_takes_the_smallest_rate_within_tolerance_of_the_fewest_and_halves_it():
+    table = pd.DataFrame({"lr": [0.1, 0.2, 0.4, 0.8], "median_steps": [400, 205, 200, math.inf]})
+    assert ex.rate_rule(table, 0.1) == (0.2, 0.1)
+    assert ex.rate_rule(table, 0.0) == (0.4, 0.2)
+    with pytest.raises(RuntimeError, match="widen it"):
+        ex.rate_rule(table.assign(median_steps=math.inf), 0.1)
+
+
+def test_tune_rates_measures_every_grid_rate_and_applies_the_rule(tiny, tmp_path):
+    tuning = ex.tune_rates(tiny(), tmp_path)
+    assert len(tuning.table) == 6
+    for o in ("sgd", "momentum"):
+        rows = tuning.table[tuning.table["optimizer"] == o]
+        fastest, chosen = ex.rate_rule(rows, 0.1)
+        assert tuning.fastest[o] == fastest and tuning.lr[o] == chosen
+    # larger rates reach a loss target sooner at a moderate batch (far from instability)
+    sgd = tuning.table[tuning.table["optimizer"] == "sgd"]["median_steps"].to_numpy()
+    assert np.all(np.diff(sgd) < 0)
+    with pytest.raises(TypeError, match="exp='digits'"):
+        ex.tune_rates("digits", tmp_path)
+
+
+# ---------------------------------------------------------------------------- the sweep
+
+
+def test_measure_runs_every_cell_then_reads_them_back(tiny, tmp_path):
+    exp = tiny()
+    first = ex.measure(exp, store=tmp_path)
+    assert set(first.frame["batch_size"]) == set(exp.batch_sizes)
+    assert len(first.frame) == 2 * len(exp.batch_sizes) * len(exp.seeds)
+    assert first.cost.cells == 6 and first.cost.cached == 0
+    reached = first.frame["reached"]
+    expected = np.where(reached, first.frame["steps"], first.frame["max_steps"]).sum()
+    assert first.cost.replica_steps == expected
+    assert first.cost.sample_gradients >= first.cost.replica_steps * min(exp.batch_sizes)
+    again = ex.measure(exp, store=tmp_path)
+    assert again.cost.cached == again.cost.cells == 6
+    pd.testing.assert_series_equal(first.frame["steps"], again.frame["steps"])
+    assert again.cost.seconds == pytest.approx(first.cost.seconds)  # as measured when run
+    assert len(first.runs("sgd", "loss")) == 9
+    with pytest.raises(ValueError, match="optimizer='adam'"):
+        first.runs("adam", "loss")
+
+
+def test_skip_rule_stops_after_consecutive_batch_sizes_without_a_run_reaching(tiny, tmp_path):
+    exp = tiny(
+        optimizers=("sgd",),
+        batch_sizes=(4, 8, 16, 32),
+        targets={"loss": "loss<=1e-9"},  # unreachable in 60 steps
+        max_steps=60,
+        skip_after=2,
+    )
+    measured = ex.measure(exp, store=tmp_path)
+    assert sorted(set(measured.frame["batch_size"])) == [16, 32]  # the largest two, run
+    assert measured.skipped["batch_size"].tolist() == [4, 8]
+    assert not measured.frame["reached"].any()
+
+
+def test_initial_loss_of_a_ten_class_network_is_about_log_ten():
+    values = ex.initial_values(ex.experiment("digits", "book"), seeds=3)
+    assert set(values) == {"grad_norm_sq", "loss"}
+    assert values["loss"] == pytest.approx(math.log(10), rel=0.05)
+    assert values["grad_norm_sq"] > 0
+    with pytest.raises(ValueError, match="seeds=0"):
+        ex.initial_values(ex.experiment("digits", "book"), seeds=0)
