@@ -273,9 +273,9 @@ class Preference:
 
 def law_preference(by_law: Mapping[str, Any], margin: float = AIC_MARGIN) -> Preference:
     r"""The law preferred by the AIC among the constant-rate and tuned-rate fits of one curve
-    (``{"constant_lr": Fit, "tuned_lr": Fit}``, as :func:`fit_laws` gives): the one whose AIC
-    is lower by at least ``margin`` (default :data:`AIC_MARGIN` = 2), else
-    ``"indistinguishable"``. A smaller difference is no evidence for either law.
+    (``{"constant_lr": Fit, "tuned_lr": Fit}``, as :func:`~batchsteps.analysis.fit_laws`
+    gives): the one whose AIC is lower by at least ``margin`` (default ``AIC_MARGIN`` = 2),
+    else ``"indistinguishable"``. A smaller difference is no evidence for either law.
 
     >>> from types import SimpleNamespace as F
     >>> law_preference({"constant_lr": F(aic=10.0), "tuned_lr": F(aic=4.0)}).law
@@ -304,7 +304,7 @@ _LAW_WORDS = {"constant_lr": "constant-rate law", "tuned_lr": "tuned-rate law"}
 
 def law_verdict(fits: Mapping[object, Mapping[str, Fit]]) -> str:
     r"""One sentence on which law the data sets follow, computed from the fits: for each law
-    the data sets where the AIC prefers it by at least :data:`AIC_MARGIN` (with the range of
+    the data sets where the AIC prefers it by at least ``AIC_MARGIN`` (with the range of
     :math:`|\Delta\mathrm{AIC}|`), and those where the two are indistinguishable.
 
     ``fits`` maps a data-set name to ``{law: Fit}`` (as :func:`fit_laws` gives).

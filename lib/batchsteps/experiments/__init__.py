@@ -4,19 +4,19 @@ Part II measures the steps :math:`K(b)` to a target against the batch size :math
 several optimizers, each at one constant learning rate, and confronts the fitted laws with
 the theory. Several chapters show parts of the same measurement, so it is defined here once:
 
-- :mod:`~batchsteps.experiments.config`: :func:`experiment`, the configuration of an
+- ``config``: :func:`experiment`, the configuration of an
   experiment at a scale (``BATCHSTEPS_SCALE``: ``book`` or ``full``);
-- :mod:`~batchsteps.experiments.running`: the learning-rate rule (:func:`tune_rates`), the
+- ``running``: the learning-rate rule (:func:`tune_rates`), the
   whole sweep (:func:`measure`) in worker processes, the result store (:func:`store_folder`);
-- :mod:`~batchsteps.experiments.compare`: fits per optimizer (:func:`fit_optimizers`), the
+- ``compare``: fits per optimizer (:func:`fit_optimizers`), the
   theory's ratios, the comparison table and verdicts on the paper's two claims, computed from
   the intervals;
-- :mod:`~batchsteps.experiments.text`: all of that in words and tables for a page;
-- :mod:`~batchsteps.experiments.rates`: the curve at other constant rates
+- ``text``: all of that in words and tables for a page;
+- ``rates``: the curve at other constant rates
   (:func:`rate_sweep`) and sweeps with the rate tuned per batch size (:func:`tuned_sweep`);
-- :mod:`~batchsteps.experiments.measurements`: the noise scale of a model and along a run,
+- ``measurements``: the noise scale of a model and along a run,
   the constants of the Adam-type bound along an AMSGrad run;
-- :mod:`~batchsteps.experiments.checks`: the engine against the noisy quadratic's exact
+- ``checks``: the engine against the noisy quadratic's exact
   expectations.
 
 This package sits above :mod:`batchsteps.train` (which measures) and
@@ -25,7 +25,7 @@ This package sits above :mod:`batchsteps.train` (which measures) and
 
 from __future__ import annotations
 
-from ..analysis import AIC_MARGIN, Preference, law_preference
+from ..analysis import law_preference
 from ..environment import STORE_ENV
 from .checks import check_engine_nqm, pole_check
 from .compare import (
@@ -84,8 +84,6 @@ __all__ = [
     "largest_smoothness",
     "comparison",
     "verdicts",
-    "AIC_MARGIN",
-    "Preference",
     "law_preference",
     "NOT_SUPPORTED",
     "LACK_OF_FIT_LEVEL",

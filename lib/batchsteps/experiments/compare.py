@@ -119,7 +119,7 @@ def largest_smoothness(optimizer: str, lr: float, **hyper: float) -> float:
     r"""The largest smoothness constant :math:`L` for which rate ``lr`` satisfies the
     step-size condition of ``optimizer``'s bound (``"sgd"``: :math:`\alpha < 2/L`;
     ``"momentum"``: :math:`\alpha < 2(1-\beta)^2/(L(1+\beta))`), solved with sympy from
-    :attr:`batchsteps.theory.Bound.conditions`. ``nan`` for an optimizer whose condition is
+    ``Bound.conditions``. ``nan`` for an optimizer whose condition is
     not on :math:`\alpha`. The bound holds at ``lr`` only if the problem's :math:`L` is below
     this value.
 
@@ -197,7 +197,7 @@ LACK_OF_FIT_LEVEL = 0.05
 
 def _pole_shown(by_law: Mapping[str, object]) -> tuple[bool, str]:
     """Whether the runs show the constant-rate law's pole: that law preferred by the AIC by
-    at least :data:`AIC_MARGIN` and not rejected by its lack-of-fit test; else why not."""
+    at least ``AIC_MARGIN`` and not rejected by its lack-of-fit test; else why not."""
     preference = law_preference(by_law)
     if preference.law == "tuned_lr":
         return False, (
@@ -275,9 +275,9 @@ def verdicts(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd
 
     A claim about the constant-rate law's pole (claim 1, claim 2a) is judged only where the
     runs show that law: the AIC prefers it to the tuned-rate law (which has no pole) by at
-    least :data:`AIC_MARGIN` and its lack-of-fit test does not reject it (p >=
-    :data:`LACK_OF_FIT_LEVEL`, where the test has degrees of freedom); otherwise the verdict is
-    :data:`NOT_SUPPORTED`, with the reason as evidence (for 2a, the optimizer's or SGD's).
+    least ``AIC_MARGIN`` and its lack-of-fit test does not reject it (p >=
+    ``LACK_OF_FIT_LEVEL``, where the test has degrees of freedom); otherwise the verdict is
+    ``NOT_SUPPORTED``, with the reason as evidence (for 2a, the optimizer's or SGD's).
 
     Claim 1 (a critical batch exists past which steps barely fall): the interval of
     :math:`b^\star` must lie inside the measured range with two doublings to spare (else
@@ -290,7 +290,7 @@ def verdicts(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd
     disjoint in the claimed order, *fails* where disjoint the other way, *undecided* where
     they overlap. Claim 2b compares :math:`K_{\min}`, which both laws have: each optimizer's
     from the tuned-rate law where the AIC prefers it, else from the constant-rate law.
-    Returns rows ``claim, optimizer, verdict, evidence``; verdicts are :data:`VERDICTS`.
+    Returns rows ``claim, optimizer, verdict, evidence``; verdicts are ``VERDICTS``.
     """
     if not isinstance(measured, Measured):
         raise TypeError(f"measured={measured!r} must be a Measured (see measure())")

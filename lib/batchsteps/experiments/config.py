@@ -119,7 +119,7 @@ def _workers(limit: int) -> int:
 
 
 def experiment(name: str = "digits", scale: str | None = None) -> Experiment:
-    r"""The configuration of experiment ``name`` (one of :data:`EXPERIMENTS`) at a scale.
+    r"""The configuration of experiment ``name`` (one of ``EXPERIMENTS``) at a scale.
 
     ``scale``: ``"book"`` or ``"full"``; ``None`` reads ``$BATCHSTEPS_SCALE``. The
     ``"cifar"`` experiment (ResNet-20 on CIFAR-10) exists only at full scale.

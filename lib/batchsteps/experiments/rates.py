@@ -98,7 +98,7 @@ def rate_sweep(
     store: str | os.PathLike | None = None,
 ) -> RateSweep:
     r"""``optimizer``'s constant-rate curve to one target at several rates: the rate
-    :func:`tune_rates` chose times each of ``factors`` (default :data:`RATE_FACTORS`: half, the
+    :func:`tune_rates` chose times each of ``factors`` (default ``RATE_FACTORS``: half, the
     same, double), same batch sizes, seeds, budget and skip rule as ``measured``; the curve
     at the chosen rate is ``measured``'s own, the others are run (or read from the store).
     Both laws are fitted to each, and to the best of these rates per batch size. Returns a

@@ -58,7 +58,7 @@ __all__ = [
 
 def store_folder(exp: Experiment, store: str | os.PathLike | None = None) -> Path:
     """Folder of ``exp``'s result cells: ``store`` if given, else ``$BATCHSTEPS_STORE``, else
-    the user's cache folder (:func:`batchsteps.environment.store_root`); then
+    the user's cache folder (``batchsteps.environment.store_root``); then
     ``/<scale>/<name>``. The book's build keeps its store in ``_build/stores``."""
     return store_root(store) / exp.scale / exp.name
 

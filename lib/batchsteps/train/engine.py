@@ -96,7 +96,7 @@ def check_seeds(seeds: object) -> list[int]:
 
 
 def resolve_device(device: object) -> torch.device:
-    """``device`` as a ``torch.device``: ``None`` is :func:`default_device`; a name that torch
+    """``device`` as a ``torch.device``: ``None`` is CUDA when present, else CPU; a name that torch
     does not know, or CUDA where torch cannot use it, is a ``ValueError``."""
     if device is None:
         return default_device()
@@ -334,9 +334,10 @@ def measure_steps(
     mini-batch loss becomes NaN or inf stops with reason ``"diverged"``; the others go on.
     CPU arithmetic flushes denormal floats to zero meanwhile (:func:`flushing_denormals`).
     ``batch_size=None`` trains on the whole training set at every step (gradient descent, no
-    sampling; data workloads only). ``record(snapshot)`` (optional; see
-    :mod:`batchsteps.train.recorders`) is called at step 0 and after every ``record_every``-th
-    update up to ``max_steps`` with a :class:`Snapshot` of the replicas still running.
+    sampling; data workloads only). ``record(snapshot)`` (optional; a recorder such as
+    :class:`~batchsteps.train.NoiseRecorder`) is called at step 0 and after every
+    ``record_every``-th update up to ``max_steps`` with a :class:`Snapshot` of the replicas
+    still running.
 
     Returns a :class:`StepsResult`; :func:`steps_to_target` returns just its ``steps``.
     """

@@ -130,7 +130,7 @@ class NoiseRecorder:
 
     The replica trained with ``replica_seed`` (default: the first seed of the run) is rebuilt
     as the workload's ``nn.Module`` (:func:`replica_module`) and measured by
-    :func:`~batchsteps.train.gradients.two_batch_norms` on the workload's training data with
+    :func:`~batchsteps.train.two_batch_norms` on the workload's training data with
     its own loss: ``draws`` pairs of batches of sizes ``small`` < ``large``, drawn at step k
     from a generator seeded by ``(seed, k)``, so a record does not depend on when the others
     were taken. ``steps`` and ``norms`` (one :class:`TwoBatchNorms` per recorded step) grow as
@@ -187,7 +187,7 @@ class AdaptiveRecorder:
     (:math:`\hat v` the running maximum for AMSGrad, :math:`v` for Adam). Every
     ``variance_every`` steps: the one-sample gradient variance
     :math:`\frac1n\sum_i\|\nabla f_i(\theta_k) - \nabla f(\theta_k)\|^2`, exactly
-    (:func:`~batchsteps.train.gradients.exact_noise_scale`). :meth:`arrays` returns one
+    (:func:`~batchsteps.train.exact_noise_scale`). :meth:`arrays` returns one
     replica's record.
     """
 
