@@ -129,6 +129,19 @@ def each_script_once(app, pagename, templatename, context, doctree) -> None:
     context["script_files"] = kept
 
 
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def no_widget_state(app, pagename, templatename, context, doctree) -> None:
+    """Drop the saved ipywidgets state myst-nb embeds in a page: the book loads no widget
+    manager (the explorers replace live widgets), so it is dead weight, 100 kB on a chapter."""
+    scripts = context.get("script_files")
+    if scripts:
+        context["script_files"] = [
+            s for s in scripts if getattr(s, "attributes", {}).get("type") != WIDGET_STATE
+        ]
+
+
 def setup(app) -> dict[str, Any]:
     app.set_html_assets_policy("always")
     app.connect("config-inited", configure)
@@ -136,4 +149,5 @@ def setup(app) -> dict[str, Any]:
     app.connect("env-get-outdated", reread_on_library_change)
     app.connect("html-page-context", offer_the_notebook, priority=500)
     app.connect("html-page-context", each_script_once, priority=900)
+    app.connect("html-page-context", no_widget_state, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -101,3 +102,12 @@ def test_jupytext_pairs_a_chapter_with_a_notebook_the_book_never_reads(tmp_path)
     assert "notebooks" in config["exclude_patterns"]
     assert "chapters/*.ipynb" in config["exclude_patterns"]
     assert "notebooks/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_a_page_carries_no_saved_widget_state_and_keeps_its_other_scripts():
+    state = SimpleNamespace(attributes={"type": ext.WIDGET_STATE, "body": '{"state": {}}'})
+    mathjax = SimpleNamespace(filename="mathjax.js", attributes={})
+    inline = SimpleNamespace(filename=None, attributes={"body": "let x = 1;"})
+    context = {"script_files": [mathjax, state, inline]}
+    ext.no_widget_state(None, "chapters/sgd", "page.html", context, None)
+    assert context["script_files"] == [mathjax, inline]
