@@ -16,6 +16,7 @@ import pytest
 from book_pages import SCREENSHOTS, THEORY_CHAPTERS, Visit, toc_pages
 
 import batchsteps as bs
+from batchsteps.theory.momentum import momentum_bound
 from batchsteps.viz.explorer import format_value, template_law
 
 pytestmark = pytest.mark.browser
@@ -23,12 +24,15 @@ pytestmark = pytest.mark.browser
 PAGES = toc_pages()
 
 
-def law_of(name: str, kind: str):
-    """The Python object an explorer on a page was generated from."""
+def law_of(name: str, kind: str, values: dict[str, float]):
+    """The Python object an explorer on a page was generated from (its slider ``values``
+    tell momentum's family of bounds, with a slider for Young's ``t``, from the headline one)."""
     if kind == "tuned-rate":
         return bs.theory.tuned_bound(name)
     if name == "template":
         return template_law()
+    if name == "momentum" and "t" in values:
+        return momentum_bound(bs.theory.symbols.t)
     return bs.theory.bound(name)
 
 
@@ -158,7 +162,6 @@ def test_moving_a_slider_shows_the_critical_batch_python_computes(visit, docname
     assert explorers.count() >= 1, f"{docname} has no working explorer"
     for i in range(explorers.count()):
         root = explorers.nth(i)
-        law = law_of(root.get_attribute("data-explorer"), root.get_attribute("data-kind"))
         shown = root.locator('[data-output="critical-batch"]')
         before = shown.text_content()
         # the noise (sigma, or the template's B) moves b* and no validity condition
@@ -174,6 +177,7 @@ def test_moving_a_slider_shows_the_critical_batch_python_computes(visit, docname
         v.page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)
         values = v.page.evaluate("e => JSON.parse(e.dataset.values)", root.element_handle())
         assert float(slider.input_value()) != start, "the click did not move the slider"
+        law = law_of(root.get_attribute("data-explorer"), root.get_attribute("data-kind"), values)
         expected = law.subs(**values).critical_batch
         text = shown.text_content()
         assert text != before
