@@ -216,6 +216,25 @@ def test_every_cell_of_the_chapter_runs_without_error(executed):
     assert state["executed"] == state["cells"] > 0
 
 
+def test_every_formula_of_the_chapter_typesets_in_jupyterlab(executed):
+    """JupyterLab's MathJax typesets the chapter's math, the book's macros included (the
+    chapter's first cell defines them): no TeX error such as an undefined ``\\bstar``."""
+    page, _state = executed
+    count, seen = -1, []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # typesetting is asynchronous: wait until it settles
+        seen.append(page.locator(".jp-RenderedMarkdown mjx-container").count())
+        if len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3] > 0:
+            count = seen[-1]
+            break
+        time.sleep(1)
+    assert count > 20, f"the chapter's math was not typeset: {seen}"
+    errors = page.locator(".jp-RenderedMarkdown mjx-merror").evaluate_all(
+        "els => els.map(e => e.getAttribute('data-mjx-error') || e.textContent)"
+    )
+    assert errors == []
+
+
 def agree_to_four_digits(shown: float, exact: float) -> bool:
     return f"{shown:.4g}" == f"{exact:.4g}"
 
