@@ -9,6 +9,7 @@ kernel; every theory chapter carries an explorer.
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -84,3 +85,23 @@ def test_theory_chapter_carries_an_explorer(built_book, docname):
     page = html_of(built_book, docname)
     assert 'class="bs-explorer"' in page and 'data-output="critical-batch"' in page
     assert "window.batchstepsExplorer.mount" in page
+
+
+API_MODULES = (
+    "batchsteps.theory",
+    "batchsteps.theory.nqm",
+    "batchsteps.train",
+    "batchsteps.analysis",
+    "batchsteps.experiments",
+    "batchsteps.viz",
+)
+
+
+@pytest.mark.parametrize("module", API_MODULES)
+def test_the_api_chapter_documents_every_public_name(built_book, module):
+    """Every name in a public module's ``__all__`` has its entry (anchor) on the API page."""
+    html = (built_book / "chapters" / "api.html").read_text(encoding="utf-8")
+    names = importlib.import_module(module).__all__
+    assert names, f"{module} exports nothing"
+    missing = [name for name in names if f'id="{module}.{name}"' not in html]
+    assert missing == [], f"the API chapter omits {module}: {', '.join(missing)}"
