@@ -7,6 +7,7 @@
 - ``rates``: the learning-rate rule and the rates swept;
 - ``checks``: theory against measurement (variance law, bounds, AMSGrad, the NQM engine);
 - ``noise``: the gradient noise scale along training;
+- ``sections``: a chapter's measured section (fits, glued numbers, figure) in one call;
 - ``panels`` and ``explorer``: ipywidgets panels (Jupyter) and kernel-free HTML explorers;
 - ``display``: figures as images in any kernel, and ``glue`` for the book.
 
@@ -46,6 +47,7 @@ from .explorer import Explorer, explorer, needs_kernel, template_law
 from .noise import plot_noise_scale
 from .panels import BoundPanel, bound_panel
 from .rates import plot_rate_sweep, plot_rate_tuning, plot_tuning
+from .sections import measured_section
 from .style import (
     OPTIMIZER_STYLES,
     SeriesStyle,
@@ -83,6 +85,7 @@ __all__ = [
     "plot_linearisation",
     "plot_measured",
     "status_summary",
+    "measured_section",
     # learning rates
     "plot_rate_sweep",
     "plot_rate_tuning",

@@ -1,0 +1,73 @@
+"""A chapter's measured section in one call: both laws fitted to one optimizer's runs of the
+shared Part II sweep, every number the prose cites glued, with its figure."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis import Fit, compare_laws, resolve_law
+from ..experiments import Measured, fit_optimizers
+from .curves import plot_measured
+from .display import glue
+
+#: The targets a measured section reports: the theorems' gradient measure, then the loss.
+TARGETS = ("grad_norm_sq", "loss")
+
+
+def measured_section(
+    measured: Measured, optimizer: str, *, prefix: str | None = None
+) -> dict[str, dict[str, Fit]]:
+    r"""Fit both laws to ``optimizer``'s runs in ``measured`` for the gradient and the loss
+    target, glue what a chapter's measured section cites with its figure, and return the fits
+    (``{target: {law: Fit}}``).
+
+    Glued under ``{prefix}_measured_`` (``prefix`` defaults to ``optimizer``): ``figure`` (the
+    three panels of :func:`plot_measured`, gradient target), ``bmin``, ``bmax``, ``lr``,
+    ``target``; for the gradient target the constant-rate fit's ``bstar`` :math:`= 2 b_0`
+    with ``bstar_low`` and ``bstar_high`` (its 95% interval) and ``kmin``; for the loss
+    target ``loss_bstar`` and ``loss_kmin``; the law the AIC prefers for each target
+    (``law_gradient``, ``law_loss``) and ``excluded``, the runs the gradient fit left out.
+    """
+    if not isinstance(measured, Measured):
+        raise TypeError(f"measured must be a Measured (from experiments.measure), got {measured!r}")
+    if not isinstance(optimizer, str):
+        raise TypeError(f"optimizer must be a str, got {optimizer!r}")
+    if optimizer not in measured.experiment.optimizers:
+        raise ValueError(
+            f"optimizer={optimizer!r} was not measured; measured: "
+            f"{', '.join(measured.experiment.optimizers)}"
+        )
+    missing = [t for t in TARGETS if t not in measured.experiment.targets]
+    if missing:
+        raise ValueError(
+            f"measured has no {missing[0]!r} target; it has {measured.experiment.targets}"
+        )
+    if prefix is None:
+        prefix = optimizer
+    if not isinstance(prefix, str) or not prefix.isidentifier():
+        raise ValueError(f"prefix={prefix!r} must be an identifier (letters, digits, _)")
+    fits = {t: fit_optimizers(measured, t, (optimizer,))[optimizer] for t in TARGETS}
+    gradient, loss = (fits[t]["constant_lr"] for t in TARGETS)
+    preferred = {t: resolve_law(compare_laws(fits[t]).index[0]).label for t in TARGETS}
+    with np.errstate(invalid="ignore"):  # bootstrap curves are inf below their pole
+        figure = plot_measured(fits["grad_norm_sq"], optimizer)
+    low, high = gradient.ci["critical_batch"]
+    values = {
+        "figure": figure,
+        "bmin": min(measured.experiment.batch_sizes),
+        "bmax": max(measured.experiment.batch_sizes),
+        "lr": measured.tuning.lr[optimizer],
+        "target": measured.experiment.targets["grad_norm_sq"],
+        "bstar": gradient.critical_batch,
+        "bstar_low": low,
+        "bstar_high": high,
+        "kmin": gradient.min_steps,
+        "loss_bstar": loss.critical_batch,
+        "loss_kmin": loss.min_steps,
+        "law_gradient": preferred["grad_norm_sq"],
+        "law_loss": preferred["loss"],
+        "excluded": gradient.n_excluded,
+    }
+    for key, value in values.items():
+        glue(f"{prefix}_measured_{key}", value, display=False)
+    return fits
