@@ -34,6 +34,7 @@ def test_pyproject_states_the_layers_and_forbids_torch_below_experiments():
         "batchsteps.experiments",
         "batchsteps.analysis | batchsteps.train",
         "batchsteps.theory",
+        "batchsteps.validation",
     ]
     forbidden = contracts["no-torch"]
     assert forbidden["type"] == "forbidden" and forbidden["forbidden_modules"] == ["torch"]
