@@ -42,6 +42,10 @@ def value_error(name: str, value: object, allowed: str) -> ValueError:
     return ValueError(f"{name} must be {allowed}, got {shown(value)}")
 
 
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 def _number(x: float) -> str:
     return format(x, "g") if isinstance(x, float) else str(x)
 
@@ -192,7 +196,7 @@ def sequence_of(
         raise type_error(name, value, "a sequence (list, tuple or array)")
     entries = [item(f"{name}[{i}]", entry) for i, entry in enumerate(value)]
     if len(entries) < min_size:
-        raise value_error(name, value, f"a sequence of at least {min_size} entries")
+        raise value_error(name, value, f"a sequence of at least {_entries(min_size)}")
     if distinct and len(set(entries)) != len(entries):
         raise value_error(name, value, "a sequence of distinct entries")
     return entries
@@ -241,7 +245,7 @@ def real_array(
     if array.ndim != ndim:
         raise value_error(name, value, f"{allowed} (shape {array.shape} has {array.ndim}-d)")
     if array.size < min_size:
-        raise value_error(name, value, f"{allowed} with at least {min_size} entries")
+        raise value_error(name, value, f"{allowed} with at least {_entries(min_size)}")
     array = array.astype(float)
     if (finite and not np.all(np.isfinite(array))) or not np.all(
         _inside(array, low, None, low_open, False)
@@ -252,7 +256,7 @@ def real_array(
 
 def bool_array(name: str, value: object, *, size: int | None = None) -> np.ndarray:
     """``value`` as a 1-d boolean array (of ``size`` entries when given)."""
-    allowed = "a 1-d array of booleans" + ("" if size is None else f" with {size} entries")
+    allowed = "a 1-d array of booleans" + ("" if size is None else f" with {_entries(size)}")
     array = np.asarray(value)
     if array.dtype != bool:
         raise type_error(name, value, allowed)

@@ -34,27 +34,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import validation
+
 _BLOCK_BYTES = 4 * 2**20
 """Memory aimed at for the rows of one block of the scan (see ``_Scan``)."""
 
 
-def _real(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}={value!r} must be a real number")
-    return float(value)
-
-
-def _array(name: str, value: object, dim: int | None = None) -> np.ndarray:
-    try:
-        array = np.array(value, dtype=float, ndmin=1)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}={value!r} must be a number or a 1-d array of numbers") from None
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"{name} has shape {array.shape}; allowed: a non-empty 1-d array")
+def _array(
+    name: str, value: object, dim: int | None = None, *, low: float | None = None, **bounds
+) -> np.ndarray:
+    """A number or a non-empty 1-d array of finite numbers (``>= low`` or ``> low``), broadcast
+    to ``dim`` entries when given (it must have 1 or ``dim``)."""
+    array = validation.real_array(
+        name, [value] if isinstance(value, numbers.Number) else value, low=low, **bounds
+    )
     if dim is not None and array.size not in (1, dim):
-        raise ValueError(f"{name} has {array.size} entries; allowed: 1 or dim={dim}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}={value!r} has non-finite entries; allowed: finite numbers")
+        raise validation.value_error(name, value, f"a number or an array of 1 or dim={dim} entries")
     return np.broadcast_to(array, (dim or array.size,)).copy()
 
 
@@ -75,12 +70,8 @@ class NoisyQuadratic:
     theta0: np.ndarray
 
     def __post_init__(self) -> None:
-        h = _array("curvature", self.curvature)
-        if not np.all(h > 0):
-            raise ValueError(f"curvature={self.curvature!r} must be positive in every coordinate")
-        c = _array("noise", self.noise, h.size)
-        if not np.all(c >= 0):
-            raise ValueError(f"noise={self.noise!r} must be non-negative in every coordinate")
+        h = _array("curvature", self.curvature, low=0, low_open=True)
+        c = _array("noise", self.noise, h.size, low=0)
         object.__setattr__(self, "curvature", h)
         object.__setattr__(self, "noise", c)
         object.__setattr__(self, "theta0", _array("theta0", self.theta0, h.size))
@@ -105,48 +96,24 @@ def noisy_quadratic(
     >>> noisy_quadratic(3).curvature
     array([1.        , 0.5       , 0.33333333])
     """
-    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
-        raise ValueError(f"dim={dim!r} must be an integer >= 1")
-    decay, theta0 = _real("decay", decay), _real("theta0", theta0)
-    noise_factor = _real("noise_factor", noise_factor)
-    if not 0 <= decay < np.inf:
-        raise ValueError(f"decay={decay!r} must be finite and >= 0")
-    if not 0 <= noise_factor < np.inf:
-        raise ValueError(f"noise_factor={noise_factor!r} must be finite and >= 0")
+    dim = validation.integer("dim", dim, low=1)
+    decay, theta0 = validation.real("decay", decay, low=0), validation.real("theta0", theta0)
+    noise_factor = validation.real("noise_factor", noise_factor, low=0)
     h = np.arange(1, dim + 1, dtype=float) ** -decay
     return NoisyQuadratic(curvature=h, noise=noise_factor * h, theta0=theta0)
 
 
-def _check_problem(problem: object) -> NoisyQuadratic:
-    if not isinstance(problem, NoisyQuadratic):
-        raise TypeError(f"problem={problem!r} must be a NoisyQuadratic")
-    return problem
-
-
 def _check_method(lr: float, beta: float, power: float) -> tuple[float, float, float]:
-    lr, beta, power = _real("lr", lr), _real("beta", beta), _real("power", power)
-    if not 0 < lr < np.inf:
-        raise ValueError(f"lr={lr!r} must be finite and > 0")
-    if not 0 <= beta < 1:
-        raise ValueError(f"beta={beta!r} is outside the allowed range [0, 1)")
-    if not 0 <= power <= 1:
-        raise ValueError(
-            f"power={power!r} is outside the allowed range [0, 1] (0: SGD, 0.5: Adam-like)"
-        )
-    return lr, beta, power
+    """``lr > 0``, ``beta`` in [0, 1), ``power`` in [0, 1] (0: SGD, 0.5: Adam-like)."""
+    return (
+        validation.positive("lr", lr),
+        validation.probability("beta", beta, high_open=True),
+        validation.probability("power", power),
+    )
 
 
 def _check_batches(batch_sizes: object) -> np.ndarray:
-    batches = _array("batch_sizes", batch_sizes)
-    if not np.all(batches > 0):
-        raise ValueError(f"batch_sizes={batch_sizes!r} must all be > 0")
-    return batches
-
-
-def _check_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name}={value!r} must be an integer >= 0")
-    return int(value)
+    return _array("batch_sizes", batch_sizes, low=0, low_open=True)
 
 
 def transition(problem: NoisyQuadratic, lr: float, beta: float, power: float) -> np.ndarray:
@@ -260,9 +227,9 @@ def loss_terms(
     >>> t.deterministic.tolist(), t.noise.tolist()   # D: 1/2 (1/4)^k;  N: 1/8, 1/8 + 1/32
     ([0.5, 0.125, 0.03125], [0.0, 0.125, 0.15625])
     """
-    problem = _check_problem(problem)
+    problem = validation.instance("problem", problem, NoisyQuadratic)
     lr, beta, power = _check_method(lr, beta, power)
-    steps = _check_count("steps", steps)
+    steps = validation.integer("steps", steps, low=0)
     block = _block_size(problem.dim, steps)
     deterministic, noise = np.empty(steps + 1), np.empty(steps + 1)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -314,7 +281,7 @@ def stationary_loss(
     circle (then :math:`D_k \to 0`). For SGD it is
     :math:`\sum_i \tfrac12 a_i c_i / (b(2 - a_i h_i))`.
     """
-    problem = _check_problem(problem)
+    problem = validation.instance("problem", problem, NoisyQuadratic)
     lr, beta, power = _check_method(lr, beta, power)
     batches = _check_batches(batch_sizes)
     T = transition(problem, lr, beta, power)
@@ -348,13 +315,11 @@ def expected_steps_to_target(
     >>> expected_steps_to_target(p, [1, 10, 100], lr=0.5, target=0.05, max_steps=10_000).tolist()
     [-1, 30, 16]
     """
-    problem = _check_problem(problem)
+    problem = validation.instance("problem", problem, NoisyQuadratic)
     lr, beta, power = _check_method(lr, beta, power)
     batches = _check_batches(batch_sizes)
-    target = _real("target", target)
-    if not 0 < target < np.inf:
-        raise ValueError(f"target={target!r} must be finite and > 0")
-    max_steps = _check_count("max_steps", max_steps)
+    target = validation.positive("target", target)
+    max_steps = validation.integer("max_steps", max_steps, low=0)
     result = np.full(batches.size, -1, dtype=int)
     live = np.arange(batches.size)
     T = transition(problem, lr, beta, power)
