@@ -164,6 +164,26 @@ def test_attributes():
         v.attributes("t", 3, ("columns",), "a table")
 
 
+def test_real_with_a_note():
+    with pytest.raises(
+        ValueError, match=r"^sigma must be a real number in \(0, inf\) \(noise\), got nan$"
+    ):
+        v.real("sigma", math.nan, low=0, high=math.inf, low_open=True, high_open=True, note="noise")
+
+
+def test_keys():
+    values = {"L": 1.0, "sigma": 2.0}
+    assert v.keys("values", values, ("L", "sigma", "alpha")) is values
+    assert v.keys("values", values, ("L", "sigma"), required=True) is values
+    message = r"^the sgd bound's parameters must be among L, sigma, got beta=0\.9$"
+    with pytest.raises(ValueError, match=message):
+        v.keys("the sgd bound's parameters", {"beta": 0.9}, ("L", "sigma"))
+    with pytest.raises(ValueError, match=r"among L \(alpha is tuned\), got alpha=1"):
+        v.keys("p", {"alpha": 1}, ("L",), note=lambda key: f" ({key} is tuned)")
+    with pytest.raises(ValueError, match=r"^p must include every one of L, sigma, lacks sigma$"):
+        v.keys("p", {"L": 1}, ("L", "sigma"), required=True)
+
+
 def test_sequence_of():
     item = functools.partial(v.integer, low=1)
     assert v.sequence_of("b", (1, 2), item) == [1, 2]

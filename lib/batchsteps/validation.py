@@ -95,13 +95,15 @@ def real(
     low_open: bool = False,
     high_open: bool = False,
     finite: bool = True,
+    note: str = "",
 ) -> float:
     """``value`` as a float: a real number (not a bool) in the range given by ``low``,
     ``high`` (``None``: unbounded; ``*_open``: the end excluded), finite unless ``finite=False``.
+    ``note`` (what the number means) is shown in brackets after the range.
     """
     bounds = interval(low, high, low_open=low_open, high_open=high_open)
     finite_word = "finite " if finite and (low is None or high is None) else ""
-    allowed = f"a {finite_word}real number {bounds}".rstrip()
+    allowed = f"a {finite_word}real number {bounds}".rstrip() + (f" ({note})" if note else "")
     if not _is_real(value):
         raise type_error(name, value, allowed)
     number = float(value)
@@ -179,6 +181,31 @@ def attributes(name: str, value: T, needed: Iterable[str], what: str) -> T:
     """``value`` if it has every attribute in ``needed`` (duck typing); ``what`` names it."""
     if not all(hasattr(value, attribute) for attribute in needed):
         raise type_error(name, value, what)
+    return value
+
+
+def keys(
+    name: str,
+    value: Mapping[str, Any],
+    allowed: Iterable[str],
+    *,
+    required: bool = False,
+    note: Callable[[str], str] | None = None,
+) -> Mapping[str, Any]:
+    """``value`` if its every key is in ``allowed`` (and, when ``required``, every allowed key is
+    there); ``note(key)`` may add why an unknown key is not allowed."""
+    names = list(allowed)
+    for key, entry in value.items():
+        if key not in names:
+            reason = note(key) if note else ""
+            raise ValueError(
+                f"{name} must be among {', '.join(names)}{reason}, got {key}={shown(entry)}"
+            )
+    missing = [key for key in names if key not in value]
+    if required and missing:
+        raise ValueError(
+            f"{name} must include every one of {', '.join(names)}, lacks {', '.join(missing)}"
+        )
     return value
 
 

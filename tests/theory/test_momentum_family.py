@@ -70,7 +70,9 @@ def test_t_equal_one_minimises_a_at_random_points():
 
 @pytest.mark.parametrize(("t", "error"), [(0, ValueError), (-1, ValueError), ("1", TypeError)])
 def test_momentum_bound_rejects_bad_t(t, error):
-    with pytest.raises(error, match="t="):
+    with pytest.raises(
+        error, match=r"t must be a finite real number > 0 \(or the symbol symbols.t\), got "
+    ):
         mom.momentum_bound(t)
 
 
@@ -110,7 +112,7 @@ def test_critical_ratio_at_unequal_rates_scales_the_equal_rate_limit():
     "kwargs", [dict(lr=0.0, sgd_lr=0.1, beta=0.9), dict(lr=0.1, sgd_lr=0.1, beta=1.0)]
 )
 def test_critical_ratio_rejects_bad_values(kwargs):
-    with pytest.raises(ValueError, match="lr=|beta="):
+    with pytest.raises(ValueError, match="(lr|beta) must be .*, got (0.0|1.0)"):
         mom.critical_ratio(**kwargs)
 
 

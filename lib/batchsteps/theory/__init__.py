@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .. import validation
 from . import adam, adam_smooth
 from .bound import Bound, NumericBound, Parameter, StepSizeCondition
 from .momentum import momentum_bound
@@ -38,10 +39,7 @@ def bound(name: str) -> Bound:
     >>> bound("sgd").measure
     'grad_norm_sq'
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name={name!r} must be a string; known: {', '.join(_BOUNDS)}")
-    if name not in _BOUNDS:
-        raise ValueError(f"name={name!r} is not a known bound; known: {', '.join(_BOUNDS)}")
+    validation.one_of("name", name, _BOUNDS)
     if name not in _CACHE:
         _CACHE[name] = _BOUNDS[name]()
     return _CACHE[name]

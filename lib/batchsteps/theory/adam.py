@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from .. import validation
 from .adam_smooth import peel_last
 from .bound import Bound, Parameter, StepSizeCondition
 from .sgd import PARAMETERS as SGD_PARAMETERS
@@ -146,10 +147,7 @@ def telescoped_distances(steps: int) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     :math:`h_0x_0^2 + \sum_{k=1}^{K-1}(h_k - h_{k-1})x_k^2 - h_{K-1}x_K^2`, and the bound
     :math:`D\,h_{K-1}` it implies when every :math:`h_k - h_{k-1} \ge 0` and :math:`x_k^2 \le D`.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int):
-        raise TypeError(f"steps={steps!r} must be an int >= 1")
-    if steps < 1:
-        raise ValueError(f"steps={steps!r} must be >= 1")
+    steps = validation.integer("steps", steps, low=1)
     xs = sp.symbols(f"x_0:{steps + 1}", real=True)
     hs = sp.symbols(f"h_0:{steps}", positive=True)
     total = sum(hs[i] * (xs[i] ** 2 - xs[i + 1] ** 2) for i in range(steps))
@@ -408,7 +406,7 @@ def largest_beta1(bnd: Bound) -> sp.Expr:
     :math:`\beta_1 < (\varepsilon - \alpha G^2/h_{\min})/(\varepsilon + \sqrt{dD}G)`.
     """
     if not isinstance(bnd, Bound) or S.beta1 not in bnd.assumptions:
-        raise TypeError(f"bnd={bnd!r} must be a Bound with the parameter beta1")
+        raise validation.type_error("bnd", bnd, "a Bound with the parameter beta1")
     (root,) = sp.solve(sp.Eq(bnd.C, S.epsilon), S.beta1)
     return sp.simplify(root)
 
@@ -438,22 +436,11 @@ def parameter_sweep(
     ``values`` holds every other parameter of the bound (``epsilon`` included); points the
     analysis does not cover (a step size too large, a target not above C) give ``nan``.
     """
-    if not isinstance(bnd, Bound):
-        raise TypeError(f"bnd={bnd!r} must be a Bound")
-    if parameter not in bnd.parameters:
-        raise ValueError(
-            f"parameter={parameter!r} is not a parameter of the {bnd.name} bound; "
-            f"allowed: {', '.join(bnd.parameters)}"
-        )
-    points = np.asarray(grid, dtype=float)
-    if points.ndim != 1 or points.size == 0:
-        raise ValueError(f"grid of shape {points.shape} must be a non-empty 1-d sequence")
-    unknown = sorted(set(values) - set(bnd.parameters) | ({parameter} & set(values)))
-    if unknown:
-        raise ValueError(
-            f"values has {unknown[0]}={values[unknown[0]]!r}; allowed: the parameters of the "
-            f"{bnd.name} bound other than {parameter}"
-        )
+    validation.instance("bnd", bnd, Bound)
+    validation.one_of("parameter", parameter, bnd.parameters)
+    points = validation.real_array("grid", grid, finite=False)
+    others = [name for name in bnd.parameters if name != parameter]
+    validation.keys(f"values (the {bnd.name} bound's parameters but {parameter})", values, others)
     fixed = {BY_NAME[name]: float(v) for name, v in values.items()}
     C_of = sp.lambdify(BY_NAME[parameter], bnd.C.subs(fixed))
     rows, reason = [], ""

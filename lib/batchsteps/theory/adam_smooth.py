@@ -25,7 +25,6 @@ returned as sympy expressions whose identities the tests and the chapter assert.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -33,6 +32,7 @@ from types import MappingProxyType
 import numpy as np
 import sympy as sp
 
+from .. import validation
 from .bound import Bound, Parameter, StepSizeCondition
 from .sgd import PARAMETERS as SGD_PARAMETERS
 from .sgd import constants
@@ -272,22 +272,6 @@ class QuadraticCheck:
     bound: float
 
 
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}={value!r} must be a real number > 0")
-    if not (math.isfinite(float(value)) and value > 0):
-        raise ValueError(f"{name}={value!r} is outside the allowed range (0, inf)")
-    return float(value)
-
-
-def _count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}={value!r} must be an int >= 1")
-    if value < 1:
-        raise ValueError(f"{name}={value!r} is outside the allowed range: an int >= 1")
-    return int(value)
-
-
 def quadratic_check(
     *,
     L: float = 1.0,
@@ -317,26 +301,16 @@ def quadratic_check(
     True
     """
     L, sigma, alpha, delta, start = (
-        _positive(n, v)
-        for n, v in (
-            ("L", L),
-            ("sigma", sigma),
-            ("alpha", alpha),
-            ("delta", delta),
-            ("start", start),
-        )
-    )
-    if isinstance(beta2, bool) or not isinstance(beta2, numbers.Real):
-        raise TypeError(f"beta2={beta2!r} must be a real number in [0, 1]")
-    if not 0.0 <= beta2 <= 1.0:
-        raise ValueError(f"beta2={beta2!r} is outside the allowed range [0, 1]")
+        validation.positive(n, v)
+        for n, v in (("L", L), ("sigma", sigma), ("alpha", alpha), ("delta", delta),
+                     ("start", start))
+    )  # fmt: skip
+    beta2 = validation.probability("beta2", beta2)
     b, dim, steps, runs = (
-        _count(n, v)
+        validation.integer(n, v, low=1)
         for n, v in (("batch_size", batch_size), ("dim", dim), ("steps", steps), ("runs", runs))
     )
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed={seed!r} must be an int")
-    rng = np.random.default_rng(int(seed))
+    rng = validation.generator("seed", seed)
     theta = np.full((runs, dim), start)
     v = np.zeros((runs, dim))
     total, G, h_min, h_max = 0.0, 0.0, math.inf, 0.0

@@ -9,7 +9,6 @@ right-hand side is :math:`\varepsilon^2` for the measure ``"grad_norm_sq"`` (the
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -17,6 +16,7 @@ from functools import cache, cached_property
 import numpy as np
 import sympy as sp
 
+from .. import validation
 from . import template
 from .symbols import NAME_OF, symbols
 
@@ -44,10 +44,13 @@ class Parameter:
         below = value <= self.high if self.high_closed else value < self.high
         return above and below
 
-    def interval(self) -> str:
-        left = "[" if self.low_closed else "("
-        right = "]" if self.high_closed else ")"
-        return f"{left}{self.low:g}, {self.high:g}{right}"
+    def check(self, name: str, value: object) -> float:
+        """``value`` as a float: ``TypeError`` unless a real number, ``ValueError`` unless finite
+        and in this range (the message names ``name`` and says what the parameter means)."""
+        return validation.real(
+            name, value, low=self.low, high=self.high, low_open=not self.low_closed,
+            high_open=not self.high_closed, note=self.meaning,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def target_of(measure: str) -> sp.Expr:
         return symbols.epsilon**2
     if measure == "variational":
         return symbols.epsilon
-    raise ValueError(f"measure={measure!r} is not known; allowed: {', '.join(MEASURES)}")
+    raise validation.value_error("measure", measure, f"one of {', '.join(map(repr, MEASURES))}")
 
 
 def check_values(
@@ -79,29 +82,10 @@ def check_values(
     out-of-range values, and ``TypeError`` for non-numbers, each naming the parameter, its
     value and the allowed range.
     """
-    allowed = tuple(NAME_OF[s] for s in assumptions)
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        reason = hint(unknown[0]) if hint else ""
-        raise ValueError(
-            f"{unknown[0]}={values[unknown[0]]!r} is not a parameter of the {owner}{reason}; "
-            f"allowed: {', '.join(allowed)}"
-        )
-    missing = [name for name in allowed if name not in values]
-    if missing:
-        raise ValueError(f"{owner} needs a value for {', '.join(missing)}")
-    checked: dict[str, float] = {}
-    for sym, spec in assumptions.items():
-        name = NAME_OF[sym]
-        value = values[name]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name}={value!r} must be a real number in {spec.interval()}")
-        if not math.isfinite(float(value)) or not spec.allows(float(value)):
-            raise ValueError(
-                f"{name}={value!r} is outside the allowed range {spec.interval()} ({spec.meaning})"
-            )
-        checked[name] = float(value)
-    return checked
+    specs = assumptions.items()
+    allowed = [NAME_OF[sym] for sym in assumptions]
+    validation.keys(f"the parameters of the {owner}", values, allowed, required=True, note=hint)
+    return {NAME_OF[sym]: spec.check(NAME_OF[sym], values[NAME_OF[sym]]) for sym, spec in specs}
 
 
 @dataclass(frozen=True)
@@ -184,10 +168,10 @@ class Bound:
         eps_t = float(self.target.subs(by_symbol))
         if not eps_t > C:
             need = C if self.measure == "variational" else math.sqrt(C)
-            raise ValueError(
-                f"epsilon={checked['epsilon']!r} is too small: the bound's term C={C:.6g} does "
-                f"not vanish, so epsilon must exceed {need:.6g} for {self.name}"
-            )
+            raise validation.value_error(
+                "epsilon", checked["epsilon"], f"> {need:.6g} for {self.name} (the bound's term "
+                f"C={C:.6g} does not vanish)",
+            )  # fmt: skip
         return NumericBound(self, checked, A, B, C, eps_t)
 
     def _check(self, values: Mapping[str, float]) -> dict[str, float]:
@@ -199,9 +183,10 @@ class Bound:
             inside = checked[name] <= upper if condition.inclusive else checked[name] < upper
             if not inside:
                 right = "]" if condition.inclusive else ")"
-                raise ValueError(
-                    f"{name}={checked[name]!r} is outside the allowed range (0, {upper:.6g}"
-                    f"{right}: {condition.reason}"
+                raise validation.value_error(
+                    name,
+                    checked[name],
+                    f"a real number in (0, {upper:.6g}{right} ({condition.reason})",
                 )
         return checked
 

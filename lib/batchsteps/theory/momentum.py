@@ -17,11 +17,9 @@ Every other :math:`\rho > 0` with :math:`c(\rho) > 0` gives a valid bound too:
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import sympy as sp
 
+from .. import validation
 from .bound import Bound, Parameter, StepSizeCondition
 from .sgd import PARAMETERS as SGD_PARAMETERS
 from .sgd import constants
@@ -80,14 +78,12 @@ YOUNG = Parameter(
 
 
 def _check_t(t: float | sp.Expr) -> sp.Expr:
+    """``t``: the symbol ``symbols.t`` itself, or a finite real number > 0 made exact."""
     if isinstance(t, sp.Symbol):
         if t != S.t:
-            raise ValueError(f"t={t!r} must be a positive number or the symbol symbols.t")
+            raise validation.value_error("t", t, "a finite real number > 0 or the symbol symbols.t")
         return t
-    if isinstance(t, bool) or not isinstance(t, numbers.Real | sp.Number):
-        raise TypeError(f"t={t!r} must be a positive real number or the symbol symbols.t")
-    if not (math.isfinite(float(t)) and float(t) > 0):
-        raise ValueError(f"t={t!r} must be a positive finite number (allowed: (0, inf))")
+    validation.real("t", t, low=0, low_open=True, note="or the symbol symbols.t")
     return sp.nsimplify(t)
 
 
@@ -159,10 +155,7 @@ def jensen_gap(k: int) -> sp.Expr:
     >>> sp.expand(jensen_gap(3))
     0
     """
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise TypeError(f"k={k!r} must be an integer >= 1")
-    if k < 1:
-        raise ValueError(f"k={k!r} must be at least 1")
+    k = validation.integer("k", k, low=1)
     w = sp.symbols(f"w0:{k}", nonnegative=True)
     x = sp.symbols(f"x0:{k}", real=True)
     total = sum(w)
@@ -182,11 +175,9 @@ def critical_ratio(lr: float, sgd_lr: float, beta: float, t: float | sp.Expr = S
     >>> critical_ratio(0.1, 0.5, 0.9, 1)
     20
     """
-    for name, value in (("lr", lr), ("sgd_lr", sgd_lr)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-            raise ValueError(f"{name}={value!r} must be a positive real number")
-    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta < 1:
-        raise ValueError(f"beta={beta!r} is outside the allowed range [0, 1)")
+    validation.positive("lr", lr)
+    validation.positive("sgd_lr", sgd_lr)
+    validation.probability("beta", beta, high_open=True)
     from .sgd import sgd_bound
 
     family, sgd = momentum_bound(t), sgd_bound()

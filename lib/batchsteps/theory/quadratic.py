@@ -14,13 +14,12 @@ where :math:`\mathbb E f'(\theta)^2 = L^2 s^\star = L\alpha\sigma^2/((2 - L\alph
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import sympy as sp
 
+from .. import validation
 from .symbols import symbols as S
 
 s = sp.Symbol("s", nonnegative=True)
@@ -73,14 +72,6 @@ def last_gradient_sq() -> sp.Expr:
     return S.L**2 * fixed + S.L**2 * contraction() ** S.K * (s0 - fixed)
 
 
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}={value!r} must be a positive real number")
-    if not (math.isfinite(float(value)) and float(value) > 0):
-        raise ValueError(f"{name}={value!r} must be a positive finite number")
-    return float(value)
-
-
 def expected_steps(
     batch_sizes: Sequence[float],
     *,
@@ -104,19 +95,15 @@ def expected_steps(
     >>> expected_steps([1, 100], L=1.0, lr=0.5, sigma=1.0, theta0=1.0, target=0.01).tolist()
     [-1, 4]
     """
-    L, lr, sigma = _positive("L", L), _positive("lr", lr), _positive("sigma", sigma)
-    theta0, target = _positive("theta0", theta0), _positive("target", target)
-    if lr >= 2 / L:
-        raise ValueError(f"lr={lr!r} is outside the allowed range (0, 2/L) = (0, {2 / L:g})")
+    L, sigma = validation.positive("L", L), validation.positive("sigma", sigma)
+    lr = validation.real(
+        "lr", lr, low=0, high=2 / L, low_open=True, high_open=True, note="the upper end is 2/L"
+    )
+    theta0, target = validation.positive("theta0", theta0), validation.positive("target", target)
     if decay is not None:
-        decay = _positive("decay", decay)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps={max_steps!r} must be an integer >= 1")
-    b = np.asarray(batch_sizes, dtype=float)
-    if b.ndim != 1 or b.size == 0 or not np.all(b > 0):
-        raise ValueError(
-            f"batch_sizes={batch_sizes!r} must be a non-empty list of positive numbers"
-        )
+        decay = validation.positive("decay", decay)
+    max_steps = validation.integer("max_steps", max_steps, low=1)
+    b = validation.real_array("batch_sizes", batch_sizes, low=0, low_open=True)
     moment = np.full(b.shape, theta0**2)
     steps = np.full(b.shape, -1, dtype=int)
     steps[L**2 * moment <= target] = 0

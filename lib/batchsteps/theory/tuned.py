@@ -23,6 +23,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
+from .. import validation
 from .bound import Bound, Parameter, check_values
 from .symbols import NAME_OF
 from .symbols import symbols as S
@@ -251,8 +252,7 @@ _CACHE: dict[str, TunedBound] = {}
 
 def tune(bound: Bound) -> TunedBound:
     """The tuned-rate version of any bound whose steps sympy can minimise over ``alpha``."""
-    if not isinstance(bound, Bound):
-        raise TypeError(f"bound={bound!r} must be a batchsteps.theory.Bound")
+    validation.instance("bound", bound, Bound)
     lr, steps = minimise_over_rate(bound)
     return TunedBound(name=bound.name, bound=bound, lr=lr, steps=steps)
 
@@ -267,10 +267,7 @@ def tuned_bound(name: str) -> TunedBound:
     >>> tuned_bound("sgd").lr
     \varepsilon**2*b/(L*(\sigma**2 + \varepsilon**2*b))
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name={name!r} must be a string; allowed: {', '.join(TUNABLE)}")
-    if name not in TUNABLE:
-        raise ValueError(f"name={name!r} has no tuned bound; allowed: {', '.join(TUNABLE)}")
+    validation.one_of("name", name, TUNABLE)
     if name not in _CACHE:
         from . import bound
 
