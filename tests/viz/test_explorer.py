@@ -159,13 +159,15 @@ def test_template_law_is_the_general_template():
     assert numeric.min_batch == pytest.approx(2.0 / 0.4)
     assert numeric.critical_batch == pytest.approx(2 * numeric.min_batch)
     assert numeric.steps(numeric.critical_batch) == pytest.approx(2 * numeric.min_steps)
-    with pytest.raises(ValueError, match="eps_t=0.1 must exceed C=0.2"):
+    with pytest.raises(ValueError, match="eps_t must be > C=0.2, got 0.1"):
         t.subs(A=10.0, B=2.0, C=0.2, eps_t=0.1)
-    with pytest.raises(ValueError, match="the template needs a value for eps_t"):
+    with pytest.raises(
+        ValueError, match="the template's parameters must include every one of .*, lacks eps_t"
+    ):
         t.subs(A=10.0, B=2.0, C=0.0)
-    with pytest.raises(ValueError, match="A=-1.0 is outside"):
+    with pytest.raises(ValueError, match="A must be .*, got -1.0"):
         t.subs(A=-1.0, B=2.0, C=0.0, eps_t=1.0)
-    with pytest.raises(TypeError, match="B='2' must be a real number"):
+    with pytest.raises(TypeError, match="B must be a real number .*, got '2'"):
         t.subs(A=1.0, B="2", C=0.0, eps_t=1.0)
 
 
@@ -186,23 +188,27 @@ def test_two_explorers_get_different_element_ids():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"bound": 3}, TypeError, "bound=3 must be a Bound"),
-        ({"params": {"gamma": 1.0}}, ValueError, "gamma=1.0, not a parameter of sgd; allowed: L"),
-        ({"params": {"L": "big"}}, TypeError, "L='big'; it must be a real number"),
-        ({"params": {"L": True}}, TypeError, "L=True; it must be a real number"),
+        ({"bound": 3}, TypeError, "bound must be a Bound .*, got 3"),
+        ({"params": {"gamma": 1.0}}, ValueError, "params .* must be among L, .*, got gamma=1.0"),
+        ({"params": {"L": "big"}}, TypeError, "L must be a real number, got 'big'"),
+        ({"params": {"L": True}}, TypeError, "L must be a real number, got True"),
         ({"params": [("L", 1.0)]}, TypeError, "must be a mapping"),
         (
             {"params": {"sigma": -1.0}},
             ValueError,
-            r"sigma=-1.0 is outside the allowed range \(0, inf\)",
+            r"sigma must be a real number in \(0, inf\) .*, got -1.0",
         ),
-        ({"params": {"alpha": 2.5}}, ValueError, "alpha=2.5 is outside the allowed range"),
-        ({"vary": "alpha"}, TypeError, "vary='alpha' must be a sequence"),
-        ({"vary": ["alpha", "beta"]}, ValueError, "vary has 'beta', not a parameter of sgd"),
-        ({"batch_range": (8, 2)}, ValueError, r"batch_range=\(8, 2\) must satisfy 0 < low < high"),
+        ({"params": {"alpha": 2.5}}, ValueError, "alpha must be a real number in .*, got 2.5"),
+        ({"vary": "alpha"}, TypeError, "vary must be a sequence .*, got 'alpha'"),
+        ({"vary": ["alpha", "beta"]}, ValueError, "vary\\[1\\] must be one of 'L', .*, got 'beta'"),
+        (
+            {"batch_range": (8, 2)},
+            ValueError,
+            r"batch_range must be a pair .* 0 < low < high, got \(8, 2\)",
+        ),
         ({"batch_range": (0, 2)}, ValueError, "0 < low < high"),
-        ({"batch_range": "wide"}, TypeError, "batch_range='wide' must be a pair of numbers"),
-        ({"title": 5}, TypeError, "title=5 must be a string"),
+        ({"batch_range": "wide"}, TypeError, "batch_range must be a pair .*, got 'wide'"),
+        ({"title": 5}, TypeError, "title must be a str, got 5"),
     ],
 )
 def test_bad_inputs_are_refused_with_the_argument_named(kwargs, error, message):
@@ -213,10 +219,10 @@ def test_bad_inputs_are_refused_with_the_argument_named(kwargs, error, message):
 
 def test_a_starting_point_outside_the_analysis_is_refused():
     # alpha = 0.1 breaks momentum's alpha < 2(1 - beta)^2/(L(1 + beta)) = 0.0105 at beta = 0.9
-    with pytest.raises(ValueError, match="alpha=0.1 is outside the allowed range"):
+    with pytest.raises(ValueError, match="alpha must be a real number in .*, got 0.1"):
         explorer(bs.theory.bound("momentum"), {"alpha": 0.1, "beta": 0.9, "L": 1.0})
     # Adam's C does not vanish: a target below it is refused, saying how large it must be
-    with pytest.raises(ValueError, match="epsilon must exceed"):
+    with pytest.raises(ValueError, match=r"epsilon must be > 1.9 for adam .*, got 0.01"):
         explorer(bs.theory.bound("adam"), {"epsilon": 0.01, "beta1": 0.9})
 
 
@@ -240,9 +246,9 @@ def test_needs_kernel_keeps_the_live_widget_and_adds_a_snapshot_with_a_note():
     assert 'data-needs-kernel="true"' in snapshot and "data:image/png;base64," in snapshot
     assert "Binder" in snapshot
     assert "<img" not in needs_kernel(slider)._repr_mimebundle_()["text/html"]
-    with pytest.raises(TypeError, match="widget=3 must be an ipywidgets widget"):
+    with pytest.raises(TypeError, match="widget must be an ipywidgets widget, got 3"):
         needs_kernel(3)
-    with pytest.raises(TypeError, match="figure='fig' must be a matplotlib figure"):
+    with pytest.raises(TypeError, match="figure must be a matplotlib figure or None, got 'fig'"):
         needs_kernel(slider, "fig")
 
 

@@ -21,7 +21,6 @@ import io
 import itertools
 import json
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -32,6 +31,7 @@ import matplotlib.pyplot as plt
 import sympy as sp
 from sympy.printing.jscode import jscode
 
+from .. import validation
 from ..theory import template
 from ..theory.bound import NumericBound, Parameter
 from ..theory.symbols import NAME_OF, symbols
@@ -189,48 +189,36 @@ def _position(slider: Mapping[str, float | bool], value: float) -> int:
 
 
 def _validate(bound: Any, params: Mapping[str, float] | None, vary: Sequence[str] | None):
-    if not all(hasattr(bound, a) for a in ("steps", "assumptions", "name")):
-        raise TypeError(
-            f"bound={bound!r} must be a Bound or a tuned-rate law (with .steps and .assumptions)"
-        )
+    what = "a Bound or a tuned-rate law (with .steps and .assumptions)"
+    validation.attributes("bound", bound, ("steps", "assumptions", "name"), what)
     names = _names(bound)
     specs = {n: bound.assumptions[sym] for sym, n in names.items()}
-    if params is not None and not isinstance(params, Mapping):
-        raise TypeError(f"params={params!r} must be a mapping of parameter name to value")
-    params = dict(params or {})
-    for name, value in params.items():
-        if name not in specs:
-            raise ValueError(
-                f"params has {name}={value!r}, not a parameter of {bound.name}; "
-                f"allowed: {', '.join(specs)}"
-            )
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"params has {name}={value!r}; it must be a real number")
-    values = {n: float(params.get(n, spec.default)) for n, spec in specs.items()}
+    params = validation.mapping_of(
+        "params", {} if params is None else params, what="a mapping name -> value", nonempty=False
+    )
+    validation.keys(f"params (the parameters of {bound.name})", params, specs)
+    given = {name: validation.real(name, value, finite=False) for name, value in params.items()}
+    values = {n: given.get(n, spec.default) for n, spec in specs.items()}
     if hasattr(bound, "subs"):
         bound.subs(**values)  # raises ValueError naming the parameter outside its range
     if vary is None:
         vary = tuple(specs)
-    if isinstance(vary, str) or not all(isinstance(v, str) for v in vary):
-        raise TypeError(f"vary={vary!r} must be a sequence of parameter names")
-    bad = [v for v in vary if v not in specs]
-    if bad:
-        raise ValueError(
-            f"vary has {bad[0]!r}, not a parameter of {bound.name}; allowed: {', '.join(specs)}"
-        )
+    vary = validation.sequence_of(
+        "vary", vary, lambda name, v: validation.one_of(name, v, specs), min_size=0
+    )
     return names, specs, values, tuple(vary)
 
 
 def _check_range(batch_range: tuple[float, float] | None) -> tuple[float, float] | None:
     if batch_range is None:
         return None
-    try:
-        lo, hi = (float(v) for v in batch_range)
-    except (TypeError, ValueError):
-        raise TypeError(f"batch_range={batch_range!r} must be a pair of numbers") from None
-    if not (0 < lo < hi < math.inf):
-        raise ValueError(f"batch_range={batch_range!r} must satisfy 0 < low < high < inf")
-    return lo, hi
+    allowed = "a pair (low, high) of finite real numbers with 0 < low < high"
+    if isinstance(batch_range, str) or not isinstance(batch_range, Sequence):
+        raise validation.type_error("batch_range", batch_range, allowed)
+    ends = validation.sequence_of("batch_range", batch_range, validation.real)
+    if len(ends) != 2 or not 0 < ends[0] < ends[1]:
+        raise validation.value_error("batch_range", batch_range, allowed)
+    return ends[0], ends[1]
 
 
 def explorer(
@@ -270,8 +258,8 @@ def explorer(
     (True, ('L', 'sigma'))
     """
     names, specs, values, vary = _validate(bound, params, vary)
-    if title is not None and not isinstance(title, str):
-        raise TypeError(f"title={title!r} must be a string or None")
+    if title is not None:
+        validation.string("title", title)
     window = _check_range(batch_range)
     quantities = _quantities(bound)
     formulas = {
@@ -438,21 +426,12 @@ class TemplateLaw:
     def subs(self, **values: float) -> NumericBound:
         """Numeric law; ``ValueError`` for a missing, unknown or out-of-range value, or
         ``eps_t <= C``; ``TypeError`` for a value that is not a real number."""
-        keys = {n: s for s, n in self.names.items()}
-        for name, value in values.items():
-            if name not in keys:
-                raise ValueError(f"{name}={value!r} is not a parameter; allowed: A, B, C, eps_t")
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name}={value!r} must be a real number")
-            spec = self.assumptions[keys[name]]
-            if not (math.isfinite(value) and spec.allows(float(value))):
-                raise ValueError(f"{name}={value!r} is outside {spec.interval()} ({spec.meaning})")
-        missing = [n for n in keys if n not in values]
-        if missing:
-            raise ValueError(f"the template needs a value for {', '.join(missing)}")
-        if not values["eps_t"] > values["C"]:
-            raise ValueError(f"eps_t={values['eps_t']!r} must exceed C={values['C']!r}")
-        A, B, C, eps_t = (float(values[n]) for n in ("A", "B", "C", "eps_t"))
+        symbol_of = {n: s for s, n in self.names.items()}
+        validation.keys("the template's parameters", values, symbol_of, required=True)
+        checked = {n: self.assumptions[s].check(n, values[n]) for n, s in symbol_of.items()}
+        if not checked["eps_t"] > checked["C"]:
+            raise validation.value_error("eps_t", values["eps_t"], f"> C={values['C']!r}")
+        A, B, C, eps_t = (checked[n] for n in ("A", "B", "C", "eps_t"))
         return NumericBound(self, dict(values), A, B, C, eps_t)
 
 
@@ -512,14 +491,11 @@ def needs_kernel(widget: Any, figure: Any = None, *, what: str = "This panel") -
     (``_config.yml`` gives widget views no priority there). ``figure`` (matplotlib) is
     rendered to PNG and closed, so Jupyter's inline backend does not show it a second time.
     """
-    if not hasattr(widget, "_repr_mimebundle_"):
-        raise TypeError(f"widget={widget!r} must be an ipywidgets widget")
-    if not isinstance(what, str):
-        raise TypeError(f"what={what!r} must be a string")
+    validation.attributes("widget", widget, ("_repr_mimebundle_",), "an ipywidgets widget")
+    validation.string("what", what)
     image = ""
     if figure is not None:
-        if not hasattr(figure, "savefig"):
-            raise TypeError(f"figure={figure!r} must be a matplotlib figure or None")
+        validation.attributes("figure", figure, ("savefig",), "a matplotlib figure or None")
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
         plt.close(figure)
