@@ -137,9 +137,9 @@ def engine_final(wl: bt.Workload, seeds: Sequence[int], batch: int, steps: int) 
     """The engine's final parameters as one ``nn.Module`` per seed."""
     final = []
 
-    def keep(k: int, params: list[torch.Tensor], _seeds: list[int]) -> None:
-        if k == steps:
-            final.extend(p.clone() for p in params)
+    def keep(snapshot: bt.Snapshot) -> None:
+        if snapshot.step == steps:
+            final.extend(p.clone() for p in snapshot.params)
 
     bt.measure_steps(
         wl, "momentum", batch, lr=LR, beta=BETA, seeds=list(seeds), target=None,

@@ -196,7 +196,7 @@ def test_runs_repeat_and_seeds_differ():
         ({"batch_size": 0}, ValueError, r"batch_size must be an int >= 1, got 0"),
         ({"steps": 2.0}, TypeError, r"max_steps must be an int >= 1, got 2\.0"),
         ({"lr": -1.0}, ValueError, r"lr must be a finite number > 0, got -1\.0"),
-        ({"betas": (1.0, 0.9)}, ValueError, r"beta1 must lie in \[0, 1\), got 1\.0"),
+        ({"betas": (1.0, 0.9)}, ValueError, r"beta1 must be a real number in \[0, 1\), got 1\.0"),
         ({"betas": (0.9,)}, TypeError, r"betas=\(0\.9,\) must be a pair"),
         ({"reference": "middle"}, ValueError, r"reference='middle' is not allowed"),
         ({"reference": np.zeros(3)}, ValueError, r"reference of shape \(3,\) must be a flat"),

@@ -16,6 +16,7 @@ import sympy as sp
 
 from ..analysis import AIC_MARGIN, LAWS, Fit, Preference, fit_steps, law_preference, per_batch
 from ..theory import bound, symbols
+from ..train import spec
 from .running import Measured, check_measured
 
 __all__ = [
@@ -34,9 +35,6 @@ __all__ = [
     "budget_artefact",
     "budget_table",
 ]
-
-#: Optimizers whose bound has the heavy-ball coefficient beta.
-_HEAVY_BALL = ("momentum", "nesterov")
 
 
 def fit_optimizers(
@@ -84,12 +82,15 @@ def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> t
     SGD's, same problem and target, each at its own rate, in the limit :math:`L\alpha \to 0`
     (where both bounds hold; :math:`L` of a network is not known).
 
-    Heavy ball (``"momentum"``, coefficient :math:`\beta`, rate :math:`\alpha_m`; SGD at
-    :math:`\alpha_s`): :math:`b^\star_m/b^\star_s \to \alpha_m/((1-\beta)^2\alpha_s)` and
-    :math:`K_{\min,m}/K_{\min,s} \to (1-\beta)\alpha_s/\alpha_m`,
-    computed from :func:`batchsteps.theory.bound`. ``"sgd"`` gives ``(1, 1)``. Other optimizers:
-    ``(nan, nan)`` (Nesterov has no bound in the book; the Adam-type bound measures another
-    quantity, so its constants do not compare with SGD's).
+    The bounds are the optimizers' registered ones (``batchsteps.train.spec(o).bound``, from
+    :func:`batchsteps.theory.bound`), at ``lr`` and the optimizer's hyperparameters
+    (``hyper`` over its defaults). Heavy ball (``"momentum"``, coefficient :math:`\beta`, rate
+    :math:`\alpha_m`; SGD at :math:`\alpha_s`):
+    :math:`b^\star_m/b^\star_s \to \alpha_m/((1-\beta)^2\alpha_s)` and
+    :math:`K_{\min,m}/K_{\min,s} \to (1-\beta)\alpha_s/\alpha_m`. SGD's own bound gives
+    ``(1, 1)``. ``(nan, nan)`` for an optimizer without a bound (Nesterov in the book) or
+    whose bound measures another quantity than SGD's (the Adam type's variational measure:
+    its constants do not compare with SGD's).
 
     >>> [round(v, 6) for v in theory_ratios("momentum", 0.1, 0.5, beta=0.9)]
     [20.0, 0.5]
@@ -97,16 +98,14 @@ def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> t
     for argument, value in (("lr", lr), ("sgd_lr", sgd_lr)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
             raise ValueError(f"{argument}={value!r} must be a positive real number")
-    if optimizer == "sgd":
+    declared, mine_name, base_name = spec(optimizer), spec(optimizer).bound, spec("sgd").bound
+    if mine_name == base_name:
         return 1.0, 1.0
-    if optimizer != "momentum":
+    if mine_name is None or bound(mine_name).measure != bound(base_name).measure:
         return math.nan, math.nan
-    beta = float(hyper.get("beta", 0.9))
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"beta={beta!r} is outside the allowed range [0, 1)")
     S = symbols
-    mine, base = bound("momentum"), bound("sgd")
-    at_m = {S.alpha: sp.nsimplify(lr), S.beta: sp.nsimplify(beta)}
+    mine, base = bound(mine_name), bound(base_name)
+    at_m = {S.alpha: sp.nsimplify(lr), **_hyper_symbols(declared.resolve(hyper))}
     at_s = {S.alpha: sp.nsimplify(sgd_lr)}
     ratios = []
     for name in ("critical_batch", "min_steps"):
@@ -115,24 +114,36 @@ def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> t
     return ratios[0], ratios[1]
 
 
+def _hyper_symbols(values: Mapping[str, float]) -> dict[sp.Symbol, sp.Expr]:
+    """The book's symbol of each hyperparameter that has one (``beta``, ``beta1``, ...)."""
+    return {getattr(symbols, k): sp.nsimplify(v) for k, v in values.items() if hasattr(symbols, k)}
+
+
 def largest_smoothness(optimizer: str, lr: float, **hyper: float) -> float:
     r"""The largest smoothness constant :math:`L` for which rate ``lr`` satisfies the
-    step-size condition of ``optimizer``'s bound (``"sgd"``: :math:`\alpha < 2/L`;
-    ``"momentum"``: :math:`\alpha < 2(1-\beta)^2/(L(1+\beta))`), solved with sympy from
-    ``Bound.conditions``. ``nan`` for an optimizer whose condition is
-    not on :math:`\alpha`. The bound holds at ``lr`` only if the problem's :math:`L` is below
-    this value.
+    step-size condition of ``optimizer``'s registered bound (``batchsteps.train.spec(o).bound``;
+    ``"sgd"``: :math:`\alpha < 2/L`; ``"momentum"``: :math:`\alpha < 2(1-\beta)^2/(L(1+\beta))`,
+    at ``hyper`` over the optimizer's defaults), solved with sympy from ``Bound.conditions``.
+    ``nan`` for an optimizer without a bound or whose condition is not on :math:`\alpha` alone.
+    The bound holds at ``lr`` only if the problem's :math:`L` is below this value.
 
     >>> round(largest_smoothness("sgd", 0.5), 6)
     4.0
     """
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
         raise ValueError(f"lr={lr!r} must be a positive real number")
-    if optimizer not in ("sgd", "momentum"):
+    declared = spec(optimizer)
+    on_rate = (
+        []
+        if declared.bound is None
+        else [c for c in bound(declared.bound).conditions if c.symbol == symbols.alpha]
+    )
+    if len(on_rate) != 1:
         return math.nan
-    (condition,) = bound(optimizer).conditions
-    values = {symbols.beta: sp.nsimplify(float(hyper.get("beta", 0.9)))}
-    (limit,) = sp.solve(sp.Eq(condition.upper.subs(values), sp.nsimplify(lr)), symbols.L)
+    upper = on_rate[0].upper.subs(_hyper_symbols({**declared.defaults, **hyper}))
+    if upper.free_symbols != {symbols.L}:
+        return math.nan
+    (limit,) = sp.solve(sp.Eq(upper, sp.nsimplify(lr)), symbols.L)
     return float(limit)
 
 
@@ -157,8 +168,7 @@ def comparison(
     for o, by_law in fits.items():
         fit = by_law["constant_lr"]
         preference = law_preference(by_law)
-        hyper = {"beta": 0.9} if o in _HEAVY_BALL else {}
-        ratios = theory_ratios(o, lr[o], lr.get("sgd", lr[o]), **hyper)
+        ratios = theory_ratios(o, lr[o], lr.get("sgd", lr[o]))
         ratios = ratios if theory else (math.nan, math.nan)
         rows.append(
             {

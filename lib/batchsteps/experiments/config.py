@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..train import OPTIMIZERS
+
 __all__ = ["SCALES", "SCALE_ENV", "EXPERIMENTS", "Experiment", "current_scale", "experiment"]
 
 #: The scales of the book's experiments.
@@ -24,23 +26,8 @@ SCALE_ENV = "BATCHSTEPS_SCALE"
 #: The experiments, in the order of the book.
 EXPERIMENTS = ("digits", "fashion", "cifar")
 
-#: The optimizers of the book-scale digits sweep (all of them at full scale).
+#: The optimizers of the book-scale sweeps (every registered one at full scale).
 _BOOK_OPTIMIZERS = ("sgd", "momentum", "adam")
-
-
-def _grid(start: float, count: int) -> tuple[float, ...]:
-    return tuple(round(start * 2.0**i, 10) for i in range(count))
-
-
-_LR_GRIDS = {
-    "sgd": _grid(0.1, 6),
-    "momentum": _grid(0.02, 6),
-    "nesterov": _grid(0.02, 6),
-    "adam": _grid(0.002, 6),
-    "amsgrad": _grid(0.002, 6),
-    "rmsprop": _grid(0.001, 6),
-    "adabelief": _grid(0.002, 6),
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,12 +36,13 @@ class Experiment:
 
     ``targets`` maps a measure (``"grad_norm_sq"``: :math:`\|\nabla f\|^2 \le \varepsilon^2`,
     the theory's measure; ``"loss"``: the practitioner's) to the engine's target text.
-    Learning rates come from :func:`tune_rates`: for each optimizer the grid ``lr_grid[o]`` is
-    run at ``tune_batch`` with ``tune_seeds`` to ``tune_target`` (at most ``tune_max_steps``
-    steps); the fastest rate (fewest median steps; the smallest rate within ``tune_tolerance``
-    of the fewest) is halved. ``skip_after``: the batch sizes are swept from the largest down, and
-    once that many consecutive batch sizes had no run reach the target the smaller ones are
-    not run (the law says they cannot do better); ``None`` runs every cell. ``workers``:
+    Learning rates come from :func:`tune_rates`: for each optimizer the grid ``lr_grid[o]``
+    (its registered rate grid, ``batchsteps.train.spec(o).rates``) is run at ``tune_batch``
+    with ``tune_seeds`` to ``tune_target`` (at most ``tune_max_steps`` steps); the fastest rate
+    (fewest median steps; the smallest rate within ``tune_tolerance`` of the fewest) is halved.
+    ``skip_after``: the batch sizes are swept from the largest down, and once that many
+    consecutive batch sizes had no run reach the target the smaller ones are not run (the law
+    says they cannot do better); ``None`` runs every cell. ``workers``:
     processes running curves in parallel; ``n_boot``: bootstrap resamples of each fit.
     """
 
@@ -138,7 +126,7 @@ def experiment(name: str = "digits", scale: str | None = None) -> Experiment:
     common = {
         "name": name,
         "scale": level,
-        "lr_grid": dict(_LR_GRIDS),
+        "lr_grid": {o: declared.rates.values for o, declared in OPTIMIZERS.items()},
         "tune_tolerance": 0.1,
         "skip_after": None if full else 2,
         "n_boot": 1000 if full else 200,
@@ -147,7 +135,7 @@ def experiment(name: str = "digits", scale: str | None = None) -> Experiment:
         return Experiment(
             workload="digits-mlp",
             workload_options={},
-            optimizers=tuple(_LR_GRIDS) if full else _BOOK_OPTIMIZERS,
+            optimizers=tuple(OPTIMIZERS) if full else _BOOK_OPTIMIZERS,
             batch_sizes=tuple(2**k for k in range(0 if full else 1, 13 if full else 11)),
             seeds=tuple(range(16 if full else 5)),
             targets={"grad_norm_sq": "grad_norm_sq<=0.001", "loss": "loss<=0.1"},
@@ -163,7 +151,7 @@ def experiment(name: str = "digits", scale: str | None = None) -> Experiment:
         return Experiment(
             workload="fashion-mnist-mlp",
             workload_options={} if full else {"n_train": 5000, "hidden": 16},
-            optimizers=tuple(_LR_GRIDS) if full else ("sgd", "momentum", "adam"),
+            optimizers=tuple(OPTIMIZERS) if full else _BOOK_OPTIMIZERS,
             batch_sizes=tuple(2**k for k in range(1 if full else 2, 13 if full else 9)),
             seeds=tuple(range(8 if full else 3)),
             targets={"loss": "loss<=0.6"},
@@ -178,7 +166,7 @@ def experiment(name: str = "digits", scale: str | None = None) -> Experiment:
     return Experiment(
         workload="cifar10-resnet20",
         workload_options={},
-        optimizers=("sgd", "momentum", "adam"),
+        optimizers=_BOOK_OPTIMIZERS,
         batch_sizes=tuple(2**k for k in range(4, 13)),
         seeds=tuple(range(4)),
         targets={"accuracy": "accuracy>=0.8"},

@@ -1,5 +1,5 @@
-"""Torch measurements: workloads, optimizers, the multi-replica engine, sweeps and their store,
-and the recorders that measure along an engine run.
+"""Torch measurements: workloads, the registry of optimizers, the multi-replica engine, sweeps
+and their store, and the recorders that measure along an engine run.
 
 torch is imported by the modules here, so ``batchsteps.train`` is loaded only when used.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .engine import Snapshot, StepsResult, measure_steps, resolve_device, steps_to_target
 from .gradients import ExactNoiseScale, TwoBatchNorms, exact_noise_scale, two_batch_norms
-from .optimizers import DEFAULTS, OPTIMIZERS, BatchedOptimizer, optimizer
+from .optimizers import BatchedOptimizer, optimizer
 from .recorders import (
     AdaptiveRecorder,
     LossRecorder,
@@ -16,6 +16,18 @@ from .recorders import (
     flat_params,
     replica_module,
     sampled_loss,
+)
+from .registry import (
+    DEFAULTS,
+    OPTIMIZERS,
+    HyperParameter,
+    OptimizerSpec,
+    PlotStyle,
+    RateGrid,
+    hyper_names,
+    register,
+    spec,
+    unregister,
 )
 from .store import StoreReport, StoreVersionError, StoreWarning, check_store
 from .sweep import sweep
@@ -41,6 +53,14 @@ __all__: list[str] = [
     "read_idx",
     "OPTIMIZERS",
     "DEFAULTS",
+    "OptimizerSpec",
+    "HyperParameter",
+    "RateGrid",
+    "PlotStyle",
+    "register",
+    "unregister",
+    "spec",
+    "hyper_names",
     "optimizer",
     "BatchedOptimizer",
     "Target",

@@ -1,8 +1,11 @@
-"""Batched optimizer updates: one update for R replicas whose parameters are stacked.
+r"""The built-in optimizers, each declared once (:class:`~.registry.OptimizerSpec`), and the
+batched optimizer the engine trains with.
 
-Every parameter tensor carries the replica index in its first dimension, so one call updates
-all replicas at once. The updates follow ``torch.optim`` exactly where torch has the optimizer
-(tests compare step for step); AdaBelief follows Zhuang et al. (2020), Algorithm 2.
+Every parameter tensor carries the replica index in its first dimension, so one update call
+updates all replicas at once. The updates follow ``torch.optim`` exactly where torch has the
+optimizer (tests compare step for step); AdaBelief follows Zhuang et al. (2020), Algorithm 2.
+In the updates, :math:`g` is the stochastic gradient at step :math:`k = 1, 2, \dots` and
+:math:`\alpha` the learning rate.
 """
 
 from __future__ import annotations
@@ -13,103 +16,210 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["OPTIMIZERS", "DEFAULTS", "BatchedOptimizer", "optimizer", "resolve_hyper"]
+from .registry import (
+    DEFAULTS,
+    OPTIMIZERS,
+    HyperParameter,
+    OptimizerSpec,
+    PlotStyle,
+    RateGrid,
+    register,
+    spec,
+)
 
-#: Hyperparameters each optimizer takes besides ``lr``, with their defaults.
-DEFAULTS: dict[str, dict[str, float]] = {
-    "sgd": {},
-    "momentum": {"beta": 0.9},
-    "nesterov": {"beta": 0.9},
-    "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-    "amsgrad": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-    "rmsprop": {"beta2": 0.999, "eps": 1e-8},
-    "adabelief": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-}
+__all__ = ["OPTIMIZERS", "DEFAULTS", "BatchedOptimizer", "optimizer", "check_lr"]
 
-#: The optimizer names the engine knows, in the book's order.
-OPTIMIZERS: tuple[str, ...] = tuple(DEFAULTS)
-
-_STATE_SLOTS = {
-    "sgd": 0,
-    "momentum": 1,
-    "nesterov": 1,
-    "adam": 2,
-    "amsgrad": 3,
-    "rmsprop": 1,
-    "adabelief": 2,
-}
+Tensors = list[torch.Tensor]
+#: The Adam type's eps: > 0 (a decay coefficient takes HyperParameter's default range [0, 1)).
+_EPS = HyperParameter(1e-8, low=0.0, high=None, low_open=True)
 
 
-def _check_name(name: object) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"optimizer must be a str, got {name!r}; allowed: {', '.join(OPTIMIZERS)}")
-    if name not in DEFAULTS:
-        raise ValueError(f"optimizer={name!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")
-    return name
+def _sgd_step(params: Tensors, grads: Tensors, state, k: int, lr: float, h: Mapping) -> None:
+    r""":math:`\theta \leftarrow \theta - \alpha g`."""
+    torch._foreach_add_(params, grads, alpha=-lr)
 
 
-def resolve_hyper(name: str, hyper: Mapping[str, object]) -> dict[str, float]:
-    r"""The hyperparameters of optimizer ``name``: defaults overridden by ``hyper``.
+def _heavy_ball(buf: Tensors, grads: Tensors, beta: float) -> None:
+    torch._foreach_mul_(buf, beta)
+    torch._foreach_add_(buf, grads)
 
-    Allowed ranges: :math:`0 \le \beta, \beta_1 < 1`, :math:`0 \le \beta_2 < 1`, ``eps > 0``.
-    An unknown keyword is a ``TypeError`` naming it; a value out of range a ``ValueError``.
 
-    >>> resolve_hyper("momentum", {})
-    {'beta': 0.9}
-    """
-    _check_name(name)
-    allowed = DEFAULTS[name]
-    unknown = [k for k in hyper if k not in allowed]
-    if unknown:
-        takes = ", ".join(allowed) if allowed else "no hyperparameters besides lr"
-        raise TypeError(
-            f"optimizer {name!r} got unexpected keyword {unknown[0]!r}; it takes {takes}"
-        )
-    out = dict(allowed)
-    for key, value in hyper.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{key} must be a real number, got {value!r}")
-        value = float(value)
-        if key == "eps":
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"eps must be a finite number > 0, got {value!r}")
-        elif not (0.0 <= value < 1.0):
-            raise ValueError(f"{key} must lie in [0, 1), got {value!r}")
-        out[key] = value
-    return out
+def _momentum_step(params: Tensors, grads: Tensors, state, k: int, lr: float, h: Mapping) -> None:
+    r"""Heavy ball (``torch.optim.SGD(momentum=β)``): :math:`m \leftarrow \beta m + g`,
+    :math:`\theta \leftarrow \theta - \alpha m`."""
+    (buf,) = state
+    _heavy_ball(buf, grads, h["beta"])
+    torch._foreach_add_(params, buf, alpha=-lr)
+
+
+def _nesterov_step(params: Tensors, grads: Tensors, state, k: int, lr: float, h: Mapping) -> None:
+    r""":math:`m \leftarrow \beta m + g`, :math:`\theta \leftarrow \theta - \alpha(g + \beta m)`."""
+    (buf,) = state
+    _heavy_ball(buf, grads, h["beta"])
+    torch._foreach_add_(params, grads, alpha=-lr)
+    torch._foreach_add_(params, buf, alpha=-lr * h["beta"])
+
+
+def _rmsprop_step(params: Tensors, grads: Tensors, state, k: int, lr: float, h: Mapping) -> None:
+    r"""``torch.optim.RMSprop(alpha=β₂)``: :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`,
+    :math:`\theta \leftarrow \theta - \alpha g/(\sqrt v + \epsilon)`."""
+    (v,) = state
+    beta2 = h["beta2"]
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+    denom = torch._foreach_sqrt(v)
+    torch._foreach_add_(denom, h["eps"])
+    torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+
+
+def _first_moment(m: Tensors, grads: Tensors, beta1: float) -> None:
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, grads, alpha=1 - beta1)
+
+
+def _second_moment(v: Tensors, grads: Tensors, beta2: float) -> None:
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+
+
+def _corrected_step(
+    params: Tensors, m: Tensors, second: Tensors, k: int, lr: float, h: Mapping
+) -> None:
+    r""":math:`\theta \leftarrow \theta - \frac{\alpha}{1-\beta_1^k}
+    \frac{m}{\sqrt{s/(1-\beta_2^k)} + \epsilon}` with :math:`s` = ``second``."""
+    bias1 = 1 - h["beta1"] ** k
+    bias2_sqrt = math.sqrt(1 - h["beta2"] ** k)
+    denom = torch._foreach_sqrt(second)
+    torch._foreach_div_(denom, bias2_sqrt)
+    torch._foreach_add_(denom, h["eps"])
+    torch._foreach_addcdiv_(params, m, denom, value=-lr / bias1)
+
+
+def _adam_step(params: Tensors, grads: Tensors, state, k: int, lr: float, h: Mapping) -> None:
+    r""":math:`m \leftarrow \beta_1 m + (1-\beta_1) g`,
+    :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`, then the bias-corrected step with
+    :math:`s = v`."""
+    m, v = state
+    _first_moment(m, grads, h["beta1"])
+    _second_moment(v, grads, h["beta2"])
+    _corrected_step(params, m, v, k, lr, h)
+
+
+def _amsgrad_step(params: Tensors, grads: Tensors, state, k: int, lr: float, h: Mapping) -> None:
+    r"""As Adam, with :math:`\hat v \leftarrow \max(\hat v, v)` and :math:`s = \hat v`."""
+    m, v, v_max = state
+    _first_moment(m, grads, h["beta1"])
+    _second_moment(v, grads, h["beta2"])
+    torch._foreach_maximum_(v_max, v)
+    _corrected_step(params, m, v_max, k, lr, h)
+
+
+def _adabelief_step(params: Tensors, grads: Tensors, state, k: int, lr: float, h: Mapping) -> None:
+    r""":math:`m` as Adam, :math:`s \leftarrow \beta_2 s + (1-\beta_2)(g - m)^2 + \epsilon`,
+    then the bias-corrected step."""
+    m, s = state
+    beta2 = h["beta2"]
+    _first_moment(m, grads, h["beta1"])
+    torch._foreach_mul_(s, beta2)
+    diff = torch._foreach_sub(grads, m)
+    torch._foreach_addcmul_(s, diff, diff, value=1 - beta2)
+    torch._foreach_add_(s, h["eps"])
+    _corrected_step(params, m, s, k, lr, h)
+
+
+def _torch_adam(params, lr: float, h: Mapping, amsgrad: bool = False) -> torch.optim.Optimizer:
+    betas = (h["beta1"], h["beta2"])
+    return torch.optim.Adam(params, lr=lr, betas=betas, eps=h["eps"], amsgrad=amsgrad)
+
+
+# The built-in optimizers, in the book's order: each is this one declaration.
+register(
+    OptimizerSpec(
+        name="sgd", label="SGD", step=_sgd_step,
+        rates=RateGrid(0.1), style=PlotStyle("#0072B2", "o", "-"),
+        torch_factory=lambda params, lr, h: torch.optim.SGD(params, lr=lr),
+        bound="sgd",
+    )
+)  # fmt: skip
+register(
+    OptimizerSpec(
+        name="momentum", label="Momentum", step=_momentum_step, state=("momentum",),
+        hyper={"beta": HyperParameter(0.9)},
+        rates=RateGrid(0.02), style=PlotStyle("#D55E00", "s", "--"),
+        torch_factory=lambda params, lr, h: torch.optim.SGD(params, lr=lr, momentum=h["beta"]),
+        bound="momentum",
+    )
+)  # fmt: skip
+register(
+    OptimizerSpec(
+        name="nesterov", label="Nesterov", step=_nesterov_step, state=("momentum",),
+        hyper={"beta": HyperParameter(0.9)},
+        rates=RateGrid(0.02), style=PlotStyle("#CC79A7", "D", "-."),
+        torch_factory=lambda params, lr, h: torch.optim.SGD(
+            params, lr=lr, momentum=h["beta"], nesterov=True
+        ),
+    )
+)  # fmt: skip
+register(
+    OptimizerSpec(
+        name="adam", label="Adam", step=_adam_step, state=("m", "v"),
+        hyper={"beta1": HyperParameter(0.9), "beta2": HyperParameter(0.999), "eps": _EPS},
+        rates=RateGrid(0.002), style=PlotStyle("#009E73", "^", ":"),
+        torch_factory=_torch_adam,
+        bound="adam",
+    )
+)  # fmt: skip
+register(
+    OptimizerSpec(
+        name="amsgrad", label="AMSGrad", step=_amsgrad_step, state=("m", "v", "v_max"),
+        hyper={"beta1": HyperParameter(0.9), "beta2": HyperParameter(0.999), "eps": _EPS},
+        rates=RateGrid(0.002), style=PlotStyle("#56B4E9", "v", "-"),
+        torch_factory=lambda params, lr, h: _torch_adam(params, lr, h, amsgrad=True),
+        bound="amsgrad",
+    )
+)  # fmt: skip
+register(
+    OptimizerSpec(
+        name="rmsprop", label="RMSProp", step=_rmsprop_step, state=("v",),
+        hyper={"beta2": HyperParameter(0.999), "eps": _EPS},
+        rates=RateGrid(0.001), style=PlotStyle("#E69F00", "P", "--"),
+        torch_factory=lambda params, lr, h: torch.optim.RMSprop(
+            params, lr=lr, alpha=h["beta2"], eps=h["eps"]
+        ),
+        bound="rmsprop",
+    )
+)  # fmt: skip
+register(
+    OptimizerSpec(
+        name="adabelief", label="AdaBelief", step=_adabelief_step, state=("m", "s"),
+        hyper={"beta1": HyperParameter(0.9), "beta2": HyperParameter(0.999), "eps": _EPS},
+        rates=RateGrid(0.002), style=PlotStyle("#7A5C00", "X", "-."),
+        bound="adabelief",
+    )
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class BatchedOptimizer:
-    r"""One optimizer's update applied to stacked parameters (replica index first).
+    r"""One registered optimizer's update at learning rate ``lr`` with hyperparameters
+    ``hyper``, applied to stacked parameters (replica index first).
 
-    Updates, with :math:`g_k` the stochastic gradient at step :math:`k = 1, 2, \dots`:
-
-    - ``sgd``: :math:`\theta \leftarrow \theta - \alpha g`;
-    - ``momentum`` (heavy ball, ``torch.optim.SGD(momentum=β)``):
-      :math:`m \leftarrow \beta m + g`, :math:`\theta \leftarrow \theta - \alpha m`;
-    - ``nesterov``: as momentum, then :math:`\theta \leftarrow \theta - \alpha (g + \beta m)`;
-    - ``adam``/``amsgrad``: :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`,
-      :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`
-      (AMSGrad: :math:`\hat v = \max(\hat v, v)` replaces :math:`v` below),
-      :math:`\theta \leftarrow \theta - \frac{\alpha}{1-\beta_1^k}
-      \frac{m}{\sqrt{v/(1-\beta_2^k)} + \epsilon}`;
-    - ``rmsprop`` (``torch.optim.RMSprop(alpha=β₂)``):
-      :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`,
-      :math:`\theta \leftarrow \theta - \alpha g/(\sqrt v + \epsilon)`;
-    - ``adabelief``: :math:`m` as Adam,
-      :math:`s \leftarrow \beta_2 s + (1-\beta_2)(g - m)^2 + \epsilon`,
-      :math:`\theta \leftarrow \theta - \frac{\alpha}{1-\beta_1^k}
-      \frac{m}{\sqrt{s/(1-\beta_2^k)} + \epsilon}`.
+    The update is the registered one (``spec(name).step``, see :class:`OptimizerSpec`); the
+    state is one list of tensors shaped like the parameters per slot of ``spec(name).state``,
+    zero at the start.
     """
 
     name: str
     lr: float
     hyper: Mapping[str, float] = field(default_factory=dict)
+    spec: OptimizerSpec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spec", spec(self.name))
 
     def init_state(self, params: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
         """Zero state: one list of tensors (shaped like ``params``) per state slot."""
-        return [[torch.zeros_like(p) for p in params] for _ in range(_STATE_SLOTS[self.name])]
+        return [[torch.zeros_like(p) for p in params] for _ in self.spec.state]
 
     def step(
         self,
@@ -119,69 +229,21 @@ class BatchedOptimizer:
         k: int,
     ) -> None:
         """Apply update number ``k`` (1-based) in place to ``params`` and ``state``."""
-        name, lr, h = self.name, self.lr, self.hyper
-        if name == "sgd":
-            torch._foreach_add_(params, grads, alpha=-lr)
-        elif name in ("momentum", "nesterov"):
-            (buf,) = state
-            torch._foreach_mul_(buf, h["beta"])
-            torch._foreach_add_(buf, grads)
-            if name == "momentum":
-                torch._foreach_add_(params, buf, alpha=-lr)
-            else:
-                torch._foreach_add_(params, grads, alpha=-lr)
-                torch._foreach_add_(params, buf, alpha=-lr * h["beta"])
-        elif name == "rmsprop":
-            (v,) = state
-            beta2 = h["beta2"]
-            torch._foreach_mul_(v, beta2)
-            torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
-            denom = torch._foreach_sqrt(v)
-            torch._foreach_add_(denom, h["eps"])
-            torch._foreach_addcdiv_(params, grads, denom, value=-lr)
-        else:
-            self._adam_like(params, grads, state, k)
-
-    def _adam_like(self, params, grads, state, k: int) -> None:
-        h = self.hyper
-        beta1, beta2, eps = h["beta1"], h["beta2"], h["eps"]
-        m, v = state[0], state[1]
-        torch._foreach_mul_(m, beta1)
-        torch._foreach_add_(m, grads, alpha=1 - beta1)
-        torch._foreach_mul_(v, beta2)
-        if self.name == "adabelief":
-            diff = torch._foreach_sub(grads, m)
-            torch._foreach_addcmul_(v, diff, diff, value=1 - beta2)
-            torch._foreach_add_(v, eps)
-            second = v
-        else:
-            torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
-            second = v
-            if self.name == "amsgrad":
-                vmax = state[2]
-                torch._foreach_maximum_(vmax, v)
-                second = vmax
-        bias1 = 1 - beta1**k
-        bias2_sqrt = math.sqrt(1 - beta2**k)
-        denom = torch._foreach_sqrt(second)
-        torch._foreach_div_(denom, bias2_sqrt)
-        torch._foreach_add_(denom, eps)
-        torch._foreach_addcdiv_(params, m, denom, value=-self.lr / bias1)
+        self.spec.step(params, grads, state, k, self.lr, self.hyper)
 
 
 def optimizer(name: str, lr: float, **hyper: float) -> BatchedOptimizer:
     r"""The batched optimizer ``name`` with learning rate :math:`\alpha` = ``lr`` > 0.
 
-    ``name`` is one of :data:`OPTIMIZERS`; ``hyper`` overrides :data:`DEFAULTS` (``beta`` for
-    momentum and Nesterov; ``beta1``, ``beta2``, ``eps`` for the Adam type; RMSProp takes
-    ``beta2`` and ``eps``).
+    ``name`` is one of :data:`OPTIMIZERS`; ``hyper`` overrides its defaults
+    (:data:`DEFAULTS`: ``beta`` for momentum and Nesterov; ``beta1``, ``beta2``, ``eps`` for
+    the Adam type; RMSProp takes ``beta2`` and ``eps``), each checked against its range.
 
     >>> optimizer("adam", 1e-3).hyper["beta2"]
     0.999
     """
-    _check_name(name)
-    check_lr(lr)
-    return BatchedOptimizer(name, float(lr), resolve_hyper(name, hyper))
+    declared = spec(name)
+    return BatchedOptimizer(name, check_lr(lr), declared.resolve(hyper))
 
 
 def check_lr(lr: object, argument: str = "lr") -> float:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .optimizers import resolve_hyper
 from .problems import init_modules
+from .registry import spec
 from .sampling import CHUNK, draw_indices
 from .targets import parse_target
 from .workloads import Workload
@@ -20,18 +20,14 @@ __all__ = ["torch_optimizer", "plain_steps_to_target"]
 
 
 def torch_optimizer(name: str, params, lr: float, **hyper: float) -> torch.optim.Optimizer:
-    """The ``torch.optim`` optimizer the engine's ``name`` reproduces (no AdaBelief in torch)."""
-    h = resolve_hyper(name, hyper)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    if name in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=h["beta"], nesterov=name == "nesterov")
-    if name in ("adam", "amsgrad"):
-        betas = (h["beta1"], h["beta2"])
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=h["eps"], amsgrad=name == "amsgrad")
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=h["beta2"], eps=h["eps"])
-    raise ValueError(f"optimizer={name!r} has no torch.optim counterpart")
+    """The ``torch.optim`` optimizer the engine's ``name`` reproduces: its registered
+    ``torch_factory`` (AdaBelief has none: torch has no AdaBelief)."""
+    declared = spec(name)
+    if declared.torch_factory is None:
+        raise ValueError(
+            f"optimizer must have a torch.optim counterpart (a torch_factory), got {name!r}"
+        )
+    return declared.torch_factory(params, lr, declared.resolve(hyper))
 
 
 def _full_measure(model: nn.Module, wl: Workload, measure: str) -> float:

@@ -38,7 +38,8 @@ from tqdm.auto import tqdm
 from ..environment import show_progress
 from .cluster import as_executor, worker_device, worker_name
 from .engine import check_int, check_seeds, measure_steps, resolve_device
-from .optimizers import DEFAULTS, check_lr, resolve_hyper
+from .optimizers import check_lr
+from .registry import OptimizerSpec, hyper_names, spec
 from .store import (
     DamagedCellError,
     cell_path,
@@ -56,7 +57,6 @@ __all__ = ["sweep", "cell_task", "RESULT_VERSION"]
 #: The ``version`` in every cell's key: bumped when a change to the engine changes results
 #: (old cells are then not reused). The file format is :data:`~.store.FORMAT_VERSION`.
 RESULT_VERSION = 1
-_HYPER_COLUMNS = ("beta", "beta1", "beta2", "eps")
 
 
 def _as_list(value: Any, argument: str) -> list:
@@ -68,6 +68,8 @@ def _as_list(value: Any, argument: str) -> list:
 
 
 def _lr_grid(lr: Any, optimizers: list[str]) -> dict[str, list[float]]:
+    if lr is None:
+        return {o: list(spec(o).rates.values) for o in optimizers}
     if isinstance(lr, Mapping):
         missing = [o for o in optimizers if o not in lr]
         if missing:
@@ -77,11 +79,12 @@ def _lr_grid(lr: Any, optimizers: list[str]) -> dict[str, list[float]]:
     return {o: values for o in optimizers}
 
 
-def _hyper_grid(name: str, hyper: Mapping[str, Any]) -> list[dict[str, float]]:
-    mine = {k: _as_list(v, k) for k, v in hyper.items() if k in DEFAULTS[name]}
+def _hyper_grid(declared: OptimizerSpec, hyper: Mapping[str, Any]) -> list[dict[str, float]]:
+    """Every combination of the values in ``hyper`` that the optimizer takes, resolved."""
+    mine = {k: _as_list(v, k) for k, v in hyper.items() if k in declared.hyper}
     keys = sorted(mine)
     return [
-        resolve_hyper(name, dict(zip(keys, combo, strict=True)))
+        declared.resolve(dict(zip(keys, combo, strict=True)))
         for combo in itertools.product(*(mine[k] for k in keys))
     ]
 
@@ -145,14 +148,14 @@ def cell_task(
     return record, True
 
 
-def _rows(record: dict, cached: bool) -> list[dict]:
+def _rows(record: dict, cached: bool, hyper_columns: Sequence[str]) -> list[dict]:
     key = record["key"]
     common = {
         "workload": key["workload_name"],
         "optimizer": key["optimizer"],
         "batch_size": key["batch_size"],
         "lr": key["lr"],
-        **{h: key["hyper"].get(h, math.nan) for h in _HYPER_COLUMNS},
+        **{h: key["hyper"].get(h, math.nan) for h in hyper_columns},
         "target": key["target"],
         "max_steps": key["max_steps"],
         "check_every": record["check_every"],
@@ -167,12 +170,8 @@ def _rows(record: dict, cached: bool) -> list[dict]:
     ]
 
 
-_COLUMNS = [
-    "workload",
-    "optimizer",
-    "batch_size",
-    "lr",
-    *_HYPER_COLUMNS,
+_KEY_COLUMNS = ["workload", "optimizer", "batch_size", "lr"]
+_RUN_COLUMNS = [
     "seed",
     "steps",
     "reached",
@@ -192,7 +191,7 @@ def sweep(
     optimizers: str | Sequence[str],
     batch_sizes: int | Sequence[int],
     *,
-    lr: float | Sequence[float] | Mapping[str, float | Sequence[float]],
+    lr: float | Sequence[float] | Mapping[str, float | Sequence[float]] | None = None,
     seeds: Sequence[int] | int,
     target: str | None,
     max_steps: int,
@@ -206,10 +205,12 @@ def sweep(
 ) -> pd.DataFrame:
     r"""Steps to ``target`` for every optimizer x batch size x learning rate, one row per seed.
 
-    ``lr``: a number, a list (a grid: one cell per value) or a dict optimizer -> number or
-    list. ``hyper`` (``beta``, ``beta1``, ``beta2``, ``eps``; a number or a list) applies to
-    the optimizers that take it; those not given take the defaults
-    (:data:`~batchsteps.train.optimizers.DEFAULTS`), recorded in the result. ``store``: a
+    ``optimizers``: registered names (:data:`~batchsteps.train.OPTIMIZERS`). ``lr``: a number,
+    a list (a grid: one cell per value), a dict optimizer -> number or list, or ``None``: each
+    optimizer's registered grid (``spec(o).rates``). ``hyper`` (``beta``, ``beta1``, ``beta2``,
+    ``eps``, or a registered optimizer's own; a number or a list) applies to the optimizers
+    that take it; those not given take the defaults (:data:`~batchsteps.train.DEFAULTS`),
+    recorded in the result. ``store``: a
     folder where each finished cell is written atomically as JSON; a rerun reads finished
     cells and computes only the rest; it may be shared by concurrent sweeps and workers
     (first writer of a cell wins; see the module's docstring). A damaged cell is moved aside
@@ -236,16 +237,17 @@ def sweep(
     ``None`` is CUDA if present, else CPU, in this process, and ``"auto"`` with an executor;
     or any torch device, the same for every worker.
 
-    Returns a DataFrame with columns workload, optimizer, batch_size, lr, beta, beta1, beta2,
-    eps, seed, steps (-1 where not reached), reached, reason, target, max_steps, check_every,
-    wall_time (seconds for the whole cell), device, worker (who computed the cell), cached
+    Returns a DataFrame with columns workload, optimizer, batch_size, lr, one per
+    hyperparameter of the registered optimizers (:func:`~batchsteps.train.hyper_names`: beta,
+    beta1, beta2, eps for the built-in ones; ``nan`` where an optimizer has none), seed,
+    steps (-1 where not reached), reached, reason, target, max_steps, check_every, wall_time
+    (seconds for the whole cell), device, worker (who computed the cell), cached
     (read from the store, not computed by this call). Whichever executor ran it, the frame is
     the same apart from the provenance columns wall_time, device, worker and cached.
     """
     wl = _workload(workload)
     opts = [o for o in _as_list(optimizers, "optimizers")]
-    for o in opts:
-        resolve_hyper(o, {})  # validates the name
+    declared = {o: spec(o) for o in opts}  # validates the names
     sizes = [check_int(b, "batch_sizes[i]") for b in _as_list(batch_sizes, "batch_sizes")]
     lrs = _lr_grid(lr, opts)
     seeds = check_seeds(seeds)
@@ -254,7 +256,7 @@ def sweep(
     if check_every is not None:
         check_every = check_int(check_every, "check_every")
     for k in hyper:
-        if not any(k in DEFAULTS[o] for o in opts):
+        if not any(k in d.hyper for d in declared.values()):
             raise TypeError(f"sweep got unexpected keyword {k!r}: no optimizer in {opts} takes it")
     pool = as_executor(executor)
     if device != "auto" and (device is not None or pool is None):
@@ -269,7 +271,7 @@ def sweep(
     for o in opts:
         for b in sizes:
             for rate in lrs[o]:
-                for h in _hyper_grid(o, hyper):
+                for h in _hyper_grid(declared[o], hyper):
                     cells.append(
                         {
                             "version": RESULT_VERSION,
@@ -355,8 +357,9 @@ def sweep(
             future.cancel()  # those not started; a running one still commits its cell
         warnings.warn(_interrupted(cells, records, folder), stacklevel=2)
         raise
-    rows = [row for rec, cached in records for row in _rows(rec, cached)]
-    return pd.DataFrame(rows, columns=_COLUMNS)
+    columns = hyper_names()
+    rows = [row for rec, cached in records for row in _rows(rec, cached, columns)]
+    return pd.DataFrame(rows, columns=[*_KEY_COLUMNS, *columns, *_RUN_COLUMNS])
 
 
 def _interrupted(cells: list[dict], records: list, folder: Path | None) -> str:

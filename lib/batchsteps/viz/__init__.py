@@ -1,6 +1,6 @@
 """Figures and explorers, by what they show.
 
-- ``style``: the house style (a colour and marker per optimizer, log-2 batch axes) and
+- ``style``: the house style (each optimizer's registered colour and marker, log-2 batch axes) and
   :func:`new_figure`, the one way every figure here is made;
 - ``bounds``: the theory's K(b) and N(b), bounds compared, the two rate regimes, momentum;
 - ``curves``: measured steps against batch size with the fitted laws, the linearisation;
@@ -49,6 +49,7 @@ from .panels import BoundPanel, bound_panel
 from .rates import plot_rate_sweep, plot_rate_tuning, plot_tuning
 from .sections import measured_section
 from .style import (
+    BOUND_STYLES,
     OPTIMIZER_STYLES,
     SeriesStyle,
     batch_axis,
@@ -62,6 +63,7 @@ from .style import (
 __all__ = [
     # style and the figure factory
     "OPTIMIZER_STYLES",
+    "BOUND_STYLES",
     "SeriesStyle",
     "batch_axis",
     "mark_batch",

@@ -1,7 +1,10 @@
 """The house matplotlib style and the one way to make a figure.
 
 Colours are the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies),
-and every optimizer also has its own marker, so no figure relies on colour alone. Figures are
+and every optimizer also has its own marker, so no figure relies on colour alone. An
+optimizer's colour, marker and label are part of its declaration in the registry
+(:func:`batchsteps.train.spec`); this module keeps the styles of the bounds that are no
+optimizer's own. Figures are
 drawn on an opaque white face, which reads the same in the book's light and dark themes.
 
 Every plotting function of :mod:`batchsteps.viz` gets its figure from :func:`new_figure`: the
@@ -11,7 +14,7 @@ it is displayed or glued, once, and never piles up in ``plt.get_fignums()``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,8 @@ import matplotlib.ticker as mticker
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from ..train import OPTIMIZERS, spec
 
 
 @dataclass(frozen=True)
@@ -33,18 +38,33 @@ class SeriesStyle:
     linestyle: str = "-"
 
 
-OPTIMIZER_STYLES: dict[str, SeriesStyle] = {
-    "sgd": SeriesStyle("SGD", "#0072B2", "o", "-"),
-    "momentum": SeriesStyle("Momentum", "#D55E00", "s", "--"),
-    "nesterov": SeriesStyle("Nesterov", "#CC79A7", "D", "-."),
-    "adam": SeriesStyle("Adam", "#009E73", "^", ":"),
-    "amsgrad": SeriesStyle("AMSGrad", "#56B4E9", "v", "-"),
-    "rmsprop": SeriesStyle("RMSProp", "#E69F00", "P", "--"),
-    "adabelief": SeriesStyle("AdaBelief", "#7A5C00", "X", "-."),
+BOUND_STYLES: dict[str, SeriesStyle] = {
     # RMSProp again, under the smoothness bound on E||grad f||^2: its colour, its own marker
-    "rmsprop-smooth": SeriesStyle("RMSProp (smooth)", "#E69F00", "p", ":"),
+    "rmsprop-smooth": SeriesStyle("RMSProp (smooth)", spec("rmsprop").style.color, "p", ":"),
 }
-"""The house style of each optimizer and each bound of ``batchsteps.theory.names()``."""
+"""The house style of each bound of ``batchsteps.theory.names()`` that no optimizer owns."""
+
+
+class _HouseStyles(Mapping[str, SeriesStyle]):
+    """name -> style: each registered optimizer's, from its declaration, then the bounds'."""
+
+    def __getitem__(self, name: str) -> SeriesStyle:
+        if name in OPTIMIZERS:
+            declared = OPTIMIZERS[name]
+            look = declared.style
+            return SeriesStyle(declared.label, look.color, look.marker, look.linestyle)
+        return BOUND_STYLES[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(OPTIMIZERS), **dict.fromkeys(BOUND_STYLES)})
+
+    def __len__(self) -> int:
+        return len(set(OPTIMIZERS) | set(BOUND_STYLES))
+
+
+OPTIMIZER_STYLES: Mapping[str, SeriesStyle] = _HouseStyles()
+"""The house style of each registered optimizer (read from the registry, so it follows
+:func:`batchsteps.train.register`) and of each bound in :data:`BOUND_STYLES`."""
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 """Okabe-Ito colours in order, for series that are not optimizers (batch sizes, targets)."""
