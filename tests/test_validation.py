@@ -252,6 +252,16 @@ def test_real_array():
         v.real_array("b", [1, 0], low=0, low_open=True)
 
 
+def test_real_array_of_any_shape():
+    assert v.real_array("b", 4, ndim=None, low=0, low_open=True).shape == ()
+    assert v.real_array("b", [[1, 2]], ndim=None).shape == (1, 2)
+    message = r"^b must be a finite real number > 0 or an array of them, got \[1, -1\]$"
+    with pytest.raises(ValueError, match=message):
+        v.real_array("b", [1, -1], ndim=None, low=0, low_open=True)
+    with pytest.raises(TypeError, match=r"^b must be a real number or an array of them, got 'x'"):
+        v.real_array("b", "x", ndim=None, finite=False)
+
+
 def test_bool_array():
     assert v.bool_array("r", [True, False], size=2).tolist() == [True, False]
     with pytest.raises(

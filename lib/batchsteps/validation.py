@@ -252,24 +252,30 @@ def real_array(
     name: str,
     value: object,
     *,
-    ndim: int = 1,
+    ndim: int | None = 1,
     min_size: int = 1,
     low: float | None = None,
     low_open: bool = False,
     finite: bool = True,
 ) -> np.ndarray:
-    """``value`` as a float array of ``ndim`` dimensions and at least ``min_size`` entries,
-    every entry real (not bool), finite unless ``finite=False`` and above ``low`` when given."""
+    """``value`` as a float array of ``ndim`` dimensions (any, a number included, when
+    ``None``) and at least ``min_size`` entries, every entry real (not bool), finite unless
+    ``finite=False`` and above ``low`` when given."""
     bounds = interval(low, low_open=low_open)
     finite_word = "finite " if finite else ""
-    allowed = f"a {ndim}-d array of {finite_word}real numbers {bounds}".rstrip()
+    if ndim is None:
+        allowed = " ".join(
+            filter(None, (f"a {finite_word}real number", bounds, "or an array of them"))
+        )
+    else:
+        allowed = f"a {ndim}-d array of {finite_word}real numbers {bounds}".rstrip()
     try:
         array = np.asarray(value)
     except (TypeError, ValueError):
         raise type_error(name, value, allowed) from None
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
         raise type_error(name, value, allowed)
-    if array.ndim != ndim:
+    if ndim is not None and array.ndim != ndim:
         raise value_error(name, value, f"{allowed} (shape {array.shape} has {array.ndim}-d)")
     if array.size < min_size:
         raise value_error(name, value, f"{allowed} with at least {_entries(min_size)}")

@@ -137,16 +137,18 @@ def test_resolve_law_accepts_objects_and_names_only():
     assert resolve_law(law) is law
     with pytest.raises(TypeError, match="is a class"):
         resolve_law(ConstantRateLaw)
-    with pytest.raises(ValueError, match="law='linear'.*'constant_lr'"):
+    with pytest.raises(
+        ValueError, match="law must be one of 'constant_lr', 'tuned_lr', got 'linear'"
+    ):
         resolve_law("linear")
 
 
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"min_steps": 1.0}, "lacks"),
-        ([1.0, 2.0, 3.0], "has 3 entries"),
-        ({"min_steps": 1.0, "min_batch": -1.0}, "positive"),
+        ({"min_steps": 1.0}, r"params must be a mapping with .*'min_batch'\], got \{'min_steps'"),
+        ([1.0, 2.0, 3.0], r"params must be one value per parameter .*, got \[1.0, 2.0, 3.0\]"),
+        ({"min_steps": 1.0, "min_batch": -1.0}, r"params must be .* > 0, got \[1.0, -1.0\]"),
     ],
 )
 def test_parameters_are_checked(params, match):

@@ -53,13 +53,13 @@ def test_a_trace_collects_estimates_by_step_and_tabulates_them():
 
 
 def test_from_norms_rejects_bad_arrays_and_arguments():
-    with pytest.raises(ValueError, match="1-d of one length"):
-        noise_scale_from_norms([1.0, 2.0], [1.0], 1, 2)
-    with pytest.raises(ValueError, match="must be finite"):
+    with pytest.raises(ValueError, match="must have one length, got 2 and 3"):
+        noise_scale_from_norms([1.0, 2.0], [1.0, 1.0, 1.0], 1, 2)
+    with pytest.raises(ValueError, match=r"small_norm_sq must be .* finite .*, got \[1.0, inf\]"):
         noise_scale_from_norms([1.0, float("inf")], [1.0, 1.0], 1, 2)
-    with pytest.raises(ValueError, match="small=4 must be smaller than large=4"):
+    with pytest.raises(ValueError, match="large must be an integer >= 5, got 4"):
         noise_scale_from_norms([1.0, 2.0], [1.0, 1.0], 4, 4)
-    with pytest.raises(ValueError, match="draws=1 must be >= 2"):
+    with pytest.raises(ValueError, match=r"small_norm_sq must .* at least 2 entries, got \[1.0\]"):
         noise_scale_from_norms([1.0], [1.0], 1, 2)
-    with pytest.raises(ValueError, match=r"confidence=1.0 is outside the allowed range \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"confidence must be a real number in \(0, 1\), got 1.0"):
         noise_scale_from_norms([1.0, 2.0], [1.0, 1.0], 1, 2, confidence=1.0)

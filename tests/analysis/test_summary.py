@@ -52,14 +52,14 @@ def test_per_batch_has_one_sorted_row_per_batch_size():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: median_interval([]), ValueError, "non-empty"),
+        (lambda: median_interval([]), ValueError, r"values must .* at least 1 entry, got \[\]"),
         (lambda: median_interval([1.0, np.nan]), ValueError, "finite"),
-        (lambda: median_interval(["a"]), TypeError, "values="),
-        (lambda: median_interval([1.0], level=1.2), ValueError, "level=1.2"),
-        (lambda: median_interval([1.0], level=True), TypeError, "level=True"),
+        (lambda: median_interval(["a"]), TypeError, r"values must .*, got \['a'\]"),
+        (lambda: median_interval([1.0], level=1.2), ValueError, "level must be .*, got 1.2"),
+        (lambda: median_interval([1.0], level=True), TypeError, "level must be .*, got True"),
         (lambda: per_batch([1, 2], [3.0]), ValueError, "batch_sizes has 2.*steps has 1"),
-        (lambda: per_batch([1, np.inf], [3.0, 4.0]), ValueError, "batch_sizes="),
-        (lambda: per_batch([[1, 2]], [3.0, 4.0]), ValueError, "batch_sizes="),
+        (lambda: per_batch([1, np.inf], [3.0, 4.0]), ValueError, r"batch_sizes .*, got \[1, inf\]"),
+        (lambda: per_batch([[1, 2]], [3.0, 4.0]), ValueError, r"batch_sizes .*, got \[\[1, 2\]\]"),
     ],
 )
 def test_bad_input_is_a_clear_error(call, error, match):
@@ -79,7 +79,7 @@ def test_runs_over_budget_count_as_slower_than_every_run_that_reached():
     assert survivors.loc[4.0, "median"] == 20.0  # dropping them would say 20
     most = per_batch([2.0] * 3, [5.0, -1.0, -1.0], censored=np.array([False, True, True]))
     assert most["median"].iloc[0] == np.inf
-    with pytest.raises(TypeError, match="censored="):
+    with pytest.raises(TypeError, match=r"censored must be .* booleans .*, got array\(\[0, 1"):
         per_batch(b, k, censored=over.astype(int))
-    with pytest.raises(ValueError, match="steps="):
+    with pytest.raises(ValueError, match=r"steps must be .*, got array\(\[10\., nan"):
         per_batch(b, np.where(over, np.nan, k))

@@ -60,8 +60,16 @@ def test_predicted_variance_is_sigma_sq_over_b_and_zero_at_n():
         (dict(per_sample_grads=GRADS, batch_sizes=[0]), ValueError, "batch_sizes"),
         (dict(per_sample_grads=GRADS, batch_sizes=[2.5]), TypeError, "batch_sizes"),
         (dict(per_sample_grads=GRADS, batch_sizes=[]), ValueError, "batch_sizes"),
-        (dict(per_sample_grads=GRADS, batch_sizes=[6], replacement=False), ValueError, "n=5"),
-        (dict(per_sample_grads=GRADS, batch_sizes=[1], draws=1), ValueError, "draws=1"),
+        (
+            dict(per_sample_grads=GRADS, batch_sizes=[6], replacement=False),
+            ValueError,
+            r"batch_sizes\[0\] must be an integer in \[1, 5\], got 6",
+        ),
+        (
+            dict(per_sample_grads=GRADS, batch_sizes=[1], draws=1),
+            ValueError,
+            "draws must be .*, got 1",
+        ),
         (dict(per_sample_grads=GRADS, batch_sizes=[1], draws=2.0), TypeError, "draws"),
         (dict(per_sample_grads=GRADS, batch_sizes=[1], replacement="no"), TypeError, "replacement"),
     ],

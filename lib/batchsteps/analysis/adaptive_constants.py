@@ -28,14 +28,15 @@ which need not grow with k: the run reports how often and how much it shrank.
 
 from __future__ import annotations
 
+import functools
 import math
-import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .. import validation
 from ..theory import Bound, adam
 from ..theory.symbols import BY_NAME
 
@@ -156,12 +157,12 @@ def adaptive_run(
     coordinates whose mini-batch gradient was ever non-zero, and the three terms of the
     summed one-step identity (see :class:`AdaptiveRun`).
     """
-    theta_all = _matrix("theta", theta)
+    theta_all = validation.real_array("theta", theta, ndim=2, min_size=0, finite=False)
     steps, d_total = theta_all.shape[0] - 1, theta_all.shape[1]
     if steps < 1:
-        raise ValueError(f"theta of shape {theta_all.shape} must hold at least two iterates")
+        raise validation.value_error("theta", theta, "an array of at least two iterates (rows)")
     arrays = {
-        name: _matrix(name, value)
+        name: validation.real_array(name, value, ndim=2, min_size=0, finite=False)
         for name, value in (
             ("full_grad", full_grad), ("grad", grad), ("momentum", momentum), ("precond", precond)
         )
@@ -173,10 +174,7 @@ def adaptive_run(
                 f"update of the {steps} recorded"
             )
     if isinstance(reference, str):
-        if reference not in REFERENCES:
-            raise ValueError(
-                f"reference={reference!r} is not allowed; allowed: {REFERENCES} or a flat point"
-            )
+        validation.one_of("reference", reference, REFERENCES)
         point_all = theta_all[-1] if reference == "final" else theta_all[0]
     else:
         point_all = np.asarray(reference, dtype=np.float64)
@@ -185,8 +183,7 @@ def adaptive_run(
                 f"reference of shape {point_all.shape} must be a flat vector of the model's "
                 f"{d_total} parameters"
             )
-    if not isinstance(amsgrad, bool):
-        raise TypeError(f"amsgrad={amsgrad!r} must be True or False")
+    amsgrad = validation.boolean("amsgrad", amsgrad)
     full, g_all = arrays["full_grad"], arrays["grad"]
     variational = float(((theta_all[:-1] - point_all) * full).sum(axis=1).mean())
     touched = (g_all != 0).any(axis=0)
@@ -235,9 +232,9 @@ def envelope(runs: Iterable[AdaptiveRun]) -> dict[str, float]:
     ``alpha`` and ``beta1`` must agree across runs; returns keyword values for
     ``bound("amsgrad").subs`` (add ``epsilon``).
     """
-    runs = list(runs)
-    if not runs or not all(isinstance(r, AdaptiveRun) for r in runs):
-        raise TypeError(f"runs={runs!r} must be a non-empty sequence of AdaptiveRun")
+    runs = validation.sequence_of(
+        "runs", runs, functools.partial(validation.instance, types=AdaptiveRun)
+    )
     for name in ("alpha", "beta1"):
         seen = {getattr(r, name) for r in runs}
         if len(seen) > 1:
@@ -260,29 +257,8 @@ def bound_at(bound: Bound, values: Mapping[str, float], steps: int, batch_size: 
     ``bound`` is a :class:`batchsteps.theory.Bound`; ``values`` its parameters without
     ``epsilon`` (the value of the bound does not depend on the target).
     """
-    _check_int("steps", steps, 1)
-    _check_positive("batch_size", batch_size)
+    steps = validation.integer("steps", steps, low=1)
+    batch_size = validation.positive("batch_size", batch_size)
     at = {BY_NAME[name]: float(v) for name, v in values.items()}
     A, B, C = (float(e.subs(at)) for e in (bound.A, bound.B, bound.C))
     return A / steps + B / batch_size + C
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}={value!r} must be an int >= {low}")
-    if value < low:
-        raise ValueError(f"{name}={value!r} must be an int >= {low}")
-
-
-def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}={value!r} must be a real number > 0")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}={value!r} must be a finite number > 0")
-
-
-def _matrix(name: str, value: Any) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"{name} of shape {array.shape} must be a 2-d array (steps, parameters)")
-    return array

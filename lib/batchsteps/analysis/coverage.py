@@ -17,7 +17,6 @@ gave no interval.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
@@ -25,9 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .. import validation
 from .fit import fit_steps
 from .laws import Law, resolve_law
-from .summary import check_level
 
 BATCH_SIZES = tuple(2.0**k for k in range(3, 11))
 """Default batch sizes of a simulated sweep: 8 to 1024."""
@@ -39,38 +38,6 @@ TRUTH: Mapping[str, Mapping[str, float]] = MappingProxyType(
 )
 """Default true parameters per book law: :math:`b^\\star = 12` and :math:`B_{\\mathrm{noise}} =
 64`, both inside the default batch sizes."""
-
-
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}={value!r} must be a positive real number")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name}={value!r} must be positive and finite")
-    return float(value)
-
-
-def _count(name: str, value: object, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}={value!r} must be an integer >= {least}")
-    if value < least:
-        raise ValueError(f"{name}={value!r} is outside the allowed range: an integer >= {least}")
-    return int(value)
-
-
-def _fraction(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}={value!r} must be a real number in [0, 1)")
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name}={value!r} is outside the allowed range [0, 1)")
-    return float(value)
-
-
-def _generator(seed: object) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise TypeError(f"seed={seed!r} must be a non-negative integer or a numpy Generator")
-    return np.random.default_rng(int(seed))
 
 
 def simulate_runs(
@@ -99,15 +66,12 @@ def simulate_runs(
     """
     model = resolve_law(law)
     theta = model.theta_of(params)
-    seeds = _count("seeds", seeds, 1)
-    b = np.asarray(batch_sizes, dtype=float)
-    if b.ndim != 1 or b.size < 3 or not np.all(np.isfinite(b) & (b > 0)):
-        raise ValueError(f"batch_sizes={batch_sizes!r} must be >= 3 positive finite numbers")
-    b = np.sort(b)
-    censoring = _fraction("censoring", censoring)
-    small = _positive("sigma_small", sigma_small)
-    large = _positive("sigma_large", sigma_large)
-    rng = _generator(seed)
+    seeds = validation.integer("seeds", seeds, low=1)
+    b = np.sort(validation.real_array("batch_sizes", batch_sizes, min_size=3, low=0, low_open=True))
+    censoring = validation.probability("censoring", censoring, high_open=True)
+    small = validation.positive("sigma_small", sigma_small)
+    large = validation.positive("sigma_large", sigma_large)
+    rng = validation.generator("seed", seed)
     slope = math.log(small / large) / math.log(b[-1] / b[0]) if b[-1] > b[0] else 0.0
     runs = np.repeat(b, seeds)
     sigma = small * (runs / b[0]) ** (-slope)
@@ -163,17 +127,21 @@ def coverage_table(
     >>> table[["parameter", "replications"]].to_numpy().tolist()
     [['min_steps', 5], ['noise_scale', 5], ['critical_batch', 5]]
     """
-    seeds = [_count("seeds", s, 1) for s in seeds]
-    censoring = [_fraction("censoring", c) for c in censoring]
+    seeds = validation.sequence_of("seeds", seeds, lambda n, s: validation.integer(n, s, low=1))
+    censoring = validation.sequence_of(
+        "censoring", censoring, lambda n, c: validation.probability(n, c, high_open=True)
+    )
     models = [resolve_law(law) for law in laws]
     truth = TRUTH if truth is None else truth
-    replications = _count("replications", replications, 1)
-    level = check_level(level)
-    rng = _generator(seed)
+    replications = validation.integer("replications", replications, low=1)
+    level = validation.probability("level", level, low_open=True, high_open=True)
+    rng = validation.generator("seed", seed)
     rows = []
     for model in models:
         if model.name not in truth:
-            raise ValueError(f"truth has no parameters for law {model.name!r}; give truth=")
+            raise validation.value_error(
+                "truth", truth, f"a mapping law -> parameters, with {model.name!r}"
+            )
         params = dict(truth[model.name])
         targets = {**params, "critical_batch": model.critical_batch(params)}
         for n_seeds in seeds:

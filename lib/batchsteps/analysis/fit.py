@@ -55,7 +55,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -65,8 +64,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from .. import validation
 from .laws import LAW_OBJECTS, Law, resolve_law, weighted_line
-from .summary import check_level, per_batch
+from .summary import per_batch
 
 LAWS = tuple(LAW_OBJECTS)
 PARAMETERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -326,7 +326,11 @@ class Fit:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise band of the curves :math:`K(b)` of the parameter ``draws`` at ``level``
         (default: the fit's); arrays of ``nan`` without draws."""
-        level = self.level if level is None else check_level(level)
+        level = (
+            self.level
+            if level is None
+            else validation.probability("level", level, low_open=True, high_open=True)
+        )
         batch = np.atleast_1d(_checked_positive("b", b))
         first = self.draws[self.model.parameters[0]]
         if first.size == 0:
@@ -343,7 +347,11 @@ class Fit:
         """The fitted statistic measured per batch size: :func:`per_batch` of the runs that
         reached and of those over budget (slower than all that reached), at ``level``
         (default: the fit's). Diverged and excluded runs are not in it (see ``counts``)."""
-        level = self.level if level is None else check_level(level)
+        level = (
+            self.level
+            if level is None
+            else validation.probability("level", level, low_open=True, high_open=True)
+        )
         b = np.concatenate([self.batch_sizes, self.censored_batch_sizes])
         k = np.concatenate([self.steps, self.censored_steps])
         over = np.concatenate([np.zeros(self.n_points, bool), np.ones(self.n_censored, bool)])
@@ -376,43 +384,8 @@ class Fit:
 # Validation
 
 
-def _numeric_array(name: str, values: object) -> np.ndarray:
-    array = np.asarray(values)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name}={values!r} must be an array of real numbers")
-    if array.ndim != 1:
-        raise ValueError(f"{name}={values!r} must be one-dimensional, not of shape {array.shape}")
-    return array.astype(float)
-
-
 def _checked_positive(name: str, values: object) -> np.ndarray:
-    array = np.asarray(values)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name}={values!r} must be a positive real number or array of them")
-    array = array.astype(float)
-    if not np.all(np.isfinite(array) & (array > 0)):
-        raise ValueError(f"{name}={values!r} must be positive and finite")
-    return array
-
-
-def _check_boot(n_boot: object, seed: object) -> tuple[int, np.random.Generator]:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral):
-        raise TypeError(f"n_boot={n_boot!r} must be an integer >= 0")
-    if n_boot < 0:
-        raise ValueError(f"n_boot={n_boot!r} is outside the allowed range: an integer >= 0")
-    if isinstance(seed, np.random.Generator):
-        return int(n_boot), seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise TypeError(f"seed={seed!r} must be a non-negative integer or a numpy Generator")
-    return int(n_boot), np.random.default_rng(int(seed))
-
-
-def _check_noise(noise: object) -> str:
-    if not isinstance(noise, str):
-        raise TypeError(f"noise={noise!r} must be a string: one of {', '.join(NOISE_MODELS)}")
-    if noise not in NOISE_MODELS:
-        raise ValueError(f"noise={noise!r} is not known; allowed: {', '.join(NOISE_MODELS)}")
-    return noise
+    return validation.real_array(name, values, ndim=None, low=0, low_open=True)
 
 
 def _statuses(
@@ -425,65 +398,52 @@ def _statuses(
         )
     budget = np.full(n, np.nan)
     if max_steps is not None:
-        array = np.asarray(max_steps)
-        if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-            raise TypeError(f"max_steps={max_steps!r} must be a positive number or array of them")
+        array = _checked_positive("max_steps", max_steps)
         if array.ndim > 1 or (array.ndim == 1 and array.size != n):
-            raise ValueError(
-                f"max_steps={max_steps!r} must be one number or one per run ({n} runs)"
-            )
-        budget = np.broadcast_to(array.astype(float), (n,)).copy()
-        if not np.all(np.isfinite(budget) & (budget > 0)):
-            raise ValueError(f"max_steps={max_steps!r} must be positive and finite")
+            raise validation.value_error("max_steps", max_steps, f"one number or one per run ({n})")
+        budget = np.broadcast_to(array, (n,)).copy()
     if status is not None:
-        labels = np.asarray(status, dtype=object)
-        if labels.shape != (n,):
-            raise ValueError(f"status has shape {labels.shape}; it needs one entry per run ({n})")
-        unknown = sorted({str(s) for s in labels if s not in STATUSES})
-        if unknown:
-            raise ValueError(f"status has {unknown}; allowed: {', '.join(map(repr, STATUSES))}")
-        labels = labels.astype(str)
+        labels = validation.sequence_of(
+            "status", status, lambda name, s: validation.one_of(name, s, STATUSES), min_size=0
+        )
+        if len(labels) != n:
+            raise validation.value_error(
+                "status", status, f"a sequence of {n} entries (one per run)"
+            )
+        labels = np.array(labels, dtype=str).reshape(n)
         if np.any((labels == "budget") & np.isnan(budget)):
-            raise ValueError(
-                "status has 'budget' runs but max_steps=None: give the step budget they ran out "
-                "of (one number or one per run)"
+            raise validation.value_error(
+                "max_steps", max_steps, "the step budget that the 'budget' runs ran out of"
             )
         return labels, budget
     if reached is None:
         return np.full(n, "reached"), budget
-    mask = np.asarray(reached)
-    if mask.dtype != bool:
-        raise TypeError(f"reached={reached!r} must be an array of booleans")
-    if mask.shape != (n,):
-        raise ValueError(
-            f"reached has shape {mask.shape} but batch_sizes has ({n},); they must match"
-        )
+    mask = validation.bool_array("reached", reached, size=n)
     missed = "budget" if max_steps is not None else "excluded"
     return np.where(mask, "reached", missed), budget
 
 
 def _runs(batch_sizes: object, steps: object, status: np.ndarray) -> tuple[np.ndarray, ...]:
-    b = _numeric_array("batch_sizes", batch_sizes)
-    k = _numeric_array("steps", steps)
+    b = validation.real_array("batch_sizes", batch_sizes, min_size=0, finite=False)
+    k = validation.real_array("steps", steps, min_size=0, finite=False)
     if b.size != k.size:
         raise ValueError(
             f"batch_sizes has {b.size} entries but steps has {k.size}; they must be equal"
         )
     bad = ~(np.isfinite(b) & (b > 0))
     if bad.any():
-        raise ValueError(
-            f"batch_sizes={b[bad][:5].tolist()} (at positions {np.flatnonzero(bad)[:5].tolist()}) "
-            "must be positive and finite"
-        )
-    mask = status == "reached"
-    bad = mask & ~(np.isfinite(k) & (k > 0))
+        at = np.flatnonzero(bad)[:5].tolist()
+        allowed = f"finite real numbers > 0 (not so at positions {at})"
+        raise validation.value_error("batch_sizes", b[bad][:5].tolist(), allowed)
+    bad = (status == "reached") & ~(np.isfinite(k) & (k > 0))
     if bad.any():
-        raise ValueError(
-            f"steps={k[bad][:5].tolist()} (at positions {np.flatnonzero(bad)[:5].tolist()}) must "
-            "be positive and finite; mark runs that did not reach the target with "
-            "reached=False (steps_to_target gives -1 for them: pass reached=steps > 0) or with "
-            "status='budget'/'diverged'"
+        at = np.flatnonzero(bad)[:5].tolist()
+        allowed = (
+            f"finite real numbers > 0 (not so at positions {at}; mark runs that did not reach "
+            "the target with reached=False (steps_to_target gives -1 for them: pass "
+            "reached=steps > 0) or with status='budget'/'diverged')"
         )
+        raise validation.value_error("steps", k[bad][:5].tolist(), allowed)
     return b, k
 
 
@@ -798,14 +758,8 @@ def _fit_frame(
     n_boot: int, rng: np.random.Generator,
 ) -> dict:  # fmt: skip
     keys = [by] if isinstance(by, str) else list(by)
-    missing = [c for c in (*keys, *_SWEEP_COLUMNS) if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"frame lacks the column(s) {', '.join(map(repr, missing))}; a sweep frame has "
-            f"{', '.join(map(repr, (*keys, *_SWEEP_COLUMNS)))} (columns: {list(frame.columns)})"
-        )
-    if frame["reached"].dtype != bool:
-        raise TypeError(f"frame column 'reached' has dtype {frame['reached'].dtype}; need bool")
+    validation.columns("frame", frame, (*keys, *_SWEEP_COLUMNS))
+    validation.bool_array("frame['reached']", frame["reached"])
     if "seed" in frame.columns:
         duplicated = frame.duplicated([*keys, "batch_size", "seed"])
         if duplicated.any():
@@ -960,9 +914,10 @@ def fit_steps(
     (8.0, 1000.0, 16.0)
     """
     model = resolve_law(law)
-    noise = _check_noise(noise)
-    level = check_level(level)
-    n_boot, rng = _check_boot(n_boot, seed)
+    noise = validation.one_of("noise", noise, NOISE_MODELS)
+    level = validation.probability("level", level, low_open=True, high_open=True)
+    n_boot = validation.integer("n_boot", n_boot, low=0)
+    rng = validation.generator("seed", seed)
     if isinstance(batch_sizes, pd.DataFrame):
         given = {"steps": steps, "reached": reached, "status": status, "max_steps": max_steps}
         if any(v is not None for v in given.values()):
@@ -970,13 +925,11 @@ def fit_steps(
                 "steps, reached, status and max_steps must be None when batch_sizes is a sweep "
                 f"DataFrame (got {given!r}): the frame's columns are used"
             )
-        if not isinstance(by, str) and not (
-            isinstance(by, Sequence) and by and all(isinstance(c, str) for c in by)
-        ):
-            raise TypeError(f"by={by!r} must be a column name or a non-empty list of them")
+        if not isinstance(by, str):
+            validation.sequence_of("by", by, validation.string)
         return _fit_frame(batch_sizes, model, by, noise, level, n_boot, rng)
     if steps is None:
-        raise ValueError("steps=None: give the measured steps, one per entry of batch_sizes")
+        raise validation.value_error("steps", steps, "the measured steps, one per batch size")
     labels, budget = _statuses(np.size(batch_sizes), reached, status, max_steps)
     b, k = _runs(batch_sizes, steps, labels)
     _check_enough(model, b, labels)
@@ -990,12 +943,8 @@ def compare_laws(fits: Mapping[str, Fit]) -> pd.DataFrame:
 
     The fits must share their runs (``ValueError`` otherwise).
     """
-    if not isinstance(fits, Mapping) or not fits:
-        raise TypeError(f"fits={fits!r} must be a non-empty mapping from a name to a Fit")
-    items = list(fits.items())
-    for name, fit in items:
-        if not isinstance(fit, Fit):
-            raise TypeError(f"fits[{name!r}]={fit!r} must be a Fit")
+    fit_of = functools.partial(validation.instance, types=Fit)
+    items = list(validation.mapping_of("fits", fits, fit_of, what="a mapping name -> Fit").items())
     reference = items[0][1]
     for name, fit in items[1:]:
         same = all(

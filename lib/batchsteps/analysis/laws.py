@@ -35,6 +35,8 @@ from typing import ClassVar
 import numpy as np
 from scipy import optimize
 
+from .. import validation
+
 _FD_STEP = 1e-6  # relative step of the default central-difference gradient
 _EDGE = 1e-6  # a coordinate this close to a bound (share of the range) is on it
 _INNER = 1e-9  # starting values keep this fraction of the search range away from its bounds
@@ -131,24 +133,16 @@ class Law(abc.ABC):
     def values_of(self, params: ParamsLike) -> np.ndarray:
         """The parameters in order, from a mapping by name or a sequence; positive, finite."""
         if isinstance(params, Mapping):
-            missing = [n for n in self.parameters if n not in params]
-            if missing:
-                raise ValueError(
-                    f"params={dict(params)!r} lacks {missing}; {self.name} has parameters "
-                    f"{list(self.parameters)}"
-                )
+            if any(n not in params for n in self.parameters):
+                allowed = f"a mapping with {self.name}'s parameters {list(self.parameters)}"
+                raise validation.value_error("params", dict(params), allowed)
             values = [params[n] for n in self.parameters]
         else:
             values = list(params)
             if len(values) != len(self.parameters):
-                raise ValueError(
-                    f"params={params!r} has {len(values)} entries; {self.name} has parameters "
-                    f"{list(self.parameters)}"
-                )
-        array = np.asarray(values, dtype=float)
-        if not np.all(np.isfinite(array) & (array > 0)):
-            raise ValueError(f"params={params!r} must be positive and finite")
-        return array
+                allowed = f"one value per parameter of {self.name}, {list(self.parameters)}"
+                raise validation.value_error("params", params, allowed)
+        return validation.real_array("params", values, low=0, low_open=True)
 
     def theta_of(self, params: ParamsLike) -> np.ndarray:
         r""":math:`\theta = \log p` from a mapping by name or a sequence in order."""
@@ -398,9 +392,6 @@ def resolve_law(law: object) -> Law:
         return law
     if isinstance(law, type) and issubclass(law, Law):
         raise TypeError(f"law={law!r} is a class; pass an instance, e.g. law={law.__name__}()")
-    if isinstance(law, str) and law in LAW_OBJECTS:
-        return LAW_OBJECTS[law]
-    raise ValueError(
-        f"law={law!r} is not known; allowed: a Law object or one of "
-        f"{', '.join(map(repr, LAW_OBJECTS))}"
-    )
+    if not isinstance(law, str):
+        raise validation.type_error("law", law, f"a Law object or one of {list(LAW_OBJECTS)}")
+    return LAW_OBJECTS[validation.one_of("law", law, LAW_OBJECTS)]

@@ -17,13 +17,14 @@ engine run :class:`~batchsteps.train.NoiseRecorder`); here they become estimates
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from .. import validation
 
 
 def _interval(value: float, spread: float) -> tuple[float, float]:
@@ -84,27 +85,6 @@ class NoiseScale:
         return (self.small_norm_sq - self.large_norm_sq) / (1 / self.small - 1 / self.large)
 
 
-def _check_sizes(small: object, large: object, draws: object) -> tuple[int, int, int]:
-    for name, value in (("small", small), ("large", large), ("draws", draws)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name}={value!r} must be an integer")
-    if small < 1:
-        raise ValueError(f"small={small!r} must be >= 1")
-    if large <= small:
-        raise ValueError(f"small={small!r} must be smaller than large={large!r}")
-    if draws < 2:
-        raise ValueError(f"draws={draws!r} must be >= 2 (an interval needs two draws)")
-    return int(small), int(large), int(draws)
-
-
-def _check_confidence(confidence: object) -> float:
-    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
-        raise TypeError(f"confidence={confidence!r} must be a real number in (0, 1)")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence={confidence!r} is outside the allowed range (0, 1)")
-    return float(confidence)
-
-
 def noise_scale_from_norms(
     small_norm_sq: Sequence[float] | np.ndarray,
     large_norm_sq: Sequence[float] | np.ndarray,
@@ -125,17 +105,17 @@ def noise_scale_from_norms(
     >>> round(r.grad_norm_sq, 3), round(r.trace_sigma, 3)
     (0.989, 2.111)
     """
-    x = np.asarray(small_norm_sq, dtype=float)
-    y = np.asarray(large_norm_sq, dtype=float)
-    if x.ndim != 1 or x.shape != y.shape:
+    # non-finite norms: did training diverge?
+    x = validation.real_array("small_norm_sq", small_norm_sq, min_size=2)
+    y = validation.real_array("large_norm_sq", large_norm_sq, min_size=2)
+    if x.shape != y.shape:
         raise ValueError(
-            f"small_norm_sq and large_norm_sq must be 1-d of one length, got shapes "
-            f"{x.shape} and {y.shape}"
+            f"small_norm_sq and large_norm_sq must have one length, got {x.size} and {y.size}"
         )
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise ValueError("small_norm_sq and large_norm_sq must be finite (did training diverge?)")
-    small, large, draws = _check_sizes(small, large, x.size)
-    confidence = _check_confidence(confidence)
+    small = validation.integer("small", small, low=1)
+    large = validation.integer("large", large, low=small + 1)
+    draws = x.size
+    confidence = validation.probability("confidence", confidence, low_open=True, high_open=True)
     grads = (large * y - small * x) / (large - small)
     traces = (x - y) / (1 / small - 1 / large)
     g_mean, s_mean = float(grads.mean()), float(traces.mean())

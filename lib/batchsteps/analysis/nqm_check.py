@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import validation
 from ..theory import nqm
 
 #: The criterion of :meth:`EngineCheck.agrees`: the least share of :math:`|z_k| \le 2` ...
@@ -106,9 +107,8 @@ class EngineCheck:
         """
         sizes = np.asarray(batch_sizes, dtype=int)
         if len(runs) != sizes.size or not runs:
-            raise ValueError(
-                f"runs holds {len(runs)} arrays; allowed: one per batch size ({sizes.size})"
-            )
+            allowed = f"one array per batch size ({sizes.size}), got {len(runs)}"
+            raise ValueError(f"runs must hold {allowed}")
         seeds = {np.shape(r)[0] for r in runs}
         if len(seeds) != 1 or min(seeds) < 2:
             raise ValueError(f"runs must hold one number >= 2 of seeds at every size, got {seeds}")
@@ -189,8 +189,6 @@ def noise_floor_pole(
     >>> round(noise_floor_pole(p, lr=0.5, target=0.1), 12)   # N_inf = a c / (2 (2 - a h)) = 1/6
     1.666666666667
     """
-    target = float(target)
-    if not (math.isfinite(target) and target > 0):
-        raise ValueError(f"target={target!r} must be a finite number > 0")
+    target = validation.positive("target", target)
     floor = float(nqm.stationary_loss(problem, 1.0, lr=lr, beta=beta, power=power)[0])
     return floor / target

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from .. import validation
 
 REQUIRED = ("model", "batch_size", "steps")
 """Columns a file of published measurements must have."""
@@ -41,26 +41,18 @@ def read_published(path: str | os.PathLike) -> Published:
     positive and finite; ``ValueError`` names the file and the offending column otherwise,
     ``FileNotFoundError`` if there is no such file.
     """
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"path={path!r} must be a str or os.PathLike")
-    file = Path(path)
+    file = validation.path("path", path)
     if not file.is_file():
         raise FileNotFoundError(f"path={str(file)!r} is not a file")
     with open(file, encoding="utf-8") as f:
         lines = f.read().splitlines()
     source = tuple(line.lstrip("#").strip() for line in lines if line.startswith("#"))
     frame = pd.read_csv(file, comment="#")
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"path={str(file)!r} lacks the column(s) {missing}; required: {', '.join(REQUIRED)}"
-        )
+    validation.columns(f"the file {str(file)!r}", frame, REQUIRED)
     for column in ("batch_size", "steps"):
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        if not np.all(np.isfinite(values) & (values > 0)):
-            raise ValueError(
-                f"path={str(file)!r}: column {column!r} must hold positive finite numbers"
-            )
+        name = f"column {column!r} of {str(file)!r}"
+        validation.real_array(name, values, low=0, low_open=True)
     frame["model"] = frame["model"].astype(str)
     frame["reached"] = True
     return Published(frame=frame, source=source, path=str(file))

@@ -20,8 +20,8 @@ is specific to a built-in workload.
 
 from __future__ import annotations
 
+import functools
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,32 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import validation
 from .fit import LAWS, PARAMETERS, Fit, fit_steps
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}={value!r} must be an integer >= 1")
-    if value < 1:
-        raise ValueError(f"{name}={value!r} is outside the allowed range: an integer >= 1")
-    return int(value)
-
-
-def _positive_real(name: str, value: object, *, finite: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}={value!r} must be a real number > 0")
-    if not (value > 0 and (math.isfinite(value) or not finite)):
-        raise ValueError(f"{name}={value!r} is outside the allowed range: a finite number > 0")
-    return float(value)
-
-
 def _batch_list(batch_sizes: object) -> list[int]:
-    if isinstance(batch_sizes, str) or not isinstance(batch_sizes, Sequence | np.ndarray):
-        raise TypeError(f"batch_sizes={batch_sizes!r} must be a sequence of integers >= 1")
-    sizes = [_positive_int("batch_sizes[i]", b) for b in batch_sizes]
-    if not sizes or len(set(sizes)) != len(sizes):
-        raise ValueError(f"batch_sizes={batch_sizes!r} must be non-empty and distinct")
-    return sizes
+    """Distinct integers >= 1, at least one."""
+    size = functools.partial(validation.integer, low=1)
+    return validation.sequence_of("batch_sizes", batch_sizes, size, distinct=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,13 +75,11 @@ def rate_grid(
     {4: (0.2, 0.4, 0.8), 8: (0.2, 0.4, 0.8), 16: (0.2, 0.4, 0.8)}
     """
     sizes = _batch_list(batch_sizes)
-    base_lr = _positive_real("base_lr", base_lr)
-    base_batch = _positive_int("base_batch", base_batch)
-    width = _positive_int("width", width)
-    ratio = _positive_real("ratio", ratio)
-    if ratio <= 1:
-        raise ValueError(f"ratio={ratio!r} is outside the allowed range: a number > 1")
-    max_lr = _positive_real("max_lr", max_lr, finite=False)
+    base_lr = validation.positive("base_lr", base_lr)
+    base_batch = validation.integer("base_batch", base_batch, low=1)
+    width = validation.integer("width", width, low=1)
+    ratio = validation.real("ratio", ratio, low=1, low_open=True)
+    max_lr = validation.positive("max_lr", max_lr, finite=False)
     powers = np.arange(width) - width // 2
     ceiling = max_lr / ratio ** int(powers[-1])
     grid = {}
@@ -120,14 +100,12 @@ def batch_sizes_around(
     >>> batch_sizes_around(40.0, factor=4)
     [8, 16, 32, 64, 128]
     """
-    center = _positive_real("center", center)
-    factor = _positive_real("factor", factor)
-    if factor < 1:
-        raise ValueError(f"factor={factor!r} is outside the allowed range: a number >= 1")
+    center = validation.positive("center", center)
+    factor = validation.real("factor", factor, low=1)
     low = max(0, round(math.log2(center / factor)))
     high = max(low, round(math.log2(center * factor)))
     if n_max is not None:
-        high = min(high, math.floor(math.log2(_positive_int("n_max", n_max))))
+        high = min(high, math.floor(math.log2(validation.integer("n_max", n_max, low=1))))
     return [2**k for k in range(low, high + 1)]
 
 
@@ -142,14 +120,12 @@ def best_rate(frame: pd.DataFrame, by: str = "optimizer") -> pd.DataFrame:
     grid should then be widened before the minimum is trusted) and ``n_rates``. The result can
     be passed to :func:`~batchsteps.analysis.fit_steps` as it is.
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame={type(frame).__name__} must be a pandas DataFrame (a sweep)")
-    needed = (by, "batch_size", "lr", "steps", "reached")
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise ValueError(f"frame lacks the column(s) {missing}; a sweep frame has {needed}")
+    validation.instance("frame", frame, pd.DataFrame, "a pandas DataFrame (a sweep)")
+    validation.columns("frame", frame, (by, "batch_size", "lr", "steps", "reached"))
     if frame.empty:
-        raise ValueError("frame is empty: no runs to choose a rate from")
+        raise validation.value_error(
+            "frame", frame, "a non-empty sweep (runs to choose a rate from)"
+        )
     cost = frame["steps"].where(frame["reached"], np.inf).astype(float)
     medians = cost.groupby([frame[by], frame["batch_size"], frame["lr"]]).median().reset_index()
     medians.columns = [by, "batch_size", "lr", "median"]
@@ -196,12 +172,8 @@ def describe_rates(sweep: TunedSweep, batch_size: int) -> str:
     at b = 4, median steps 310 / never at rates 0.1 / 0.2 (runs that did not reach: 0 / 1 of 2);
     rate kept 0.1
     """
-    if not isinstance(sweep, TunedSweep):
-        raise TypeError(f"sweep={sweep!r} must be a TunedSweep (see tuned_sweep)")
-    if batch_size not in sweep.grid:
-        raise ValueError(
-            f"batch_size={batch_size!r} was not swept; swept: {', '.join(map(str, sweep.grid))}"
-        )
+    validation.instance("sweep", sweep, TunedSweep, "a TunedSweep (see tuned_sweep)")
+    validation.one_of("batch_size", batch_size, sweep.grid)
     runs = sweep.runs[sweep.runs["batch_size"] == batch_size]
     cost = runs["steps"].where(runs["reached"], np.inf).astype(float)
     medians = cost.groupby(runs["lr"]).median().sort_index()
@@ -283,12 +255,9 @@ def law_preference(by_law: Mapping[str, Any], margin: float = AIC_MARGIN) -> Pre
     >>> law_preference({"constant_lr": F(aic=10.0), "tuned_lr": F(aic=11.5)}).text
     'indistinguishable (|ΔAIC| = 1.5 < 2)'
     """
-    if not isinstance(by_law, Mapping) or not {"constant_lr", "tuned_lr"} <= set(by_law):
-        raise TypeError(
-            f"by_law={by_law!r} must map 'constant_lr' and 'tuned_lr' to fits of the same runs"
-        )
-    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin >= 0:
-        raise ValueError(f"margin={margin!r} must be a real number >= 0")
+    validation.mapping_of("by_law", by_law, what="a mapping law -> Fit of the same runs")
+    validation.keys("by_law", by_law, ("constant_lr", "tuned_lr"), required=True)
+    margin = validation.real("margin", margin, low=0)
     delta = float(by_law["constant_lr"].aic - by_law["tuned_lr"].aic)
     if delta >= margin:
         law = "tuned_lr"
@@ -317,8 +286,7 @@ def law_verdict(fits: Mapping[object, Mapping[str, Fit]]) -> str:
     the AIC prefers the tuned-rate law for a (by 26)
     it cannot tell the two laws apart for b (|ΔAIC| 1)
     """
-    if not isinstance(fits, Mapping) or not fits:
-        raise TypeError(f"fits={fits!r} must be a non-empty mapping name -> {{law: Fit}}")
+    validation.mapping_of("fits", fits, what="a mapping name -> {law: Fit}")
     by = {name: law_preference(by_law) for name, by_law in fits.items()}
     parts = []
     for law, words in _LAW_WORDS.items():
@@ -351,12 +319,11 @@ def law_table(fits: Mapping[object, Mapping[str, Fit]]) -> pd.DataFrame:
     runs that did not reach by how they ended: ``n_budget`` (out of budget, censored),
     ``n_diverged``, ``n_excluded``.
     """
-    if not isinstance(fits, Mapping) or not fits:
-        raise TypeError(f"fits={fits!r} must be a non-empty mapping name -> {{law: Fit}}")
+    fit_of = functools.partial(validation.instance, types=Fit)
+    laws_of = functools.partial(validation.mapping_of, item=fit_of, what="a mapping law -> Fit")
+    validation.mapping_of("fits", fits, laws_of, what="a mapping name -> {law: Fit}")
     rows = []
     for name, by_law in fits.items():
-        if not isinstance(by_law, Mapping) or not all(isinstance(f, Fit) for f in by_law.values()):
-            raise TypeError(f"fits[{name!r}] must be a mapping law -> Fit")
         best = min(f.aic for f in by_law.values())
         for law, fit in by_law.items():
             low, high = fit.ci["critical_batch"]
@@ -413,18 +380,15 @@ def choose_batch_size(fit: Fit, *, max_steps: float | None = None) -> BatchChoic
     ``max_steps``, the cheapest batch in samples that meets the budget (``ValueError`` if the
     budget is at or below :math:`K_{\min}`: no batch size meets it).
     """
-    if not isinstance(fit, Fit):
-        raise TypeError(f"fit={fit!r} must be a batchsteps.analysis.Fit")
+    validation.instance("fit", fit, Fit)
     if max_steps is None:
         b = 2 ** round(math.log2(max(fit.critical_batch, 1.0)))
         rule = f"nearest power of two to the critical batch {fit.critical_batch:.3g}"
     else:
-        budget = _positive_real("max_steps", max_steps)
-        if budget <= fit.min_steps:
-            raise ValueError(
-                f"max_steps={max_steps!r} is outside the allowed range: it must exceed the "
-                f"fitted K_min={fit.min_steps:.4g}, the steps of an unbounded batch"
-            )
+        budget = validation.real(
+            "max_steps", max_steps, low=fit.min_steps, low_open=True,
+            note=f"the fitted K_min={fit.min_steps:.4g}, the steps of an unbounded batch",
+        )  # fmt: skip
         needed = float(fit.batch_size_for(budget))
         b = 2 ** math.ceil(math.log2(max(needed, 1.0)))
         rule = f"smallest power of two with at most {budget:.4g} predicted steps"
@@ -460,8 +424,8 @@ def format_law_table(table: pd.DataFrame, digits: int = 3) -> TextTable:
     many runs reached the target, ran out of budget or diverged. Returns a
     :class:`TextTable`, which ``print`` shows whole in a script.
     """
-    if not isinstance(table, pd.DataFrame) or "critical_batch" not in table.columns:
-        raise TypeError(f"table={type(table).__name__} must be the DataFrame law_table returns")
+    validation.instance("table", table, pd.DataFrame, "the DataFrame law_table returns")
+    validation.columns("table", table, ("critical_batch",))
 
     def number(value: float) -> str:
         if not math.isfinite(value):

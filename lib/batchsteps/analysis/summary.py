@@ -12,12 +12,13 @@ together with the coverage it actually has, so a figure never claims more than t
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from .. import validation
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,6 @@ class MedianInterval:
     high: float
     coverage: float
     n: int
-
-
-def check_level(level: object) -> float:
-    """``level`` as a float in (0, 1): ``TypeError`` for a non-real, ``ValueError`` outside."""
-    if isinstance(level, bool) or not isinstance(level, numbers.Real):
-        raise TypeError(f"level={level!r} must be a real number in (0, 1)")
-    if not 0.0 < float(level) < 1.0:
-        raise ValueError(f"level={level!r} is outside the allowed range (0, 1)")
-    return float(level)
 
 
 def _order_interval(sorted_values: np.ndarray, level: float) -> MedianInterval:
@@ -67,15 +59,8 @@ def median_interval(values: np.ndarray, level: float = 0.95) -> MedianInterval:
     >>> (m.median, m.low, m.high, round(m.coverage, 4))
     (4.0, 1.0, 7.0, 0.9844)
     """
-    level = check_level(level)
-    array = np.asarray(values)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"values={values!r} must be an array of real numbers")
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"values={values!r} must be a non-empty 1-D array")
-    array = array.astype(float)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"values={values!r} must all be finite")
+    level = validation.probability("level", level, low_open=True, high_open=True)
+    array = validation.real_array("values", values)
     return _order_interval(np.sort(array), level)
 
 
@@ -100,14 +85,9 @@ def per_batch(
     >>> per_batch([2, 2, 2], [10, -1, 12], censored=[False, True, False])["median"].tolist()
     [12.0]
     """
-    level = check_level(level)
-    b = np.asarray(batch_sizes)
-    k = np.asarray(steps)
-    for name, array, given in (("batch_sizes", b, batch_sizes), ("steps", k, steps)):
-        if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-            raise TypeError(f"{name}={given!r} must be an array of real numbers")
-        if array.ndim != 1 or array.size == 0:
-            raise ValueError(f"{name}={given!r} must be a non-empty 1-D array")
+    level = validation.probability("level", level, low_open=True, high_open=True)
+    b = validation.real_array("batch_sizes", batch_sizes)
+    k = validation.real_array("steps", steps, finite=False)
     if b.shape != k.shape:
         raise ValueError(
             f"batch_sizes has {b.size} entries but steps has {k.size}; they must be equal"
@@ -115,16 +95,10 @@ def per_batch(
     if censored is None:
         over = np.zeros(b.shape, dtype=bool)
     else:
-        over = np.asarray(censored)
-        if over.dtype != bool:
-            raise TypeError(f"censored={censored!r} must be an array of booleans")
-        if over.shape != b.shape:
-            raise ValueError(f"censored has shape {over.shape}; it needs one entry per run")
-    if not np.all(np.isfinite(b)):
-        raise ValueError(f"batch_sizes={batch_sizes!r} must all be finite")
+        over = validation.bool_array("censored", censored, size=b.size)
     if not np.all(np.isfinite(k[~over])):
-        raise ValueError(f"steps={steps!r} must all be finite (except censored runs)")
-    values = np.where(over, np.inf, k.astype(float))
+        raise validation.value_error("steps", steps, "finite real numbers (censored runs excepted)")
+    values = np.where(over, np.inf, k)
     rows = []
     for value in np.unique(b):
         m = _order_interval(np.sort(values[b == value]), level)

@@ -16,12 +16,13 @@ variance :math:`\sigma^2 = \frac1n \sum_i \|g_i - \bar g\|^2`, the mean :math:`g
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .. import validation
 
 
 def predicted_variance(sigma_sq: float, batch_sizes: Any, *, n: int | None = None) -> np.ndarray:
@@ -65,17 +66,12 @@ class VarianceCurve:
 
 
 def _check_batch_sizes(batch_sizes: Sequence[int], n: int, replacement: bool) -> list[int]:
-    sizes = list(batch_sizes) if not isinstance(batch_sizes, int | np.integer) else [batch_sizes]
-    if not sizes:
-        raise ValueError("batch_sizes=[] must list at least one batch size")
-    upper = math.inf if replacement else n
-    for b in sizes:
-        if isinstance(b, bool) or not isinstance(b, numbers.Integral):
-            raise TypeError(f"batch_sizes contains {b!r}; each must be an integer")
-        if not 1 <= b <= upper:
-            allowed = "[1, inf)" if replacement else f"[1, n={n}] without replacement"
-            raise ValueError(f"batch_sizes contains {b!r}; each must be in {allowed}")
-    return [int(b) for b in sizes]
+    """A batch size or several, integers >= 1 (and <= n without replacement)."""
+    sizes = [batch_sizes] if isinstance(batch_sizes, int | np.integer) else batch_sizes
+    upper = None if replacement else n
+    return validation.sequence_of(
+        "batch_sizes", sizes, lambda name, b: validation.integer(name, b, low=1, high=upper)
+    )
 
 
 def minibatch_variance(
@@ -98,19 +94,11 @@ def minibatch_variance(
     >>> curve.sigma_sq, float(curve.variance[1])
     (1.0, 0.0)
     """
-    grads = np.asarray(per_sample_grads, dtype=np.float64)
-    if grads.ndim != 2 or grads.shape[0] < 2:
-        raise ValueError(
-            f"per_sample_grads of shape {grads.shape} must be an (n, d) array with n >= 2"
-        )
-    if not np.all(np.isfinite(grads)):
-        raise ValueError("per_sample_grads must be finite; got nan or inf")
-    if isinstance(draws, bool) or not isinstance(draws, numbers.Integral):
-        raise TypeError(f"draws={draws!r} must be an integer >= 2")
-    if draws < 2:
-        raise ValueError(f"draws={draws!r} must be an integer >= 2 (a standard error needs two)")
-    if not isinstance(replacement, bool):
-        raise TypeError(f"replacement={replacement!r} must be True or False")
+    grads = validation.real_array("per_sample_grads", per_sample_grads, ndim=2)
+    if grads.shape[0] < 2:
+        raise validation.value_error("per_sample_grads", per_sample_grads, "(n, d) with n >= 2")
+    draws = validation.integer("draws", draws, low=2)  # a standard error needs two
+    replacement = validation.boolean("replacement", replacement)
     n = int(grads.shape[0])
     sizes = _check_batch_sizes(batch_sizes, n, replacement)
     centred = grads - grads.mean(axis=0)
