@@ -22,6 +22,7 @@ house-style figure (:func:`~batchsteps.viz.new_figure`) and returns the figure.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -30,6 +31,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from .. import validation
 from ..analysis import Fit, Law, per_batch, resolve_law
 from .style import (
     GREYS,
@@ -55,6 +57,10 @@ STEPS_LABEL = "median first-passage steps $K$ (over seeds)"
 _GRID = 200
 
 
+_fit = functools.partial(validation.instance, types=Fit)
+"""Check that a value is a :class:`~batchsteps.analysis.Fit` (``_fit(name, value)``)."""
+
+
 def _law(fit: Fit) -> Law:
     return fit.model if fit.model is not None else resolve_law(fit.law)
 
@@ -64,29 +70,20 @@ def _series(
 ) -> list[tuple[SeriesStyle, list[Fit]]]:
     """Validated ``(style, fits of one data set)`` pairs; ``styles`` overrides the house
     style of the names it holds."""
-    styles = {} if styles is None else styles
-    if not isinstance(styles, Mapping) or not all(
-        isinstance(v, SeriesStyle) for v in styles.values()
-    ):
-        raise TypeError(f"styles={styles!r} must map series names to SeriesStyle")
+    styles = validation.mapping_of(
+        "styles", {} if styles is None else styles, functools.partial(
+            validation.instance, types=SeriesStyle
+        ), what="a mapping name -> SeriesStyle", nonempty=False,
+    )  # fmt: skip
     if isinstance(fits, Fit):
         return [(SeriesStyle("", GREYS[0], "o"), [fits])]
-    if not isinstance(fits, Mapping):
-        raise TypeError(
-            f"fits={fits!r} must be a Fit or a mapping from a name to a Fit "
-            "(or to a sequence of fits of the same data)"
-        )
-    if not fits:
-        raise ValueError("fits={} must hold at least one Fit")
+    what = "a Fit or a mapping name -> Fit (or -> a sequence of fits of the same data)"
+    validation.mapping_of("fits", fits, what=what)
     series = []
     for index, (name, value) in enumerate(fits.items()):
-        group = [value] if isinstance(value, Fit) else value
-        if (
-            not isinstance(group, Sequence)
-            or not group
-            or not all(isinstance(f, Fit) for f in group)
-        ):
-            raise TypeError(f"fits[{name!r}]={value!r} must be a Fit or a sequence of fits")
+        group = validation.sequence_of(
+            f"fits[{name!r}]", [value] if isinstance(value, Fit) else value, _fit
+        )
         first = group[0]
         for other in group[1:]:
             if not (
@@ -154,8 +151,7 @@ def _status_counts(fit: Fit) -> pd.DataFrame:
 def status_summary(fit: Fit) -> str:
     """How the runs of a fit ended, in words: ``"40 reached, 10 out of budget, 0 diverged"``
     (and ``excluded`` where any were): what a caption or legend says beside the points."""
-    if not isinstance(fit, Fit):
-        raise TypeError(f"fit={fit!r} must be a batchsteps.analysis.Fit")
+    validation.instance("fit", fit, Fit)
     counts = _status_counts(fit).sum()
     parts = [f"{int(counts.get('reached', fit.n_points))} reached"]
     parts += [f"{int(counts.get(s, 0))} {STATUS_MARKERS[s][1]}" for s in ("budget", "diverged")]
@@ -219,8 +215,7 @@ def plot_fits(
     critical batch when ``mark_critical``. Series take their optimizer's house style, or the
     :class:`~batchsteps.viz.SeriesStyle` that ``styles`` gives their name. Returns the figure.
     """
-    if quantity not in QUANTITIES:
-        raise ValueError(f"quantity={quantity!r} is not known; allowed: {', '.join(QUANTITIES)}")
+    validation.one_of("quantity", quantity, QUANTITIES)
     series = _series(fits, styles)
     fig, ax = new_figure(ax, layout=None)  # the legend hangs below: a saved image grows to it
     scale_by_b = quantity == "sfo"
@@ -346,17 +341,13 @@ def plot_measured(
     stochastic gradients are fewest; right: :math:`1/K` against :math:`1/b`. Returns the
     figure.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name={name!r} must be an optimizer name (a str)")
-    if not isinstance(fits, Mapping):
-        raise TypeError(f"fits={fits!r} must be a mapping from a law's name to a Fit")
-    if not fits:
-        raise ValueError("fits={} must hold the 'constant_lr' Fit")
+    validation.string("name", name)
+    validation.mapping_of("fits", fits, _fit, what="a mapping law -> Fit")
     for law, fit in fits.items():
-        if not isinstance(fit, Fit) or fit.law != law:
-            raise ValueError(f"fits[{law!r}]={fit!r} must be a Fit of the law {law!r}")
+        if fit.law != law:
+            raise validation.value_error(f"fits[{law!r}]", fit, f"a Fit of the law {law!r}")
     if "constant_lr" not in fits:
-        raise ValueError(f"fits has laws {list(fits)}; it needs 'constant_lr' (for b*)")
+        raise validation.value_error("fits", fits, "a mapping with the 'constant_lr' Fit (for b*)")
     fig, (steps, sfo, line) = new_figure(axes, ncols=3, width=15.0, height=5.0, layout="tight")
     group = {name: list(fits.values())}
     plot_fits(group, quantity="steps", ax=steps, mark_critical=False, level=level)
@@ -377,16 +368,8 @@ def plot_fit_panels(
 ) -> Figure:
     """One panel per data set (a model size, an optimizer): its points and every law fitted to
     them (:func:`plot_fits` on each panel), panels side by side."""
-    if not isinstance(fits, Mapping):
-        raise TypeError(f"fits={fits!r} must be a mapping from a data set to {{law: Fit}}")
-    if not fits:
-        raise ValueError("fits={} must hold at least one data set")
-    for name, by_law in fits.items():
-        if not isinstance(by_law, Mapping) or not by_law:
-            raise TypeError(f"fits[{name!r}]={by_law!r} must be a non-empty mapping to Fit")
-        for law, fit in by_law.items():
-            if not isinstance(fit, Fit):
-                raise TypeError(f"fits[{name!r}][{law!r}]={fit!r} must be a Fit")
+    by_law = functools.partial(validation.mapping_of, item=_fit, what="a mapping law -> Fit")
+    validation.mapping_of("fits", fits, by_law, what="a mapping data set -> {law: Fit}")
     n = len(fits)
     fig, drawn = new_figure(
         axes, ncols=n, width=max(6.4, 4.6 * n), height=4.4, layout="tight", squeeze=False
@@ -405,21 +388,15 @@ def plot_fit_panels(
 def _check_tables(tables: object) -> dict[str, pd.DataFrame]:
     if isinstance(tables, pd.DataFrame):
         tables = {"": tables}
-    if not isinstance(tables, Mapping):
-        raise TypeError(f"tables={tables!r} must be a DataFrame or a mapping name -> DataFrame")
-    if not tables:
-        raise ValueError("tables={} must hold at least one table")
-    need = {"critical_batch", "critical_low", "critical_high"}
-    need |= {"min_steps", "min_steps_low", "min_steps_high"}
-    for key, table in tables.items():
-        if not isinstance(table, pd.DataFrame):
-            raise TypeError(f"tables[{key!r}] must be a DataFrame, got {type(table).__name__}")
-        missing = need - set(table.columns)
-        if missing:
-            raise ValueError(
-                f"tables[{key!r}] lacks columns {sorted(missing)}: pass what comparison() returns"
-            )
-    return dict(tables)
+    need = ("critical_batch", "critical_low", "critical_high")
+    need += ("min_steps", "min_steps_low", "min_steps_high")
+
+    def table(name: str, value: object) -> pd.DataFrame:
+        what = "a DataFrame (what comparison() returns)"
+        return validation.columns(name, validation.instance(name, value, pd.DataFrame, what), need)
+
+    what = "a DataFrame or a mapping name -> DataFrame"
+    return validation.mapping_of("tables", tables, table, what=what)
 
 
 def plot_comparison(
