@@ -8,6 +8,7 @@ Each function draws into the axes it is given (``ax`` or ``axes``) or a new hous
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,19 +16,19 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .. import validation
 from ..theory.adam import ParameterSweep
 from .style import PALETTE, batch_axis, mark_batch, new_figure, style_of
 
 
 def _check_numeric(numeric: Any, name: str) -> None:
     needed = ("values", "steps", "sfo", "min_batch", "critical_batch", "min_steps")
-    if not all(hasattr(numeric, attr) for attr in needed) or not callable(numeric.steps):
-        raise TypeError(f"{name}={numeric!r} must be a NumericBound (from Bound.subs)")
+    validation.attributes(name, numeric, needed, "a NumericBound (from Bound.subs)")
 
 
 def _check_sweep(sweep: Any, name: str) -> None:
-    if not isinstance(sweep, ParameterSweep):
-        raise TypeError(f"{name}={sweep!r} must be a ParameterSweep (theory.adam.parameter_sweep)")
+    what = "a ParameterSweep (theory.adam.parameter_sweep)"
+    validation.instance(name, sweep, ParameterSweep, what)
 
 
 def _number(x: float) -> str:
@@ -38,8 +39,7 @@ def _number(x: float) -> str:
 def batch_grid(numeric: Any, *, span: float = 256.0, points: int = 400) -> np.ndarray:
     r"""Batch sizes from just above :math:`b_0` to ``span`` times :math:`b^\star`, log-spaced."""
     _check_numeric(numeric, "numeric")
-    if not span > 2:
-        raise ValueError(f"span={span!r} must exceed 2 so the grid reaches past b*")
+    span = validation.real("span", span, low=2, low_open=True, note="the grid reaches past b*")
     low = max(numeric.min_batch * 1.02, 1e-3)
     return np.geomspace(low, numeric.critical_batch * span, points)
 
@@ -105,10 +105,8 @@ def plot_bound_comparison(
 
     ``panels`` maps a panel title to ``{optimizer name: NumericBound}``.
     """
-    if not isinstance(panels, Mapping) or not panels:
-        raise ValueError(f"panels={panels!r} must map each title to a {{name: NumericBound}}")
-    if not all(isinstance(p, Mapping) and p for p in panels.values()):
-        raise ValueError("panels must map each title to a non-empty {name: NumericBound} mapping")
+    numeric = functools.partial(validation.mapping_of, what="a mapping name -> NumericBound")
+    validation.mapping_of("panels", panels, numeric, what="a mapping title -> {name: NumericBound}")
     n = len(panels)
     fig, drawn = new_figure(axes, ncols=n, width=4.8 * n, height=3.8, squeeze=False)
     for ax, (title, bounds) in zip(drawn[0], panels.items(), strict=True):
@@ -155,11 +153,8 @@ def plot_regimes(
         ("constant", constant, ("steps", "min_batch", "critical_batch")),
         ("tuned", tuned, ("steps", "noise_batch", "min_steps")),
     ):
-        if not all(hasattr(obj, attr) for attr in needs):
-            raise TypeError(f"{name}={obj!r} must have {', '.join(needs)} (a numeric bound)")
-    b = np.asarray(batch_sizes, dtype=float)
-    if b.ndim != 1 or b.size < 2 or not np.all(np.isfinite(b) & (b > 0)):
-        raise ValueError(f"batch_sizes={batch_sizes!r} must be >= 2 positive finite numbers")
+        validation.attributes(name, obj, needs, f"a numeric bound (with {', '.join(needs)})")
+    b = validation.real_array("batch_sizes", batch_sizes, min_size=2, low=0, low_open=True)
     grid = np.geomspace(b.min(), b.max(), 400)
     fig, ax = new_figure(ax)
     k_const = np.asarray(constant.steps(grid), dtype=float)
@@ -199,7 +194,7 @@ def plot_beta1_cost(
     """
     _check_sweep(sweep, "sweep")
     if sweep.parameter != "beta1" or sweep.grid[0] != 0:
-        raise ValueError(f"sweep over {sweep.parameter!r} must run over beta1 from 0")
+        raise validation.value_error("sweep", sweep, "a sweep over beta1 from 0")
     look = style_of(name)
     fig, (left, right) = new_figure(axes, ncols=2, width=9.6, height=3.8)
     left.plot(sweep.grid, sweep.C, color=look.color, label=r"non-vanishing term $C(\beta_1)$")
@@ -254,7 +249,7 @@ def plot_momentum_shapes(
         _check_sweep(sweep, f"sweeps[{key!r}]")
     for key, pair in curves.items():
         if not isinstance(pair, tuple) or len(pair) != 2:
-            raise TypeError(f"curves[{key!r}]={pair!r} must be a (NumericBound, b*_0) pair")
+            raise validation.type_error(f"curves[{key!r}]", pair, "a (NumericBound, b*_0) pair")
         _check_numeric(pair[0], f"curves[{key!r}][0]")
     fig, (left, right) = new_figure(axes, ncols=2, width=9.6, height=3.8)
     for key, (numeric, base) in curves.items():
@@ -304,12 +299,12 @@ def young_family(
     :math:`A(t)/A(1)`), ``nan`` where :math:`c(t\sqrt q) \le 0` (the member certifies nothing).
     """
     if "t" not in getattr(family, "parameters", ()):
-        raise TypeError(f"family={family!r} must be momentum_bound(symbols.t), with t a parameter")
-    if "t" in values:
-        raise ValueError(f"values has t={values['t']!r}; t is what the family varies")
-    t = np.asarray(ts, dtype=float)
-    if t.ndim != 1 or t.size == 0 or not np.all(t > 0):
-        raise ValueError(f"ts={ts!r} must be a non-empty sequence of positive numbers")
+        raise validation.type_error(
+            "family", family, "momentum_bound(symbols.t), with t a parameter"
+        )
+    others = [name for name in family.parameters if name != "t"]
+    validation.keys("values (every parameter but t, which the family varies)", values, others)
+    t = validation.real_array("ts", ts, low=0, low_open=True)
     base = sgd.subs(**{k: v for k, v in values.items() if k in sgd.parameters})
     best = family.subs(**values, t=1.0)
     critical, steps = np.full(t.size, np.nan), np.full(t.size, np.nan)
