@@ -211,11 +211,12 @@ class AdaptiveRecorder:
         if snapshot.grads is not None:
             t = snapshot.step
             beta1, beta2, eps = (opt.hyper[k] for k in ("beta1", "beta2", "eps"))
-            second = snapshot.state[2 if opt.name == "amsgrad" else 1]
+            slots = opt.spec.state  # the declared state: m, v (and AMSGrad's running max v_max)
+            second = snapshot.state[slots.index("v_max" if "v_max" in slots else "v")]
             precond = [(1 - beta1**t) * ((v / (1 - beta2**t)).sqrt() + eps) for v in second]
             record |= {
                 "grad": flat_params(snapshot.grads),
-                "momentum": flat_params(snapshot.state[0]),
+                "momentum": flat_params(snapshot.state[slots.index("m")]),
                 "precond": flat_params(precond),
             }
         self._records.append((seeds, {k: v.detach().clone() for k, v in record.items()}))
