@@ -129,12 +129,12 @@ class OptimizerSpec:
 
     name: str
     label: str
-    step: Callable[..., None]
+    step: Callable[..., None] = field(repr=False)
     rates: RateGrid
     style: PlotStyle
     state: tuple[str, ...] = ()
     hyper: Mapping[str, HyperParameter] = field(default_factory=dict)
-    torch_factory: Callable[..., torch.optim.Optimizer] | None = None
+    torch_factory: Callable[..., torch.optim.Optimizer] | None = field(default=None, repr=False)
     bound: str | None = None
 
     def __post_init__(self) -> None:
@@ -185,9 +185,26 @@ class OptimizerSpec:
 
 _REGISTRY: dict[str, OptimizerSpec] = {}
 
+
+class _Registered(Mapping[str, OptimizerSpec]):
+    """The registry, read-only."""
+
+    def __getitem__(self, name: str) -> OptimizerSpec:
+        return _REGISTRY[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_REGISTRY)
+
+    def __len__(self) -> int:
+        return len(_REGISTRY)
+
+    def __repr__(self) -> str:
+        return f"<registered optimizers: {', '.join(_REGISTRY)}>"
+
+
 #: The registered optimizers, name -> :class:`OptimizerSpec`, in the order they were
 #: registered (the book's first); a read-only view that follows :func:`register`.
-OPTIMIZERS: Mapping[str, OptimizerSpec] = MappingProxyType(_REGISTRY)
+OPTIMIZERS: Mapping[str, OptimizerSpec] = _Registered()
 
 
 class _Defaults(Mapping[str, Mapping[str, float]]):
