@@ -61,6 +61,9 @@ class _HouseStyles(Mapping[str, SeriesStyle]):
     def __len__(self) -> int:
         return len(set(OPTIMIZERS) | set(BOUND_STYLES))
 
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
 
 OPTIMIZER_STYLES: Mapping[str, SeriesStyle] = _HouseStyles()
 """The house style of each registered optimizer (read from the registry, so it follows
