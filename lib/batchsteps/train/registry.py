@@ -238,7 +238,11 @@ def spec(name: str) -> OptimizerSpec:
 
 
 def register(optimizer: OptimizerSpec) -> OptimizerSpec:
-    """Add ``optimizer`` to the registry (a name not yet registered) and return it."""
+    """Add ``optimizer`` to the registry (a name not yet registered) and return it.
+
+    The registration holds in this process and in worker processes forked after it; workers
+    that start afresh (a spawned process pool, Dask workers) must register it too, e.g. by
+    importing the module that declares it."""
     instance("optimizer", optimizer, OptimizerSpec)
     if optimizer.name in _REGISTRY:
         raise ValueError(
