@@ -145,6 +145,9 @@ def test_one_of():
         v.one_of("noise", 3, ("lognormal", "gamma"))
     with pytest.raises(ValueError, match=r"^k must be one of 1, 2, got 3$"):
         v.one_of("k", 3, [1, 2])
+    message = r"^name must be an optimizer with a house style: one of 'sgd', got 'newton'$"
+    with pytest.raises(ValueError, match=message):
+        v.one_of("name", "newton", ["sgd"], "an optimizer with a house style")
 
 
 def test_instance():

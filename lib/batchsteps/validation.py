@@ -151,11 +151,11 @@ def string(name: str, value: object, *, nonempty: bool = False) -> str:
     return value
 
 
-def one_of(name: str, value: T, allowed: Collection[T]) -> T:
-    """``value`` if it is one of ``allowed``; a ``TypeError`` when ``allowed`` are strings and
-    ``value`` is not one."""
+def one_of(name: str, value: T, allowed: Collection[T], what: str = "") -> T:
+    """``value`` if it is one of ``allowed`` (``what`` says what they are); a ``TypeError``
+    when ``allowed`` are strings and ``value`` is not one."""
     choices = list(allowed)
-    words = f"one of {', '.join(map(repr, choices))}"
+    words = f"{what + ': ' if what else ''}one of {', '.join(map(repr, choices))}"
     if all(isinstance(c, str) for c in choices) and not isinstance(value, str):
         raise type_error(name, value, words)
     if value not in choices:

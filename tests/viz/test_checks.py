@@ -89,8 +89,12 @@ def test_variance_law_shows_points_and_both_laws_on_log_axes():
     assert sum("theory" in label for label in labels) == 2
     x, y = _lines(ax)[0]
     np.testing.assert_allclose(y, curves[0].sigma_sq / x)
-    with pytest.raises(TypeError, match="VarianceCurve"):
+    with pytest.raises(
+        ValueError, match=r"curves must be a sequence of at least 1 entry, got \(\)"
+    ):
         plot_variance_law()
+    with pytest.raises(TypeError, match=r"curves\[0\] must be a VarianceCurve, got 3"):
+        plot_variance_law(3)
 
 
 def test_bound_check_plots_measured_bound_and_ratio():
@@ -114,7 +118,7 @@ def test_gradient_traces_draw_each_run_average():
     assert first.get_linestyle() != second.get_linestyle()
     with pytest.raises(ValueError, match="traces"):
         plot_gradient_traces({})
-    with pytest.raises(TypeError, match="traces=3"):
+    with pytest.raises(TypeError, match="traces must be .*, got 3"):
         plot_gradient_traces(3)
 
 
@@ -129,7 +133,7 @@ def test_adaptive_check_draws_each_runs_bound_and_the_measured_values():
     (measured,) = [line for line in ax.get_lines() if "measured" in line.get_label()]
     y = measured.get_ydata()
     assert y[0] == 0.5 and y[1] == 0.2 and 0 < y[2] < 0.2  # V_K <= 0 drawn at the bottom
-    with pytest.raises(TypeError, match="runs"):
+    with pytest.raises(ValueError, match=r"runs must be a sequence of at least 1 entry, got \[\]"):
         plot_adaptive_check([], bound("amsgrad"), {})
 
 
@@ -145,11 +149,11 @@ def test_engine_check_has_the_curves_and_the_z_panel():
 @pytest.mark.parametrize(
     ("checks", "kwargs", "error", "match"),
     [
-        ({"x": 1}, {}, TypeError, r"checks\['x'\]"),
-        ({}, {}, ValueError, "checks="),
-        ([], {}, TypeError, "checks="),
+        ({"x": 1}, {}, TypeError, r"checks\['x'\] must be an EngineCheck, got 1"),
+        ({}, {}, ValueError, r"checks must be a mapping name -> EngineCheck .*, got \{\}"),
+        ([], {}, TypeError, r"checks must be .*, got \[\]"),
         ({"x": "check"}, {"every": 0}, TypeError, r"checks\['x'\]"),
-        ("ok", {"every": 0}, ValueError, "every=0"),
+        ("ok", {"every": 0}, ValueError, "every must be .*, got 0"),
     ],
 )
 def test_engine_check_rejects_bad_input(checks, kwargs, error, match):

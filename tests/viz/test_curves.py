@@ -246,7 +246,11 @@ def test_linearisation_points_are_inverse_medians():
         ),
         (lambda: plot_fits({"sgd": [SGD, MOMENTUM]}), ValueError, "different data"),
         (lambda: plot_fits(SGD, quantity="time"), ValueError, "quantity must be .*, got 'time'"),
-        (lambda: plot_fits(SGD, ax="axes"), TypeError, "ax="),
+        (
+            lambda: plot_fits(SGD, ax="axes"),
+            TypeError,
+            "ax must be a matplotlib Axes, .*, got 'axes'",
+        ),
         (lambda: plot_fits(SGD, level=2.0), ValueError, "level must be .*, got 2.0"),
         (lambda: plot_linearisation(None), TypeError, "fits must be .*, got None"),
     ],

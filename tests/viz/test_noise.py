@@ -38,10 +38,10 @@ def test_noise_scale_figure_draws_the_trace_and_the_fitted_line():
 @pytest.mark.parametrize(
     ("traces", "fitted", "error", "match"),
     [
-        ({"w": 1}, {}, TypeError, r"traces\['w'\]"),
-        ("trace", {}, TypeError, "traces='trace'"),
-        ({}, {}, ValueError, "traces="),
-        ("ok", {"w": 2.0}, TypeError, r"fitted\['w'\]"),
+        ({"w": 1}, {}, TypeError, r"traces\['w'\] must be a NoiseScaleTrace, got 1"),
+        ("trace", {}, TypeError, "traces must be .*, got 'trace'"),
+        ({}, {}, ValueError, r"traces must be a mapping .*, got \{\}"),
+        ("ok", {"w": 2.0}, TypeError, r"fitted\['w'\] must be a Fit, got 2.0"),
     ],
 )
 def test_noise_scale_figure_rejects_bad_input(traces, fitted, error, match):

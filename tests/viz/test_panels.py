@@ -57,9 +57,17 @@ def test_momentum_panel_has_a_beta_slider():
 @pytest.mark.parametrize(
     ("kwargs", "error", "words"),
     [
-        (dict(gamma=1.0), ValueError, "gamma"),
-        (dict(L=1000.0), ValueError, "L=1000.0"),
-        (dict(L="big"), TypeError, "L="),
+        (
+            dict(gamma=1.0),
+            ValueError,
+            "parameters of the sgd bound must be among .*, got gamma=1.0",
+        ),
+        (dict(L=1000.0), ValueError, "L must be .*, got 1000.0"),
+        (
+            dict(L="big"),
+            TypeError,
+            r"L must be a real number in .* \(the slider range\), got 'big'",
+        ),
     ],
 )
 def test_bad_initial_values_are_named(kwargs, error, words):
@@ -68,7 +76,7 @@ def test_bad_initial_values_are_named(kwargs, error, words):
 
 
 def test_rejects_something_that_is_not_a_bound():
-    with pytest.raises(TypeError, match="bound="):
+    with pytest.raises(TypeError, match="bound must be a Bound .*, got 'sgd'"):
         bound_panel("sgd")
 
 

@@ -9,6 +9,7 @@ Each function draws into the axes it is given (``ax`` or ``axes``) or a new hous
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .. import validation
 from ..analysis import AdaptiveRun, EngineCheck, bound_at, predicted_variance
 from .style import PALETTE, batch_axis, new_figure, style_of
 
@@ -28,8 +30,8 @@ def plot_variance_law(*curves: Any, ax: Axes | None = None) -> Figure:
     with the law each curve should follow (:math:`\sigma^2/b`, or with the finite-population
     factor :math:`(n-b)/(n-1)` without replacement) as a line; log-log axes. ``curves`` are
     :class:`~batchsteps.analysis.VarianceCurve` objects."""
-    if not curves or not all(hasattr(c, "predicted") for c in curves):
-        raise TypeError("plot_variance_law needs one or more VarianceCurve arguments")
+    curve = functools.partial(validation.attributes, needed=("predicted",), what="a VarianceCurve")
+    validation.sequence_of("curves", curves, curve)
     fig, ax = new_figure(ax)
     looks = {True: (PALETTE[0], "o", "with"), False: (PALETTE[1], "s", "without")}
     for curve in curves:
@@ -71,9 +73,8 @@ def plot_bound_check(check: Any, *, axes: Sequence[Axes] | None = None) -> Figur
     ±2 standard errors) and the bound :math:`A/K + B/b` (dashed) against K, one colour per batch
     size. Right: their ratio, below 1 where the bound holds. ``check``: a ``BoundCheck`` (from
     ``batchsteps.train.convex.check_bound``)."""
-    for attr in ("batch_sizes", "steps", "measured", "stderr", "bound", "ratio"):
-        if not hasattr(check, attr):
-            raise TypeError(f"check={check!r} must be a BoundCheck (from check_bound)")
+    needed = ("batch_sizes", "steps", "measured", "stderr", "bound", "ratio")
+    validation.attributes("check", check, needed, "a BoundCheck (from check_bound)")
     fig, (ax, ratio_ax) = new_figure(axes, ncols=2, width=9.6, height=4.0)
     colors = mpl.colormaps["viridis"](np.linspace(0.0, 0.85, len(check.batch_sizes)))
     K = check.steps
@@ -110,10 +111,9 @@ def plot_gradient_traces(traces: Mapping[str, Any], *, ax: Axes | None = None) -
     runs (``{label: (optimizer name, GradientTrace)}``), each with a band of ±2 standard errors.
 
     Runs share their optimizer's colour; a second run of the same optimizer is drawn dotted."""
-    if not isinstance(traces, Mapping):
-        raise TypeError(f"traces={traces!r} must map labels to (optimizer name, GradientTrace)")
-    if not traces:
-        raise ValueError("traces={} must map at least one label to (optimizer name, GradientTrace)")
+    validation.mapping_of(
+        "traces", traces, what="a mapping label -> (optimizer name, GradientTrace)"
+    )
     fig, ax = new_figure(ax)
     seen: set[str] = set()
     for label, (name, trace) in traces.items():
@@ -153,9 +153,9 @@ def plot_adaptive_check(
     for every run (``envelope``, a line). The y axis is logarithmic; a run with
     :math:`V_K \le 0` satisfies the bound trivially and is drawn at the bottom edge.
     """
-    runs = list(runs)
-    if not runs or not all(isinstance(r, AdaptiveRun) for r in runs):
-        raise TypeError(f"runs={runs!r} must be a non-empty sequence of AdaptiveRun")
+    runs = validation.sequence_of(
+        "runs", runs, functools.partial(validation.instance, types=AdaptiveRun)
+    )
     look = style_of("amsgrad")
     fig, ax = new_figure(ax)
     b = np.array([r.batch_size for r in runs], dtype=float)
@@ -192,17 +192,9 @@ def plot_engine_check(
     steps) on the exact :math:`\mathbb E f(\theta_k)` (lines), one panel per optimizer, and
     below each the standardised differences :math:`z_k` with the band :math:`|z| \le 2`.
     ``axes``: two rows of one column per check, if given."""
-    if not isinstance(checks, Mapping):
-        raise TypeError(f"checks={checks!r} must be a mapping from a name to an EngineCheck")
-    if not checks:
-        raise ValueError("checks={} must hold at least one EngineCheck")
-    for key, check in checks.items():
-        if not isinstance(check, EngineCheck):
-            raise TypeError(f"checks[{key!r}]={check!r} must be an EngineCheck")
-    if isinstance(every, bool) or not isinstance(every, int):
-        raise TypeError(f"every={every!r} must be an int")
-    if every < 1:
-        raise ValueError(f"every={every!r} must be at least 1")
+    engine_check = functools.partial(validation.instance, types=EngineCheck)
+    validation.mapping_of("checks", checks, engine_check, what="a mapping name -> EngineCheck")
+    every = validation.integer("every", every, low=1)
     n = len(checks)
     fig, grid = new_figure(
         axes, nrows=2, ncols=n, width=5.0 * n, height=6.2, layout="tight", squeeze=False,

@@ -17,6 +17,7 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
+from .. import validation
 from ..environment import building_book
 
 try:  # IPython comes with Jupyter; the library itself runs without it
@@ -52,8 +53,7 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     """Glue ``value`` under ``name`` for the book (``myst_nb.glue``); in a reader's notebook a
     value glued with ``display=False`` is shown too: a figure as itself, anything else as
     ``name = value``."""
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name={name!r} must be a non-empty str")
+    validation.string("name", name, nonempty=True)
     if myst_glue is None:
         raise ImportError("glue needs myst-nb (pip install -r requirements.txt)")
     myst_glue(name, value, display=display)

@@ -7,12 +7,14 @@ The function draws into the axes it is given or a new house-style figure
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .. import validation
 from ..analysis import Fit, NoiseScaleTrace
 from .style import PALETTE, new_figure
 
@@ -26,14 +28,13 @@ def plot_noise_scale(
     r"""The measured :math:`B_{\text{simple}}` along training (points with their intervals),
     one panel per workload, against the :math:`B_{\text{noise}}` of the tuned-rate law fitted to
     that workload's sweep (horizontal line, its bootstrap interval shaded)."""
-    for name, value, kind in (("traces", traces, NoiseScaleTrace), ("fitted", fitted, Fit)):
-        if not isinstance(value, Mapping):
-            raise TypeError(f"{name}={value!r} must map workloads to {kind.__name__}")
-        for key, item in value.items():
-            if not isinstance(item, kind):
-                raise TypeError(f"{name}[{key!r}]={item!r} must be a {kind.__name__}")
-    if not traces:
-        raise ValueError("traces={} must hold at least one NoiseScaleTrace")
+    for name, value, kind, nonempty in (
+        ("traces", traces, NoiseScaleTrace, True),
+        ("fitted", fitted, Fit, False),
+    ):
+        item = functools.partial(validation.instance, types=kind)
+        what = f"a mapping workload -> {kind.__name__}"
+        validation.mapping_of(name, value, item, what=what, nonempty=nonempty)
     n = len(traces)
     fig, drawn = new_figure(axes, ncols=n, width=4.8 * n, height=4.0, layout="tight", squeeze=False)
     for ax, (name, trace) in zip(drawn[0], traces.items(), strict=True):

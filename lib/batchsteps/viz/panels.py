@@ -12,6 +12,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from .. import validation
 from .bounds import plot_bound
 from .display import in_kernel
 from .explorer import needs_kernel
@@ -122,24 +123,12 @@ def bound_panel(bound: Any, **initial: float) -> BoundPanel:
     (each name must be a parameter of the bound). Values the analysis does not cover (say
     :math:`\alpha \ge 2/L` for SGD) show the reason instead of a figure.
     """
-    for attr in ("assumptions", "parameters", "subs", "name"):
-        if not hasattr(bound, attr):
-            raise TypeError(f"bound={bound!r} must be a Bound (from batchsteps.theory.bound)")
-    values = {
-        name: spec.default
-        for name, spec in zip(bound.parameters, bound.assumptions.values(), strict=True)
-    }
+    needed = ("assumptions", "parameters", "subs", "name")
+    validation.attributes("bound", bound, needed, "a Bound (from batchsteps.theory.bound)")
+    specs = dict(zip(bound.parameters, bound.assumptions.values(), strict=True))
+    validation.keys(f"the parameters of the {bound.name} bound", initial, specs)
+    values = {name: spec.default for name, spec in specs.items()}
     for name, value in initial.items():
-        if name not in values:
-            raise ValueError(
-                f"{name}={value!r} is not a parameter of the {bound.name} bound; "
-                f"allowed: {', '.join(bound.parameters)}"
-            )
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"{name}={value!r} must be a real number")
-        spec = bound.assumptions[list(bound.assumptions)[bound.parameters.index(name)]]
-        low, high = spec.typical
-        if not low <= value <= high:
-            raise ValueError(f"{name}={value!r} is outside the slider range [{low:g}, {high:g}]")
-        values[name] = float(value)
+        low, high = specs[name].typical
+        values[name] = validation.real(name, value, low=low, high=high, note="the slider range")
     return BoundPanel(bound, values)

@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .. import validation
 from ..analysis import Fit
 from ..experiments import RateSweep, Tuning
 from .curves import plot_fits
@@ -36,8 +37,7 @@ def plot_tuning(tuning: Tuning, *, ax: Axes | None = None) -> Figure:
 
     ``tuning``: a :class:`batchsteps.experiments.Tuning`.
     """
-    if not isinstance(tuning, Tuning):
-        raise TypeError(f"tuning={tuning!r} must be a Tuning (from experiments.tune_rates)")
+    validation.instance("tuning", tuning, Tuning, "a Tuning (from experiments.tune_rates)")
     fig, ax = new_figure(ax, width=7.0, height=4.2, layout="tight")
     for o, group in tuning.table.groupby("optimizer", sort=False):
         style = series_style(o)
@@ -64,9 +64,8 @@ def plot_rate_tuning(runs: pd.DataFrame, tuned: pd.DataFrame, *, ax: Axes | None
     reach count as missing), with the rate kept for each batch size circled: the grid should
     bracket every circle. ``runs``: one row per run (``batch_size``, ``lr``, ``steps``,
     ``reached``); ``tuned``: the rows of the rate kept per batch size."""
-    for name, frame in (("runs", runs), ("tuned", tuned)):
-        if not isinstance(frame, pd.DataFrame):
-            raise TypeError(f"{name}={type(frame).__name__} must be a DataFrame")
+    validation.instance("runs", runs, pd.DataFrame)
+    validation.instance("tuned", tuned, pd.DataFrame)
     reached = runs[runs["reached"]]
     medians = reached.groupby(["batch_size", "lr"])["steps"].median()
     best = tuned.groupby("batch_size")["lr"].first()
@@ -97,8 +96,7 @@ def plot_rate_sweep(sweep: RateSweep, *, ax: Axes | None = None, level: float = 
     Runs that ran out of budget or diverged are marked along the bottom per rate. Returns the
     figure.
     """
-    if not isinstance(sweep, RateSweep):
-        raise TypeError(f"sweep={sweep!r} must be a RateSweep (see experiments.rate_sweep)")
+    validation.instance("sweep", sweep, RateSweep, "a RateSweep (see experiments.rate_sweep)")
     fits: dict[str, Fit | list[Fit]] = {}
     styles: dict[str, SeriesStyle] = {}
     for i, rate in enumerate(sweep.rates):
@@ -113,7 +111,8 @@ def plot_rate_sweep(sweep: RateSweep, *, ax: Axes | None = None, level: float = 
         fits[name] = [sweep.tuned_fits["tuned_lr"]]
         styles[name] = SeriesStyle(name, "#000000", "*")
     if not fits:
-        raise ValueError("sweep has no fitted curve: no rate reached at three batch sizes")
+        allowed = "a sweep with a fitted curve (a rate that reached at three batch sizes)"
+        raise validation.value_error("sweep", sweep, allowed)
     fig, ax = new_figure(ax, width=7.5, height=5.0, layout=None)  # the legend hangs below
     plot_fits(fits, ax=ax, level=level, styles=styles)
     ax.set_title(f"{series_style(sweep.optimizer).label}: the rate swept")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validation
 from ..analysis import Fit, compare_laws, resolve_law
 from ..experiments import Measured, fit_optimizers
 from .curves import plot_measured
@@ -28,24 +29,16 @@ def measured_section(
     target ``loss_bstar`` and ``loss_kmin``; the law the AIC prefers for each target
     (``law_gradient``, ``law_loss``) and ``excluded``, the runs the gradient fit left out.
     """
-    if not isinstance(measured, Measured):
-        raise TypeError(f"measured must be a Measured (from experiments.measure), got {measured!r}")
-    if not isinstance(optimizer, str):
-        raise TypeError(f"optimizer must be a str, got {optimizer!r}")
-    if optimizer not in measured.experiment.optimizers:
-        raise ValueError(
-            f"optimizer={optimizer!r} was not measured; measured: "
-            f"{', '.join(measured.experiment.optimizers)}"
-        )
-    missing = [t for t in TARGETS if t not in measured.experiment.targets]
-    if missing:
-        raise ValueError(
-            f"measured has no {missing[0]!r} target; it has {measured.experiment.targets}"
-        )
+    validation.instance("measured", measured, Measured, "a Measured (from experiments.measure)")
+    exp = measured.experiment
+    validation.one_of("optimizer", optimizer, exp.optimizers, "an optimizer that was measured")
+    if any(t not in exp.targets for t in TARGETS):
+        allowed = f"a measurement of the targets {TARGETS} (it has {exp.targets})"
+        raise validation.value_error("measured", measured, allowed)
     if prefix is None:
         prefix = optimizer
-    if not isinstance(prefix, str) or not prefix.isidentifier():
-        raise ValueError(f"prefix={prefix!r} must be an identifier (letters, digits, _)")
+    if not validation.string("prefix", prefix).isidentifier():
+        raise validation.value_error("prefix", prefix, "an identifier (letters, digits, _)")
     fits = {t: fit_optimizers(measured, t, (optimizer,))[optimizer] for t in TARGETS}
     gradient, loss = (fits[t]["constant_lr"] for t in TARGETS)
     preferred = {t: resolve_law(compare_laws(fits[t]).index[0]).label for t in TARGETS}

@@ -25,6 +25,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .. import validation
 from ..train import OPTIMIZERS, spec
 
 
@@ -113,11 +114,9 @@ def use_style() -> None:
 
 def style_of(name: str) -> SeriesStyle:
     """The style of optimizer ``name``; ``ValueError`` listing the known names otherwise."""
-    if not isinstance(name, str):
-        raise TypeError(f"name={name!r} must be a str; known: {', '.join(OPTIMIZER_STYLES)}")
-    if name not in OPTIMIZER_STYLES:
-        raise ValueError(f"name={name!r} has no house style; known: {', '.join(OPTIMIZER_STYLES)}")
-    return OPTIMIZER_STYLES[name]
+    return OPTIMIZER_STYLES[
+        validation.one_of("name", name, OPTIMIZER_STYLES, "an optimizer with a house style")
+    ]
 
 
 def series_style(name: object, index: int = 0) -> SeriesStyle:
@@ -158,11 +157,8 @@ def new_figure(
     glued. Axes come as ``Figure.subplots`` gives them: one Axes, a 1-D array for one row
     or column, else 2-D (always 2-D with ``squeeze=False``).
     """
-    for name, value in (("nrows", nrows), ("ncols", ncols)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name}={value!r} must be an int")
-        if value < 1:
-            raise ValueError(f"{name}={value!r} must be at least 1")
+    nrows = validation.integer("nrows", nrows, low=1)
+    ncols = validation.integer("ncols", ncols, low=1)
     if ax is None:
         use_style()
         # made through pyplot so that Jupyter's inline backend loads and shows it as an image,
@@ -174,12 +170,13 @@ def new_figure(
     wanted = nrows * ncols
     for item in given:
         if not isinstance(item, Axes):
-            raise TypeError(f"ax={ax!r} must be a matplotlib Axes, a sequence of them, or None")
+            raise validation.type_error("ax", ax, "a matplotlib Axes, a sequence of them, or None")
     if given.size != wanted:
-        raise ValueError(f"ax holds {given.size} axes; the figure draws {wanted} ({nrows}x{ncols})")
+        allowed = f"{wanted} axes ({nrows}x{ncols}) of one figure (it holds {given.size})"
+        raise validation.value_error("ax", ax, allowed)
     fig = given[0].figure
     if any(item.figure is not fig for item in given):
-        raise ValueError("ax must be axes of one figure")
+        raise validation.value_error("ax", ax, "axes of one figure")
     if squeeze and wanted == 1:
         return fig, given[0]
     shaped = given.reshape(nrows, ncols)
@@ -188,8 +185,7 @@ def new_figure(
 
 def batch_axis(ax: Axes, which: str = "x") -> None:
     """Log-2 axis with ticks at the powers of two, labelled as plain integers."""
-    if which not in ("x", "y"):
-        raise ValueError(f"which={which!r} is not an axis; allowed: 'x', 'y'")
+    validation.one_of("which", which, ("x", "y"))
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log", base=2)
     axis.set_major_locator(mticker.LogLocator(base=2))
