@@ -4,8 +4,8 @@ The book's Sphinx extension (``_ext/batchsteps_book.py``) sets ``BATCHSTEPS_BOOK
 the kernels that execute the chapters. A chapter then behaves as the HTML needs it (no
 progress bars, whose text would land in the page; glued values shown where the prose puts them)
 and, run by a reader in Jupyter or a terminal, as a reader needs it (progress shown, every
-glued number and figure displayed in the cell that computes it). Stdlib only: every layer of
-the library may import it.
+glued number and figure displayed in the cell that computes it). Stdlib, platformdirs and
+:mod:`batchsteps.validation` only: every layer of the library may import it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 import platformdirs
+
+from . import validation
 
 BOOK_BUILD_ENV = "BATCHSTEPS_BOOK_BUILD"
 STORE_ENV = "BATCHSTEPS_STORE"
@@ -32,9 +34,7 @@ def show_progress(progress: bool | None) -> bool:
     ``TypeError`` for anything but ``True``, ``False`` or ``None``."""
     if progress is None:
         return not building_book()
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress={progress!r} must be True, False or None (automatic)")
-    return progress
+    return validation.boolean("progress", progress)
 
 
 def store_root(store: str | os.PathLike | None = None) -> Path:
@@ -44,9 +44,7 @@ def store_root(store: str | os.PathLike | None = None) -> Path:
     build names ``_build/stores`` through the variable. The default is printed once per
     process, when first used, so a reader knows where results go."""
     if store is not None:
-        if not isinstance(store, str | os.PathLike):
-            raise TypeError(f"store={store!r} must be a path (str or os.PathLike) or None")
-        return Path(store)
+        return validation.path("store", store)
     if os.environ.get(STORE_ENV):
         return Path(os.environ[STORE_ENV])
     root = Path(platformdirs.user_cache_dir("batchsteps")) / "stores"

@@ -16,7 +16,7 @@ def test_theory_ratios_are_the_small_rate_limits_of_the_bounds():
     assert steps == pytest.approx(0.5 * 0.4 / 0.05)
     assert ex.theory_ratios("sgd", 0.3, 0.3) == (1.0, 1.0)
     assert all(math.isnan(v) for v in ex.theory_ratios("adam", 0.01, 0.3))
-    with pytest.raises(ValueError, match="lr=0"):
+    with pytest.raises(ValueError, match="lr must be .*, got 0"):
         ex.theory_ratios("momentum", 0, 0.3)
     with pytest.raises(ValueError, match=r"beta must be a real number in \[0, 1\), got 1.0"):
         ex.theory_ratios("momentum", 0.1, 0.3, beta=1.0)
@@ -85,9 +85,9 @@ def test_law_preference_needs_a_margin_of_two():
     assert pref(8.0, 10.0).law == "constant_lr"
     assert pref(10.0, 8.1).delta_aic == pytest.approx(1.9)
     assert "indistinguishable" in pref(10.0, 9.0).text
-    with pytest.raises(TypeError, match="by_law="):
+    with pytest.raises(ValueError, match="by_law must include every one of .*, lacks tuned_lr"):
         ex.law_preference({"constant_lr": F(aic=1.0)})
-    with pytest.raises(ValueError, match="margin=-1"):
+    with pytest.raises(ValueError, match="margin must be .*, got -1"):
         ex.law_preference({"constant_lr": F(aic=1.0), "tuned_lr": F(aic=1.0)}, margin=-1)
 
 
@@ -144,9 +144,9 @@ def test_fit_optimizers_censors_runs_out_of_budget_instead_of_dropping_them(synt
 
 def test_fit_optimizers_rejects_an_unmeasured_target(synthetic):
     measured = synthetic({"sgd": (1000.0, 3.0)})
-    with pytest.raises(ValueError, match="measure='accuracy'"):
+    with pytest.raises(ValueError, match="measure must be .*, got 'accuracy'"):
         ex.fit_optimizers(measured, "accuracy")
-    with pytest.raises(TypeError, match="measured=1"):
+    with pytest.raises(TypeError, match="measured must be .*, got 1"):
         ex.fit_optimizers(1, "loss")
 
 
@@ -158,7 +158,9 @@ def test_an_optimizer_without_three_reached_batches_is_undecided_not_an_error(sy
     rows = verdict[verdict["optimizer"] == "momentum"]
     assert len(rows) == 3 and (rows["verdict"] == "undecided").all()
     assert ex.fit_optimizers(measured, "loss", optimizers=("sgd",)).keys() == {"sgd"}
-    with pytest.raises(ValueError, match="'adam' was not measured"):
+    with pytest.raises(
+        ValueError, match=r"optimizers\[0\] must be an optimizer that was measured: .*, got 'adam'"
+    ):
         ex.fit_optimizers(measured, "loss", optimizers=("adam",))
 
 
@@ -168,7 +170,7 @@ def test_largest_smoothness_inverts_each_step_size_condition():
     expected = 2 * (1 - beta) ** 2 / (lr * (1 + beta))
     assert ex.largest_smoothness("momentum", lr, beta=beta) == pytest.approx(expected)
     assert math.isnan(ex.largest_smoothness("adam", 0.01))
-    with pytest.raises(ValueError, match="lr=-1"):
+    with pytest.raises(ValueError, match="lr must be .*, got -1"):
         ex.largest_smoothness("sgd", -1)
 
 
@@ -187,9 +189,9 @@ def test_a_step_budget_alone_makes_a_pole_free_curve_look_like_it_has_one():
     assert set(art.frame.loc[~art.frame["reached"], "batch_size"]) <= {2, 4, 8, 16, 32}
     constant = art.fits["constant_lr"]
     assert constant.params["min_batch"] > 1.0  # a pole the curve does not have
-    with pytest.raises(ValueError, match="max_steps=100"):
+    with pytest.raises(ValueError, match="max_steps must be .*, got 100"):
         ex.budget_artefact(500.0, 64.0, batch_sizes=(2, 4, 8), seeds=2, max_steps=100, scatter=0)
-    with pytest.raises(ValueError, match="scatter=-1"):
+    with pytest.raises(ValueError, match="scatter must be .*, got -1"):
         ex.budget_artefact(500.0, 64.0, batch_sizes=(2, 4, 8), seeds=2, max_steps=900, scatter=-1)
 
 

@@ -8,17 +8,22 @@ runs and of the expected loss against the exact noise-floor pole.
 
 from __future__ import annotations
 
-import numbers
+import functools
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
+from .. import validation
 from ..analysis import EngineCheck, PoleCheck, fit_laws, noise_floor_pole
 from ..theory import nqm
 from ..train import sampled_loss, sweep, workload
 
 __all__ = ["check_engine_nqm", "pole_check"]
+
+
+_batch_size = functools.partial(validation.integer, low=1)
+"""An integer >= 1, checked (``_batch_size(name, value)``)."""
 
 
 def check_engine_nqm(
@@ -42,12 +47,9 @@ def check_engine_nqm(
     ``seeds`` >= 2 (a standard error needs two); ``steps`` >= 1. Returns an
     :class:`~batchsteps.analysis.EngineCheck`.
     """
-    for name, value, low in (("seeds", seeds, 2), ("steps", steps, 1)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name}={value!r} is outside the allowed range: an integer >= {low}")
-    sizes = np.array([int(b) for b in batch_sizes], dtype=int)
-    if sizes.size == 0 or np.any(sizes < 1):
-        raise ValueError(f"batch_sizes={batch_sizes!r} must be a non-empty list of integers >= 1")
+    seeds = validation.integer("seeds", seeds, low=2)  # a standard error needs two
+    steps = validation.integer("steps", steps, low=1)
+    sizes = np.array(validation.sequence_of("batch_sizes", batch_sizes, _batch_size), dtype=int)
     problem = nqm.noisy_quadratic(dim, decay=decay, theta0=theta0, noise_factor=noise_factor)
     exact = nqm.expected_loss(problem, sizes.astype(float), lr=lr, steps=steps, beta=beta)
     optimizer = "momentum" if beta > 0 else "sgd"
@@ -87,11 +89,10 @@ def pole_check(
     a constant noise model and without the batch sizes where it never crosses. Returns a
     :class:`~batchsteps.analysis.PoleCheck`.
     """
-    if not 0 < float(target_fraction) < 1:
-        raise ValueError(f"target_fraction={target_fraction!r} must lie in (0, 1)")
-    sizes = np.array(sorted({int(b) for b in batch_sizes}), dtype=int)
-    if sizes.size < 3 or np.any(sizes < 1):
-        raise ValueError(f"batch_sizes={batch_sizes!r} must hold >= 3 distinct integers >= 1")
+    validation.probability("target_fraction", target_fraction, low_open=True, high_open=True)
+    sizes = np.array(sorted(set(validation.sequence_of("batch_sizes", batch_sizes, _batch_size))))
+    if sizes.size < 3:
+        raise validation.value_error("batch_sizes", batch_sizes, "at least 3 distinct integers")
     problem = nqm.noisy_quadratic(dim)
     target = float(target_fraction) * problem.initial_loss
     expected = nqm.expected_steps_to_target(

@@ -5,8 +5,8 @@ and what a step budget alone does to a fit.
 
 from __future__ import annotations
 
+import functools
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 
+from .. import validation
 from ..analysis import AIC_MARGIN, LAWS, Fit, Preference, fit_steps, law_preference, per_batch
 from ..theory import bound, symbols
 from ..train import spec
@@ -52,13 +53,14 @@ def fit_optimizers(
     (default: all the experiment measured); ``measured.experiment.n_boot`` parameter draws
     give each fit its curve band."""
     check_measured(measured, measure_name)
-    chosen = measured.experiment.optimizers if optimizers is None else tuple(optimizers)
-    unknown = [o for o in chosen if o not in measured.experiment.optimizers]
-    if unknown:
-        raise ValueError(
-            f"optimizers={optimizers!r}: {unknown[0]!r} was not measured; measured: "
-            f"{', '.join(measured.experiment.optimizers)}"
+    measured_ones = measured.experiment.optimizers
+    if optimizers is None:
+        chosen = measured_ones
+    else:
+        measured_one = functools.partial(
+            validation.one_of, allowed=measured_ones, what="an optimizer that was measured"
         )
+        chosen = tuple(validation.sequence_of("optimizers", optimizers, measured_one))
     frame = measured.frame[measured.frame["measure"] == measure_name]
     fits: dict[str, dict[str, object]] = {}
     for o in chosen:
@@ -95,9 +97,8 @@ def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> t
     >>> [round(v, 6) for v in theory_ratios("momentum", 0.1, 0.5, beta=0.9)]
     [20.0, 0.5]
     """
-    for argument, value in (("lr", lr), ("sgd_lr", sgd_lr)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-            raise ValueError(f"{argument}={value!r} must be a positive real number")
+    validation.positive("lr", lr)
+    validation.positive("sgd_lr", sgd_lr)
     declared, mine_name, base_name = spec(optimizer), spec(optimizer).bound, spec("sgd").bound
     if mine_name == base_name:
         return 1.0, 1.0
@@ -130,8 +131,7 @@ def largest_smoothness(optimizer: str, lr: float, **hyper: float) -> float:
     >>> round(largest_smoothness("sgd", 0.5), 6)
     4.0
     """
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
-        raise ValueError(f"lr={lr!r} must be a positive real number")
+    validation.positive("lr", lr)
     declared = spec(optimizer)
     on_rate = (
         []
@@ -159,10 +159,8 @@ def comparison(
     :math:`b^\star` and :math:`K_{\min}` to SGD's (measured), and
     the theory's ratios (:func:`theory_ratios`; ``nan`` where it makes none, and everywhere
     with ``theory=False``: for a target that is not the bounds' measure)."""
-    if not isinstance(measured, Measured):
-        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
-    if not isinstance(fits, Mapping) or not fits:
-        raise TypeError(f"fits={fits!r} must be the mapping fit_optimizers() returns")
+    validation.instance("measured", measured, Measured, "a Measured (see measure())")
+    validation.mapping_of("fits", fits, what="the mapping fit_optimizers() returns")
     lr = measured.tuning.lr
     rows = []
     for o, by_law in fits.items():
@@ -302,8 +300,7 @@ def verdicts(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd
     from the tuned-rate law where the AIC prefers it, else from the constant-rate law.
     Returns rows ``claim, optimizer, verdict, evidence``; verdicts are ``VERDICTS``.
     """
-    if not isinstance(measured, Measured):
-        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
+    validation.instance("measured", measured, Measured, "a Measured (see measure())")
     b_min, b_max = min(measured.experiment.batch_sizes), max(measured.experiment.batch_sizes)
     shown = {o: _pole_shown(by_law) for o, by_law in fits.items()}
     rows = []
@@ -396,18 +393,14 @@ def budget_artefact(
     >>> round(art.budget_pole, 3), int((~art.frame["reached"]).sum())
     (4.0, 3)
     """
-    for name, value in (("min_steps", min_steps), ("noise_scale", noise_scale)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-            raise ValueError(f"{name}={value!r} must be a positive real number")
-    if isinstance(scatter, bool) or not isinstance(scatter, numbers.Real) or not scatter >= 0:
-        raise ValueError(f"scatter={scatter!r} must be a real number >= 0")
-    for name, value in (("seeds", seeds), ("max_steps", max_steps)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name}={value!r} must be an int >= 1")
+    min_steps = validation.positive("min_steps", min_steps)
+    validation.positive("noise_scale", noise_scale)
+    validation.real("scatter", scatter, low=0)
+    validation.integer("seeds", seeds, low=1)
+    validation.integer("max_steps", max_steps, low=1)
     if max_steps <= min_steps:
-        raise ValueError(
-            f"max_steps={max_steps!r} must exceed min_steps={min_steps!r}: else no run finishes"
-        )
+        allowed = f"> min_steps={min_steps:g} (else no run finishes)"
+        raise validation.value_error("max_steps", max_steps, allowed)
     rng = np.random.default_rng(seed)
     sizes = np.repeat(np.asarray(batch_sizes, dtype=float), seeds)
     steps = np.ceil(
@@ -441,10 +434,8 @@ def budget_table(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -
     ``measured_prefers``, ``budget_pole``, ``artefact_b0``, ``artefact_critical``,
     ``artefact_prefers``. A measured :math:`b_0` close to the artefact's says the budget
     alone could have made that pole."""
-    if not isinstance(measured, Measured):
-        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
-    if not isinstance(fits, Mapping) or not fits:
-        raise TypeError(f"fits={fits!r} must be the mapping fit_optimizers() returns")
+    validation.instance("measured", measured, Measured, "a Measured (see measure())")
+    validation.mapping_of("fits", fits, what="the mapping fit_optimizers() returns")
     exp = measured.experiment
     rows = []
     for o, by_law in fits.items():

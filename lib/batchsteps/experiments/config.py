@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .. import validation
 from ..train import OPTIMIZERS
 
 __all__ = ["SCALES", "SCALE_ENV", "EXPERIMENTS", "Experiment", "current_scale", "experiment"]
@@ -93,13 +94,8 @@ def current_scale(value: str | None = None) -> str:
     'full'
     """
     given = value if value is not None else (os.environ.get(SCALE_ENV) or "book")
-    if not isinstance(given, str):
-        raise TypeError(f"scale={given!r} must be a str; allowed: {', '.join(SCALES)}")
-    text = given.strip().lower()
-    if text not in SCALES:
-        where = "scale" if value is not None else f"${SCALE_ENV}"
-        raise ValueError(f"{where}={given!r} is not a known scale; allowed: {', '.join(SCALES)}")
-    return text
+    where = "scale" if value is not None else f"${SCALE_ENV}"
+    return validation.one_of(where, validation.string(where, given).strip().lower(), SCALES)
 
 
 def _workers(limit: int) -> int:
@@ -115,13 +111,12 @@ def experiment(name: str = "digits", scale: str | None = None) -> Experiment:
     >>> experiment("digits", "book").batch_sizes
     (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
     """
-    if not isinstance(name, str) or name not in EXPERIMENTS:
-        raise ValueError(f"name={name!r} is not a known experiment; allowed: {EXPERIMENTS}")
+    validation.one_of("name", name, EXPERIMENTS, "an experiment")
     level = current_scale(scale)
     full = level == "full"
     if name == "cifar" and not full:
-        raise ValueError(
-            f"name='cifar' runs only at scale 'full' (got scale {level!r}): set {SCALE_ENV}=full"
+        raise validation.value_error(
+            "scale", level, f"'full' for the cifar experiment (set {SCALE_ENV}=full)"
         )
     common = {
         "name": name,

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import validation
 from ..analysis import (
     AdaptiveRun,
     NoiseScale,
@@ -158,13 +159,11 @@ def measure_adaptive_run(
     :math:`h_k`), for which the bound's monotone assumption is only an assumption.
     """
     if not isinstance(betas, Sequence) or isinstance(betas, str) or len(betas) != 2:
-        raise TypeError(f"betas={betas!r} must be a pair (beta1, beta2)")
-    if not isinstance(amsgrad, bool):
-        raise TypeError(f"amsgrad={amsgrad!r} must be True or False")
+        raise validation.type_error("betas", betas, "a pair (beta1, beta2)")
+    amsgrad = validation.boolean("amsgrad", amsgrad)
     if isinstance(reference, str) and reference not in REFERENCES:
-        raise ValueError(
-            f"reference={reference!r} is not allowed; allowed: {REFERENCES} or a flat point"
-        )
+        allowed = f"one of {', '.join(map(repr, REFERENCES))} or a flat point"
+        raise validation.value_error("reference", reference, allowed)
     wl = make_workload(workload)
     recorder = AdaptiveRecorder(wl, variance_every=variance_every)
     result = measure_steps(

@@ -10,7 +10,6 @@ rate.
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -21,10 +20,10 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .. import validation
 from ..analysis import TunedSweep, best_rate, law_preference
 from ..environment import show_progress
 from ..train import Workload, sweep
-from ..train.engine import check_int
 from .compare import fit_runs
 from .running import Measured, check_measured, run_curve, run_tasks, store_folder, worker_pool
 from .text import interval_text
@@ -105,15 +104,9 @@ def rate_sweep(
     :class:`RateSweep`.
     """
     check_measured(measured, measure_name)
-    if optimizer not in measured.experiment.optimizers:
-        raise ValueError(
-            f"optimizer={optimizer!r} was not measured; measured: "
-            f"{', '.join(measured.experiment.optimizers)}"
-        )
-    if not factors or any(
-        isinstance(f, bool) or not isinstance(f, numbers.Real) or not f > 0 for f in factors
-    ):
-        raise ValueError(f"factors={factors!r} must be a non-empty tuple of positive numbers")
+    what = "an optimizer that was measured"
+    validation.one_of("optimizer", optimizer, measured.experiment.optimizers, what)
+    validation.sequence_of("factors", factors, validation.positive)
     exp, lr = measured.experiment, measured.tuning.lr[optimizer]
     start = time.perf_counter()
     folder = str(store_folder(exp, store) / "sweep")
@@ -185,10 +178,12 @@ def tuned_sweep(
 
     Returns a :class:`~batchsteps.analysis.TunedSweep`.
     """
-    if not isinstance(lrs, Mapping) or not lrs:
-        raise TypeError(f"lrs={lrs!r} must be a non-empty mapping batch size -> list of rates")
+    validation.mapping_of("lrs", lrs, what="a mapping batch size -> list of rates")
     shown = show_progress(progress)
-    grid = {check_int(b, "batch size"): tuple(rates) for b, rates in lrs.items()}
+    grid = {
+        validation.integer("a batch size of lrs", b, low=1): tuple(rates)
+        for b, rates in lrs.items()
+    }
     common = dict(seeds=seeds, target=target, max_steps=max_steps, store=store, device=device)
     common |= {"progress": False, **hyper}
     cells = sum(len(r) for r in grid.values())

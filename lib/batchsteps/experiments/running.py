@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-import numbers
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +35,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .. import validation
 from ..environment import show_progress, store_root
 from ..train import Workload, resolve_device, sweep, workload
 from .config import Experiment, experiment
@@ -190,8 +190,7 @@ def tune_rates(exp: Experiment, store: str | os.PathLike | None = None) -> Tunin
     a quadratic diverges: large-batch training is fastest near that edge, so halving it
     estimates the bound's best rate without knowing :math:`L`.
     """
-    if not isinstance(exp, Experiment):
-        raise TypeError(f"exp={exp!r} must be an Experiment (see experiment())")
+    validation.instance("exp", exp, Experiment, "an Experiment (see experiment())")
     pool = worker_pool(exp)
     try:
         return _tune(exp, store, pool)
@@ -268,15 +267,12 @@ class Measured:
 
     def runs(self, optimizer: str, measure: str) -> pd.DataFrame:
         """The runs of one optimizer to one target (``ValueError`` if not measured)."""
-        rows = self.frame[
+        exp = self.experiment
+        validation.one_of("optimizer", optimizer, exp.optimizers, "an optimizer that was measured")
+        validation.one_of("measure", measure, exp.targets, "a target that was measured")
+        return self.frame[
             (self.frame["optimizer"] == optimizer) & (self.frame["measure"] == measure)
         ]
-        if rows.empty:
-            raise ValueError(
-                f"optimizer={optimizer!r}, measure={measure!r} was not measured; measured: "
-                f"{self.experiment.optimizers} x {tuple(self.experiment.targets)}"
-            )
-        return rows
 
 
 _MEMO: dict[tuple, Measured] = {}
@@ -323,23 +319,16 @@ def measure(
 def check_measured(measured: object, measure_name: object) -> None:
     """``TypeError`` unless ``measured`` is a :class:`Measured`, ``ValueError`` unless it
     measured the target ``measure_name``."""
-    if not isinstance(measured, Measured):
-        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
-    if measure_name not in measured.experiment.targets:
-        raise ValueError(
-            f"measure={measure_name!r} was not measured; allowed: "
-            f"{', '.join(measured.experiment.targets)}"
-        )
+    validation.instance("measured", measured, Measured, "a Measured (see measure())")
+    validation.one_of("measure", measure_name, measured.experiment.targets, "a target measured")
 
 
 def initial_values(exp: Experiment, seeds: int = 5) -> dict[str, float]:
     r"""Median over the first ``seeds`` seeds of each measure of ``exp.targets`` at the
     starting point :math:`\theta_0` (full training set), e.g. the loss and the squared
     gradient norm before any step: what a target is a fraction of."""
-    if not isinstance(exp, Experiment):
-        raise TypeError(f"exp={exp!r} must be an Experiment (see experiment())")
-    if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral) or seeds < 1:
-        raise ValueError(f"seeds={seeds!r} must be an int >= 1")
+    validation.instance("exp", exp, Experiment, "an Experiment (see experiment())")
+    seeds = validation.integer("seeds", seeds, low=1)
     problem = _workload(exp).problem(resolve_device(exp.device))
     with torch.no_grad():
         params = problem.init(list(range(int(seeds))))

@@ -8,6 +8,7 @@ import math
 
 import pandas as pd
 
+from .. import validation
 from ..analysis import AIC_MARGIN, Preference
 from .compare import CLAIM_TWO, NOT_SUPPORTED, VERDICTS
 from .running import Measured
@@ -39,8 +40,8 @@ def _ratio(value: float) -> str:
 def present(table: pd.DataFrame) -> pd.DataFrame:
     r"""The :func:`comparison` table as a page shows it: estimates with their intervals as
     text, measured ratios to SGD beside the theory's, the law the AIC prefers."""
-    if not isinstance(table, pd.DataFrame) or "critical_batch" not in table.columns:
-        raise TypeError(f"table={table!r} must be what comparison() returns")
+    validation.instance("table", table, pd.DataFrame, "what comparison() returns")
+    validation.columns("table", table, ("critical_batch",))
     rows = {}
     for o, row in table.iterrows():
         rows[o] = {
@@ -82,9 +83,9 @@ def budget_verdict(table: pd.DataFrame) -> str:
     the budget alone could have made the pole of sgd (b0 9.9 [8.1, 12] against 11.8)
     the pole of momentum is beyond the budget's (27.6 [27.1, 28.2] against 3.8)
     """
-    need = {"measured_b0", "measured_b0_low", "measured_b0_high", "artefact_b0"}
-    if not isinstance(table, pd.DataFrame) or not need <= set(table.columns):
-        raise TypeError(f"table must be what budget_table() returns (columns {sorted(need)})")
+    need = ("measured_b0", "measured_b0_low", "measured_b0_high", "artefact_b0")
+    validation.instance("table", table, pd.DataFrame, "what budget_table() returns")
+    validation.columns("table", table, need)
     parts = []
     for o, row in table.iterrows():
         measured = interval_text(*row[["measured_b0", "measured_b0_low", "measured_b0_high"]])
@@ -107,15 +108,13 @@ def theory_check(table: pd.DataFrame, verdict: pd.DataFrame, optimizer: str = "m
     and for :math:`K_{\min}`, whether the measured order agrees with the predicted one
     (claims 2a and 2b: intervals disjoint the predicted way), opposes it, is undecided or not
     supported, and by what factor the measured ratio differs from the predicted one."""
-    if not isinstance(table, pd.DataFrame) or "theory_critical_ratio" not in table.columns:
-        raise TypeError(f"table={type(table).__name__} must be what comparison() returns")
-    if not isinstance(verdict, pd.DataFrame) or "verdict" not in verdict.columns:
-        raise TypeError(f"verdict={type(verdict).__name__} must be what verdicts() returns")
-    if optimizer not in table.index or "sgd" not in table.index:
-        raise ValueError(
-            f"optimizer={optimizer!r}: the table must hold it and 'sgd'; it holds "
-            f"{', '.join(map(str, table.index))}"
-        )
+    validation.instance("table", table, pd.DataFrame, "what comparison() returns")
+    validation.columns("table", table, ("theory_critical_ratio",))
+    validation.instance("verdict", verdict, pd.DataFrame, "what verdicts() returns")
+    validation.columns("verdict", verdict, ("verdict",))
+    validation.one_of("optimizer", optimizer, table.index, "an optimizer of the table")
+    if "sgd" not in table.index:
+        raise validation.value_error("table", table, "a comparison that holds 'sgd'")
     rows = verdict[verdict["optimizer"] == optimizer].set_index("claim")
     row = table.loc[optimizer]
     parts = []
@@ -148,8 +147,7 @@ def theory_check(table: pd.DataFrame, verdict: pd.DataFrame, optimizer: str = "m
 def left_end(measured: Measured) -> pd.DataFrame:
     """At the smallest batch size of each measured curve (optimizer x target, skipped cells
     counted as not run): how many runs reached the target, ran out of budget or diverged."""
-    if not isinstance(measured, Measured):
-        raise TypeError(f"measured={measured!r} must be a Measured (see measure())")
+    validation.instance("measured", measured, Measured, "a Measured (see measure())")
     b_min = min(measured.experiment.batch_sizes)
     rows = []
     for (m, o), group in measured.frame.groupby(["measure", "optimizer"], sort=False):
@@ -205,9 +203,8 @@ def summary(verdicts_table: pd.DataFrame) -> dict[str, str]:
     >>> summary(table)["1"]
     'holds for sgd; fails for adam'
     """
-    need = {"claim", "optimizer", "verdict"}
-    if not isinstance(verdicts_table, pd.DataFrame) or not need <= set(verdicts_table.columns):
-        raise TypeError(f"verdicts_table must be a DataFrame with columns {sorted(need)}")
+    validation.instance("verdicts_table", verdicts_table, pd.DataFrame, "what verdicts() returns")
+    validation.columns("verdicts_table", verdicts_table, ("claim", "optimizer", "verdict"))
     sentences = {}
     for claim, group in verdicts_table.groupby("claim", sort=True):
         parts = []
