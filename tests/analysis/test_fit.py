@@ -638,7 +638,11 @@ GOOD_K = [300.0, 200.0, 150.0, 125.0]
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        (dict(batch_sizes=[2, 4, 8], steps=[3, 2]), ValueError, "batch_sizes has 3.*steps has 2"),
+        (
+            dict(batch_sizes=[2, 4, 8], steps=[3, 2]),
+            ValueError,
+            r"steps must be one entry per batch size \(3\), got \[3, 2\]",
+        ),
         (dict(batch_sizes=[2, 4, 4, 2], steps=[3, 2, 2, 3]), ValueError, "has 2 distinct"),
         (
             dict(batch_sizes=GOOD_B, steps=[300, 0, 150, 125]),

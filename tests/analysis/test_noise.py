@@ -53,7 +53,10 @@ def test_a_trace_collects_estimates_by_step_and_tabulates_them():
 
 
 def test_from_norms_rejects_bad_arrays_and_arguments():
-    with pytest.raises(ValueError, match="must have one length, got 2 and 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"large_norm_sq must be one entry per entry of small_norm_sq \(2\), got \[1.0, 1",
+    ):
         noise_scale_from_norms([1.0, 2.0], [1.0, 1.0, 1.0], 1, 2)
     with pytest.raises(ValueError, match=r"small_norm_sq must be .* finite .*, got \[1.0, inf\]"):
         noise_scale_from_norms([1.0, float("inf")], [1.0, 1.0], 1, 2)

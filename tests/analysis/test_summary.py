@@ -57,7 +57,11 @@ def test_per_batch_has_one_sorted_row_per_batch_size():
         (lambda: median_interval(["a"]), TypeError, r"values must .*, got \['a'\]"),
         (lambda: median_interval([1.0], level=1.2), ValueError, "level must be .*, got 1.2"),
         (lambda: median_interval([1.0], level=True), TypeError, "level must be .*, got True"),
-        (lambda: per_batch([1, 2], [3.0]), ValueError, "batch_sizes has 2.*steps has 1"),
+        (
+            lambda: per_batch([1, 2], [3.0]),
+            ValueError,
+            r"steps must be one entry per batch size \(2\), got \[3.0\]",
+        ),
         (lambda: per_batch([1, np.inf], [3.0, 4.0]), ValueError, r"batch_sizes .*, got \[1, inf\]"),
         (lambda: per_batch([[1, 2]], [3.0, 4.0]), ValueError, r"batch_sizes .*, got \[\[1, 2\]\]"),
     ],

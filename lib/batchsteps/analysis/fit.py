@@ -427,9 +427,7 @@ def _runs(batch_sizes: object, steps: object, status: np.ndarray) -> tuple[np.nd
     b = validation.real_array("batch_sizes", batch_sizes, min_size=0, finite=False)
     k = validation.real_array("steps", steps, min_size=0, finite=False)
     if b.size != k.size:
-        raise ValueError(
-            f"batch_sizes has {b.size} entries but steps has {k.size}; they must be equal"
-        )
+        raise validation.value_error("steps", steps, f"one entry per batch size ({b.size})")
     bad = ~(np.isfinite(b) & (b > 0))
     if bad.any():
         at = np.flatnonzero(bad)[:5].tolist()

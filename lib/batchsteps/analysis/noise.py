@@ -109,9 +109,8 @@ def noise_scale_from_norms(
     x = validation.real_array("small_norm_sq", small_norm_sq, min_size=2)
     y = validation.real_array("large_norm_sq", large_norm_sq, min_size=2)
     if x.shape != y.shape:
-        raise ValueError(
-            f"small_norm_sq and large_norm_sq must have one length, got {x.size} and {y.size}"
-        )
+        allowed = f"one entry per entry of small_norm_sq ({x.size})"
+        raise validation.value_error("large_norm_sq", large_norm_sq, allowed)
     small = validation.integer("small", small, low=1)
     large = validation.integer("large", large, low=small + 1)
     draws = x.size

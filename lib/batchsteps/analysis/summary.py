@@ -89,9 +89,7 @@ def per_batch(
     b = validation.real_array("batch_sizes", batch_sizes)
     k = validation.real_array("steps", steps, finite=False)
     if b.shape != k.shape:
-        raise ValueError(
-            f"batch_sizes has {b.size} entries but steps has {k.size}; they must be equal"
-        )
+        raise validation.value_error("steps", steps, f"one entry per batch size ({b.size})")
     if censored is None:
         over = np.zeros(b.shape, dtype=bool)
     else:
