@@ -5,7 +5,7 @@ the kernels that execute the chapters. A chapter then behaves as the HTML needs 
 progress bars, whose text would land in the page; glued values shown where the prose puts them)
 and, run by a reader in Jupyter or a terminal, as a reader needs it (progress shown, every
 glued number and figure displayed in the cell that computes it). Stdlib, platformdirs and
-:mod:`batchsteps.validation` only: every layer of the library may import it.
+``batchsteps.validation`` only: every layer of the library may import it.
 """
 
 from __future__ import annotations
