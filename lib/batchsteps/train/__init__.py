@@ -29,6 +29,15 @@ from .registry import (
     spec,
     unregister,
 )
+from .schedules import (
+    Constant,
+    InverseTime,
+    Schedule,
+    WarmupThenDecay,
+    constant,
+    inverse_time,
+    warmup_then_decay,
+)
 from .store import StoreReport, StoreVersionError, StoreWarning, check_store
 from .sweep import sweep
 from .targets import Target, parse_target
@@ -45,6 +54,13 @@ __all__: list[str] = [
     "StepsResult",
     "Snapshot",
     "resolve_device",
+    "Schedule",
+    "constant",
+    "inverse_time",
+    "warmup_then_decay",
+    "Constant",
+    "InverseTime",
+    "WarmupThenDecay",
     "Workload",
     "workload",
     "WORKLOADS",

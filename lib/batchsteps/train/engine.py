@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..validation import instance
 from .optimizers import BatchedOptimizer, check_lr
 from .optimizers import optimizer as _optimizer
 from .problems import Problem
 from .sampling import FullBatch, Sampler
+from .schedules import Schedule
 from .targets import Target, parse_target
 from .workloads import Workload
 from .workloads import workload as _workload
@@ -121,7 +123,8 @@ class StepsResult:
     state with finer and finer checks, down to single steps. So ``steps`` equals checking
     after every step unless the measure crossed the target and moved back beyond the margin
     ``near`` (default :data:`NEAR`) within one interval. ``replayed_steps`` counts the
-    replica-steps spent replaying.
+    replica-steps spent replaying. ``lr`` is the base rate, ``schedule`` the learning-rate
+    schedule it was multiplied by (``None``: constant).
     """
 
     workload: str
@@ -139,6 +142,7 @@ class StepsResult:
     device: str
     replayed_steps: int = 0
     near: float | None = None
+    schedule: Schedule | None = None
 
     @property
     def reached(self) -> np.ndarray:
@@ -180,22 +184,30 @@ class _Run:
     """Training loop pieces shared by the main pass and the replays."""
 
     def __init__(
-        self, problem: Problem, opt: BatchedOptimizer, target: Target | None, near: float | None
+        self,
+        problem: Problem,
+        opt: BatchedOptimizer,
+        target: Target | None,
+        near: float | None,
+        schedule: Schedule | None,
     ):
         self.problem = problem
         self.opt = opt
         self.target = target
         self.margin = near if near is not None or target is None else NEAR[target.measure]
+        self.schedule = schedule
         self.replayed = 0
 
     def advance(
         self, params, state, sampler: Sampler, t0: int, t1: int, loss_sum=None, record=None
     ):
+        update, lr, hyper, schedule = self.opt.spec.step, self.opt.lr, self.opt.hyper, self.schedule
         for k in range(t0, t1):
             loss, grads = self.problem.loss_grad(params, sampler.batch(k))
             if loss_sum is not None:
                 loss_sum.add_(loss)  # non-finite from the first NaN or inf loss on
-            self.opt.step(params, grads, state, k + 1)
+            rate = lr if schedule is None else lr * schedule(k)  # update k + 1 at alpha_k
+            update(params, grads, state, k + 1, rate, hyper)
             if record is not None:
                 record(k + 1, params, sampler.seeds, grads, state)
 
@@ -317,6 +329,7 @@ def measure_steps(
     record: Callable[[Snapshot], object] | None = None,
     record_every: int = 1,
     on_check: Callable[[int], None] | None = None,
+    schedule: Schedule | None = None,
     **hyper: float,
 ) -> StepsResult:
     r"""Train one replica per seed as one batched computation; steps until ``target`` holds.
@@ -324,13 +337,16 @@ def measure_steps(
     Replica ``s`` starts from the model built after ``torch.manual_seed(s)`` and at step
     :math:`k` draws :math:`b` = ``batch_size`` training indices uniformly with replacement from
     a generator that depends only on :math:`(s, k)`; its update is the optimizer's (see
-    :class:`~batchsteps.train.optimizers.BatchedOptimizer`). The target is a full-training-set
-    measure (``"loss<=x"``, ``"grad_norm_sq<=x"``, ``"accuracy>=x"``), checked at step 0 and
-    every ``check_every`` steps (default: about once per pass over the data); when a check
-    first succeeds, the run is replayed from the state saved at the replica's last check far
-    from the target (within the margin ``near``; default :data:`NEAR`), with finer and finer
-    checks, to find the first step exactly (see :class:`StepsResult` for the one caveat):
-    a larger ``near`` or ``check_every=1`` buys certainty with evaluations. A replica whose
+    :class:`~batchsteps.train.optimizers.BatchedOptimizer`) at the rate
+    :math:`\alpha_k = \alpha\, s(k)`, with :math:`\alpha` = ``lr`` and :math:`s` = ``schedule``
+    (a :class:`~batchsteps.train.schedules.Schedule`; ``None``: constant), :math:`k` counting
+    the updates made before. The target is a full-training-set measure (``"loss<=x"``,
+    ``"grad_norm_sq<=x"``, ``"accuracy>=x"``), checked at step 0 and every ``check_every``
+    steps (default: about once per pass over the data); when a check first succeeds, the run
+    is replayed from the state saved at the replica's last check far from the target (within
+    the margin ``near``; default :data:`NEAR`), with finer and finer checks, to find the first
+    step exactly (see :class:`StepsResult` for the one caveat): a larger ``near`` or
+    ``check_every=1`` buys certainty with evaluations. A replica whose
     mini-batch loss becomes NaN or inf stops with reason ``"diverged"``; the others go on.
     CPU arithmetic flushes denormal floats to zero meanwhile (:func:`flushing_denormals`).
     ``batch_size=None`` trains on the whole training set at every step (gradient descent, no
@@ -362,6 +378,8 @@ def measure_steps(
     if check_every is not None:
         check_every = check_int(check_every, "check_every")
     record_every = check_int(record_every, "record_every")
+    if schedule is not None:
+        instance("schedule", schedule, Schedule, "a Schedule (e.g. inverse_time(100.0)) or None")
     if record is not None and not callable(record):
         raise TypeError(f"record must be callable or None, got {record!r}")
     opt = _optimizer(opt_name, lr, **hyper)
@@ -375,7 +393,7 @@ def measure_steps(
             raise ValueError(
                 f"near must be >= 1 for a {tgt.measure} target (a factor), got {near!r}"
             )
-    run = _Run(problem, opt, tgt, near)
+    run = _Run(problem, opt, tgt, near, schedule)
 
     with torch.no_grad(), flushing_denormals():
         steps, reason = _main_pass(
@@ -397,6 +415,7 @@ def measure_steps(
         device=str(dev),
         replayed_steps=run.replayed,
         near=run.margin,
+        schedule=schedule,
     )
 
 
@@ -483,6 +502,7 @@ def steps_to_target(
     target: str | None,
     max_steps: int,
     device: str | torch.device | None = None,
+    schedule: Schedule | None = None,
     **hyper: float,
 ) -> np.ndarray:
     r"""Per seed, the first step at which ``target`` holds (checked after every step), else -1.
@@ -492,10 +512,11 @@ def steps_to_target(
     of ``OPTIMIZERS``; ``batch_size`` :math:`b \ge 1`; ``lr`` :math:`\alpha > 0`; ``seeds``:
     distinct ints :math:`\ge 0` (or a count); ``target``: ``"loss<=x"``, ``"grad_norm_sq<=x"``
     (:math:`\|\nabla f(\theta_k)\|^2 \le x` on the full training set), ``"accuracy>=x"`` or
-    ``None`` (train ``max_steps`` without checks); ``max_steps`` :math:`\ge 1`; ``hyper``: the
-    optimizer's hyperparameters (``beta``; ``beta1``, ``beta2``, ``eps``). Diverged runs
-    (NaN/inf loss) count as not reached. Deterministic on CPU. See :func:`measure_steps` for
-    the method and a richer result.
+    ``None`` (train ``max_steps`` without checks); ``max_steps`` :math:`\ge 1`; ``schedule``:
+    the learning rate's :class:`~batchsteps.train.schedules.Schedule` (``None``: constant);
+    ``hyper``: the optimizer's hyperparameters (``beta``; ``beta1``, ``beta2``, ``eps``).
+    Diverged runs (NaN/inf loss) count as not reached. Deterministic on CPU. See
+    :func:`measure_steps` for the method and a richer result.
 
     >>> steps_to_target("nqm", "sgd", 8, lr=0.5, seeds=[0, 1], target="loss<=1.0", max_steps=500)
     array([10, 10])
@@ -509,5 +530,6 @@ def steps_to_target(
         target=target,
         max_steps=max_steps,
         device=device,
+        schedule=schedule,
         **hyper,
     ).steps
