@@ -20,6 +20,30 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+__all__ = [
+    "type_error",
+    "value_error",
+    "shown",
+    "interval",
+    "real",
+    "positive",
+    "probability",
+    "integer",
+    "boolean",
+    "string",
+    "one_of",
+    "instance",
+    "attributes",
+    "keys",
+    "sequence_of",
+    "mapping_of",
+    "real_array",
+    "bool_array",
+    "columns",
+    "path",
+    "generator",
+]
+
 T = TypeVar("T")
 
 _REPR = reprlib.Repr()

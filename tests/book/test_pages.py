@@ -94,6 +94,7 @@ API_MODULES = (
     "batchsteps.analysis",
     "batchsteps.experiments",
     "batchsteps.viz",
+    "batchsteps.validation",
 )
 
 
