@@ -119,6 +119,20 @@ CLAIMS = (
         "The training engine's sampled runs agree with the exact expectation by a criterion",
         guard="nqm-engine",
     ),
+    # sgd.md: the measured pole, at the constant rate and under a decaying one
+    Claim(
+        "sgd.md",
+        "Measured, the decaying rate has no pole: every one of its "
+        "{glue:text}`sgd_schedule_runs` runs reaches the target, down to $b = 1$",
+        guard="sgd-schedule-pole",
+    ),
+    Claim(
+        "sgd.md",
+        "At the constant rate no run reaches it within {glue:text}`sgd_schedule_budget` steps at "
+        "$b \\le$ {glue:text}`sgd_schedule_never`, and every run does from $b =$ "
+        "{glue:text}`sgd_schedule_always` on, just below $b_0$",
+        guard="sgd-schedule-pole",
+    ),
     # tuned.md: which law the data follow, the edges of the rate grids
     Claim(
         "tuned.md",
