@@ -22,10 +22,15 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
+
+from sphinx.ext.autodoc import DataDocumenter, ModuleDocumenter
+from sphinx.pycode import ModuleAnalyzer
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 BOOK_BUILD_ENV = "BATCHSTEPS_BOOK_BUILD"  # batchsteps.environment reads it
@@ -142,6 +147,48 @@ def no_widget_state(app, pagename, templatename, context, doctree) -> None:
         ]
 
 
+def defining_doc(name: str, value: object) -> list[str]:
+    """The doc comment (``#:``) or docstring of module-level ``name`` in the batchsteps module
+    that defines it: a package re-exporting a constant keeps its documentation."""
+    for module_name, module in sorted(sys.modules.items()):
+        if not module_name.startswith("batchsteps") or getattr(module, name, None) is not value:
+            continue
+        analyzer = ModuleAnalyzer.for_module(module_name)
+        analyzer.analyze()
+        doc = analyzer.attr_docs.get(("", name))
+        if doc:
+            return list(doc)
+    return []
+
+
+def keep_documented_constants(app, what, name, obj, skip, options) -> bool | None:
+    """Autodoc skips a re-exported constant (its doc comment sits in another module): keep it
+    when the defining module documents it."""
+    if what == "module" and skip and ReexportedData.documents(name, obj):
+        return False
+    return None
+
+
+class ReexportedData(DataDocumenter):
+    """A constant that a package re-exports, documented from the module that defines it."""
+
+    objtype = "reexporteddata"
+    directivetype = "data"
+    priority = DataDocumenter.priority + 1
+
+    @staticmethod
+    def documents(name: str, value: object) -> bool:
+        plain = not (callable(value) or inspect.ismodule(value))
+        return plain and bool(defining_doc(name, value))
+
+    @classmethod
+    def can_document_member(cls, member, membername, isattr, parent) -> bool:
+        return isinstance(parent, ModuleDocumenter) and cls.documents(membername, member)
+
+    def get_doc(self) -> list[list[str]]:
+        return [defining_doc(self.objpath[-1], self.object)]
+
+
 def setup(app) -> dict[str, Any]:
     app.set_html_assets_policy("always")
     app.connect("config-inited", configure)
@@ -150,4 +197,7 @@ def setup(app) -> dict[str, Any]:
     app.connect("html-page-context", offer_the_notebook, priority=500)
     app.connect("html-page-context", each_script_once, priority=900)
     app.connect("html-page-context", no_widget_state, priority=900)
+    app.connect("autodoc-skip-member", keep_documented_constants)
+    app.setup_extension("sphinx.ext.autodoc")
+    app.add_autodocumenter(ReexportedData)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -19,6 +19,7 @@ import platformdirs
 from . import validation
 
 BOOK_BUILD_ENV = "BATCHSTEPS_BOOK_BUILD"
+#: The environment variable naming the folder of the sweep store (else the user cache).
 STORE_ENV = "BATCHSTEPS_STORE"
 announced: set[Path] = set()
 

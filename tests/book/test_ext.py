@@ -111,3 +111,13 @@ def test_a_page_carries_no_saved_widget_state_and_keeps_its_other_scripts():
     context = {"script_files": [mathjax, state, inline]}
     ext.no_widget_state(None, "chapters/sgd", "page.html", context, None)
     assert context["script_files"] == [mathjax, inline]
+
+
+def test_a_re_exported_constant_is_documented_from_the_module_that_defines_it():
+    import batchsteps.experiments as ex
+    import batchsteps.train as train
+
+    assert ext.defining_doc("EXPERIMENTS", ex.EXPERIMENTS)[0].startswith("The experiments")
+    assert ext.ReexportedData.documents("WORKLOADS", train.WORKLOADS)
+    assert not ext.ReexportedData.documents("workload", train.workload)  # a function: autodoc's
+    assert ext.defining_doc("EXPERIMENTS", dict(ex.EXPERIMENTS)) == []  # not the same object

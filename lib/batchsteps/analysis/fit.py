@@ -68,6 +68,7 @@ from .. import validation
 from .laws import LAW_OBJECTS, Law, resolve_law, weighted_line
 from .summary import per_batch
 
+#: The names ``fit_steps(law=...)`` accepts for the book's laws.
 LAWS = tuple(LAW_OBJECTS)
 PARAMETERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {name: law.parameters for name, law in LAW_OBJECTS.items()}

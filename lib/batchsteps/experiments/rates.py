@@ -31,6 +31,7 @@ from .text import interval_text
 __all__ = ["RATE_FACTORS", "RateSweep", "rate_sweep", "DEFAULT_SEEDS", "tuned_sweep"]
 
 
+#: The constant rates :func:`rate_sweep` measures, as multiples of the tuned one.
 RATE_FACTORS = (0.5, 1.0, 2.0)
 
 

@@ -45,5 +45,15 @@ def bound(name: str) -> Bound:
     return _CACHE[name]
 
 
-__all__ = ["Bound", "NumericBound", "Parameter", "StepSizeCondition", "bound", "names", "symbols"]
-__all__ += ["NumericTunedBound", "TunedBound", "tuned_bound"]
+__all__ = [
+    "Bound",
+    "NumericBound",
+    "NumericTunedBound",
+    "Parameter",
+    "StepSizeCondition",
+    "TunedBound",
+    "bound",
+    "names",
+    "symbols",
+    "tuned_bound",
+]

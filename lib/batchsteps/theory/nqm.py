@@ -36,6 +36,19 @@ import numpy as np
 
 from .. import validation
 
+__all__ = [
+    "NoisyQuadratic",
+    "noisy_quadratic",
+    "transition",
+    "LossTerms",
+    "loss_terms",
+    "expected_loss",
+    "stationary_loss",
+    "expected_steps_to_target",
+    "TunedSteps",
+    "steps_with_tuned_lr",
+]
+
 _BLOCK_BYTES = 4 * 2**20
 """Memory aimed at for the rows of one block of the scan (see ``_Scan``)."""
 

@@ -355,6 +355,8 @@ def _cifar(data_dir: str | os.PathLike | None = None, n_train: int | None = None
     return Workload("cifar10-resnet20", X, y, resnet20, "cross_entropy", {"n_train": len(target)})
 
 
+#: The named workloads: name -> a function of the workload's options returning its
+#: :class:`Workload` (:func:`workload` calls it).
 WORKLOADS: dict[str, Callable[..., Workload]] = {
     "digits-mlp": _digits,
     "teacher-student": _teacher_student,

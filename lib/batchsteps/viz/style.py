@@ -39,6 +39,7 @@ class SeriesStyle:
     linestyle: str = "-"
 
 
+#: The house style of each bound that no registered optimizer owns.
 BOUND_STYLES: dict[str, SeriesStyle] = {
     # RMSProp again, under the smoothness bound on E||grad f||^2: its colour, its own marker
     "rmsprop-smooth": SeriesStyle("RMSProp (smooth)", spec("rmsprop").style.color, "p", ":"),
