@@ -17,7 +17,7 @@ from book_pages import SCREENSHOTS, THEORY_CHAPTERS, Visit, toc_pages
 
 import batchsteps as bs
 from batchsteps.theory.momentum import momentum_bound
-from batchsteps.viz.explorer import format_value, template_law
+from batchsteps.viz.explorers import format_value, template_law
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ import sympy as sp
 
 import batchsteps as bs
 from batchsteps.theory import adam, bound, names
-from batchsteps.theory.symbols import BY_NAME
+from batchsteps.theory.notation import BY_NAME
 
 S = bs.theory.symbols
 FAMILY = ("adam", "amsgrad", "rmsprop", "adabelief")

@@ -9,7 +9,7 @@ import sympy as sp
 import batchsteps as bs
 from batchsteps.theory import adam_smooth as rs
 from batchsteps.theory import bound, names
-from batchsteps.theory.symbols import BY_NAME
+from batchsteps.theory.notation import BY_NAME
 
 S = bs.theory.symbols
 ROOT = sp.sqrt(1 - S.beta2)

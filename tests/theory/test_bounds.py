@@ -8,7 +8,7 @@ import sympy as sp
 
 import batchsteps as bs
 from batchsteps.theory import bound, names
-from batchsteps.theory.symbols import BY_NAME
+from batchsteps.theory.notation import BY_NAME
 
 S = bs.theory.symbols
 SGD = bound("sgd")

@@ -3,7 +3,7 @@
 import sympy as sp
 
 from batchsteps.theory import template
-from batchsteps.theory.symbols import symbols
+from batchsteps.theory.notation import symbols
 
 b = symbols.b
 r = template.derive()

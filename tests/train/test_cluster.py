@@ -16,7 +16,7 @@ import pytest
 import batchsteps.train as bt
 from batchsteps.train import cluster
 from batchsteps.train.store import commit
-from batchsteps.train.sweep import cell_task
+from batchsteps.train.sweeps import cell_task
 
 RESULT = ["workload", "optimizer", "batch_size", "lr", "beta", "seed", "steps", "reached"]
 RESULT += ["reason", "target", "max_steps", "check_every"]

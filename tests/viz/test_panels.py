@@ -10,7 +10,7 @@ pytest.importorskip("ipywidgets")
 
 import batchsteps as bs  # noqa: E402
 from batchsteps.theory import bound  # noqa: E402
-from batchsteps.viz.explorer import explorer  # noqa: E402
+from batchsteps.viz.explorers import explorer  # noqa: E402
 from batchsteps.viz.panels import BoundPanel, bound_panel  # noqa: E402
 from batchsteps.viz.style import style_of  # noqa: E402
 

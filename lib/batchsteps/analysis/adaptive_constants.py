@@ -38,7 +38,7 @@ import numpy as np
 
 from .. import validation
 from ..theory import Bound, adam
-from ..theory.symbols import BY_NAME
+from ..theory.notation import BY_NAME
 
 #: The reference points named by a string: :math:`\theta_K` and :math:`\theta_0`.
 REFERENCES = ("final", "initial")

@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 from .. import validation
 from . import adam, adam_smooth
-from .bound import Bound, NumericBound, Parameter, StepSizeCondition
+from .bounds import Bound, NumericBound, Parameter, StepSizeCondition
 from .momentum import momentum_bound
+from .notation import symbols
 from .sgd import sgd_bound
-from .symbols import symbols
 from .tuned import NumericTunedBound, TunedBound, tuned_bound
 
 _BOUNDS: dict[str, Callable[[], Bound]] = {

@@ -36,11 +36,11 @@ import sympy as sp
 
 from .. import validation
 from .adam_smooth import peel_last
-from .bound import Bound, Parameter, StepSizeCondition
+from .bounds import Bound, Parameter, StepSizeCondition
+from .notation import BY_NAME
+from .notation import symbols as S
 from .sgd import PARAMETERS as SGD_PARAMETERS
 from .sgd import constants
-from .symbols import BY_NAME
-from .symbols import symbols as S
 
 x, h, g, m_prev = sp.symbols(r"x h g m_{k-1}", real=True)
 """One coordinate of the step: :math:`x = \\theta_{k,i} - \\theta_i`, :math:`h = h_{k,i}`,

@@ -33,10 +33,10 @@ import numpy as np
 import sympy as sp
 
 from .. import validation
-from .bound import Bound, Parameter, StepSizeCondition
+from .bounds import Bound, Parameter, StepSizeCondition
+from .notation import symbols as S
 from .sgd import PARAMETERS as SGD_PARAMETERS
 from .sgd import constants
-from .symbols import symbols as S
 
 df, g, xi = sp.symbols(r"\partial_i{f} g \xi", real=True)
 """One coordinate: the true gradient :math:`\\partial_i f(\\theta_k)`, the stochastic one

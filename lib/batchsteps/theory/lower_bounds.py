@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .symbols import symbols as S
+from .notation import symbols as S
 
 
 def steps_lower_bound() -> sp.Expr:

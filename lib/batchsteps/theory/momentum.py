@@ -20,10 +20,10 @@ from __future__ import annotations
 import sympy as sp
 
 from .. import validation
-from .bound import Bound, Parameter, StepSizeCondition
+from .bounds import Bound, Parameter, StepSizeCondition
+from .notation import symbols as S
 from .sgd import PARAMETERS as SGD_PARAMETERS
 from .sgd import constants
-from .symbols import symbols as S
 
 rho = sp.Symbol(r"\rho", positive=True)
 """The free constant of Young's inequality in step 2 of the derivation."""

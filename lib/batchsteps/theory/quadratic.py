@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from .. import validation
-from .symbols import symbols as S
+from .notation import symbols as S
 
 s = sp.Symbol("s", nonnegative=True)
 """The second moment :math:`\\mathbb E\\theta_k^2` at one step."""

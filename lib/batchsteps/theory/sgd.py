@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .bound import Bound, Parameter, StepSizeCondition
-from .symbols import symbols as S
+from .bounds import Bound, Parameter, StepSizeCondition
+from .notation import symbols as S
 
 PARAMETERS = {
     S.L: Parameter("smoothness constant of f (A1)", typical=(0.1, 10.0), default=1.0),

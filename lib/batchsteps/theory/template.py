@@ -21,7 +21,7 @@ from functools import cache
 
 import sympy as sp
 
-from .symbols import symbols
+from .notation import symbols
 
 A, B = sp.symbols("A B", positive=True)
 C = sp.Symbol("C", nonnegative=True)

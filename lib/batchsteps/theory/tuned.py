@@ -24,9 +24,9 @@ import numpy as np
 import sympy as sp
 
 from .. import validation
-from .bound import Bound, Parameter, check_values
-from .symbols import NAME_OF
-from .symbols import symbols as S
+from .bounds import Bound, Parameter, check_values
+from .notation import NAME_OF
+from .notation import symbols as S
 
 TUNABLE = ("sgd", "momentum")
 """Bounds whose minimisation over the rate is derived and tested."""

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .bound import Bound, Parameter
+from .bounds import Bound, Parameter
+from .notation import symbols as S
 from .sgd import PARAMETERS as SGD_PARAMETERS
 from .sgd import constants
-from .symbols import symbols as S
 
 x, g = sp.symbols("x g", real=True)
 """One coordinate: :math:`x = \\theta_{k,i} - \\theta_i` and :math:`g = g_{k,i}`."""

@@ -39,7 +39,7 @@ from .schedules import (
     warmup_then_decay,
 )
 from .store import StoreReport, StoreVersionError, StoreWarning, check_store
-from .sweep import sweep
+from .sweeps import sweep
 from .targets import Target, parse_target
 from .workloads import WORKLOADS, Workload, mlp, read_idx, resnet20, workload
 

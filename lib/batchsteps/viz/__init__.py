@@ -43,7 +43,7 @@ from .curves import (
     status_summary,
 )
 from .display import figures_as_images, glue, in_kernel
-from .explorer import Explorer, explorer, needs_kernel, template_law
+from .explorers import Explorer, explorer, needs_kernel, template_law
 from .noise import plot_noise_scale
 from .panels import BoundPanel, bound_panel
 from .rates import plot_rate_sweep, plot_rate_tuning, plot_tuning

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from .. import validation
 from .bounds import plot_bound
 from .display import in_kernel
-from .explorer import needs_kernel
+from .explorers import needs_kernel
 
 
 def _slider(name: str, spec: Any, value: float) -> Any:

@@ -15,8 +15,8 @@ import sympy as sp
 from sympy.printing.jscode import jscode
 
 import batchsteps as bs
-from batchsteps.theory.symbols import NAME_OF
-from batchsteps.viz.explorer import (
+from batchsteps.theory.notation import NAME_OF
+from batchsteps.viz.explorers import (
     Explorer,
     NeedsKernel,
     explorer,

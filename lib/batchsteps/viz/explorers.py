@@ -33,8 +33,8 @@ from sympy.printing.jscode import jscode
 
 from .. import validation
 from ..theory import template
-from ..theory.bound import NumericBound, Parameter
-from ..theory.symbols import NAME_OF, symbols
+from ..theory.bounds import NumericBound, Parameter
+from ..theory.notation import NAME_OF, symbols
 from .style import OPTIMIZER_STYLES
 
 _TEXT = {

@@ -18,7 +18,7 @@ import sympy as sp
 
 from .. import validation
 from . import template
-from .symbols import NAME_OF, symbols
+from .notation import NAME_OF, symbols
 
 MEASURES = ("grad_norm_sq", "variational")
 
