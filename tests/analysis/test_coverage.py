@@ -45,6 +45,7 @@ def test_simulated_scatter_grows_towards_small_batch_sizes():
     assert median.loc[64.0] == pytest.approx(1000.0, rel=0.02)  # S_min (1 + 64/64)
 
 
+@pytest.mark.slow
 def test_coverage_table_has_a_row_per_setting_and_parameter():
     table = coverage_table(seeds=[3], censoring=[0.0, 0.4], replications=20, seed=3)
     assert len(table) == 2 * 2 * 3

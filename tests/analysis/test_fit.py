@@ -111,6 +111,7 @@ def test_noisy_sweep_recovers_parameters_within_ten_percent(law):
         assert low <= value <= high, name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("law", LAWS)
 def test_estimates_are_centred_on_the_truth_over_many_sweeps(law):
     # 10% noise, 5 seeds: the median estimate over 30 sweeps sits within 3% of the truth.
@@ -143,6 +144,7 @@ def test_batch_sizes_where_only_some_runs_reached_are_reported():
 # --- the law the data follow -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("law", "seeds", "at_least"),
     # measured on these seeds: 45/50 (constant, 5 seeds, 10% noise), 50/50 (tuned, 1 seed)
@@ -199,6 +201,7 @@ def test_compare_laws_refuses_fits_of_different_data():
 # --- intervals -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("law", LAWS)
 def test_intervals_cover_the_truth_in_most_repetitions(law):
     # 5 seeds, 20% censoring at the smallest batch: 96-98 of 100 measured on these seeds (the
@@ -463,6 +466,7 @@ def test_budget_runs_enter_the_likelihood_as_right_censored():
     np.testing.assert_array_equal(fit.censored_steps, budget)
 
 
+@pytest.mark.slow
 def test_the_censored_fit_removes_the_bias_of_dropping_the_slow_runs():
     # 30% of the runs at the smallest batch run out of budget. Dropping them leaves the fast
     # ones: b0 comes out 6% low (measured); the censored likelihood is within 1%.

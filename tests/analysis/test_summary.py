@@ -27,6 +27,7 @@ def test_too_few_runs_give_the_full_range_and_say_what_it_covers():
     assert (single.low, single.high, single.coverage) == (7.0, 7.0, 0.0)
 
 
+@pytest.mark.slow
 def test_coverage_of_the_true_median_over_many_samples():
     # Exponential runs (skewed, like step counts): true median ln 2; n = 9 gives 96.1%.
     rng = np.random.default_rng(0)

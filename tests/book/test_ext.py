@@ -81,6 +81,7 @@ def test_ci_runs_the_readmes_test_command_and_installs_nothing_else():
         assert installer not in ci, installer
 
 
+@pytest.mark.slow
 def test_jupytext_pairs_a_chapter_with_a_notebook_the_book_never_reads(tmp_path):
     """The README's ``jupytext --sync chapters/sgd.md``: a notebook in notebooks/, and an edit
     saved in the notebook comes back to the chapter."""

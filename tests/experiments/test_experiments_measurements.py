@@ -45,6 +45,7 @@ def test_the_interval_contains_the_exact_values():
     assert est.loss == pytest.approx(exact.loss, rel=0.1)
 
 
+@pytest.mark.slow
 def test_intervals_cover_the_truth_at_about_their_confidence():
     model, X, y = _regression(n=256)
     exact = bt.exact_noise_scale(model, "mse", (X, y))

@@ -11,6 +11,7 @@ from batchsteps.analysis import choose_batch_size, fit_laws, rate_grid
 from batchsteps.train import Workload
 
 
+@pytest.mark.slow
 def test_rate_sweep_runs_half_and_double_the_rate_and_reuses_the_measured_curve(tiny, tmp_path):
     exp = tiny(optimizers=("sgd",), batch_sizes=(8, 16, 32, 64, 128), max_steps=400)
     measured = ex.measure(exp, store=tmp_path)
@@ -47,6 +48,7 @@ def _custom_workload():
     return Workload("my-regression", X, y, lambda: nn.Linear(5, 1), "mse")
 
 
+@pytest.mark.slow
 def test_the_recipe_runs_on_a_custom_workload():
     wl = _custom_workload()
     trace = ex.noise_scale_during(
@@ -69,6 +71,7 @@ def test_the_recipe_runs_on_a_custom_workload():
     assert choose_batch_size(fits["tuned_lr"]).batch_size >= 1
 
 
+@pytest.mark.slow
 def test_tuned_sweep_defaults_to_five_seeds_and_shows_one_progress_bar(capsys, monkeypatch):
     monkeypatch.delenv("BATCHSTEPS_BOOK_BUILD", raising=False)
     wl = _custom_workload()
@@ -93,6 +96,7 @@ def test_tuned_sweep_documents_every_target_form_where_users_meet_it():
         assert f'"{form}"' in ex.tuned_sweep.__doc__, form
 
 
+@pytest.mark.slow
 def test_tuned_sweep_runs_the_same_cells_on_an_executor():
     from concurrent.futures import ThreadPoolExecutor
 

@@ -60,6 +60,7 @@ def test_tune_rates_measures_every_grid_rate_and_applies_the_rule(tiny, tmp_path
 # ---------------------------------------------------------------------------- the sweep
 
 
+@pytest.mark.slow
 def test_measure_runs_every_cell_then_reads_them_back(tiny, tmp_path):
     exp = tiny()
     first = ex.measure(exp, store=tmp_path)

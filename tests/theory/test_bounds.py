@@ -75,6 +75,7 @@ def _random_point(rng, name):
     return values
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["sgd", "momentum"])
 def test_numeric_bound_agrees_with_sympy_at_random_points(name):
     rng = np.random.default_rng(7)

@@ -25,6 +25,7 @@ def test_family_has_t_as_a_parameter_and_the_headline_has_not():
     assert FAMILY.subs(L=1, sigma=1, Delta=1, alpha=1e-3, epsilon=0.1, beta=0.9, t=2).A > 0
 
 
+@pytest.mark.slow
 def test_small_rate_ratios_are_the_issue_formulas():
     kmin, bstar = mom.small_rate_ratios(S.t)
     be, t = S.beta, S.t
@@ -54,6 +55,7 @@ def test_issue_numbers_at_beta_0_9_and_l_alpha_1e_3(t, b_ratio, a_excess):
     assert member.A / best.A - 1 == pytest.approx(a_excess, abs=0.001)
 
 
+@pytest.mark.slow
 def test_t_equal_one_minimises_a_at_random_points():
     rng = np.random.default_rng(0)
     for _ in range(20):
@@ -99,6 +101,7 @@ def test_geometric_weights_sum_below_one_over_one_minus_beta():
     assert gap == 0
 
 
+@pytest.mark.slow
 def test_critical_ratio_at_unequal_rates_scales_the_equal_rate_limit():
     t = S.t
     for lr, sgd_lr, beta in [(0.1, 0.5, 0.9), (0.01, 0.02, 0.5), (0.3, 0.1, 0.0)]:
@@ -116,6 +119,7 @@ def test_critical_ratio_rejects_bad_values(kwargs):
         mom.critical_ratio(**kwargs)
 
 
+@pytest.mark.slow
 def test_smallest_critical_ratio_over_t_falls_towards_one_over_one_minus_beta_as_alpha_shrinks():
     sgd_bound = bound("sgd")
     lowest = []

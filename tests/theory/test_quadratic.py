@@ -31,6 +31,7 @@ def test_exact_average_is_the_bound_with_a_slightly_smaller_a_and_the_same_b():
     assert sp.simplify(quad.averaged_gradient_sq() - exact) == 0
 
 
+@pytest.mark.slow
 def test_exact_average_is_below_the_bound_at_random_points():
     rng = np.random.default_rng(2)
     bound = SGD.A.subs(S.Delta, S.L * quad.s0 / 2) / S.K + SGD.B / S.b

@@ -32,6 +32,7 @@ def test_sgd_tuned_rate_is_linear_scaling_that_saturates_at_one_over_l():
     assert _same(sp.limit(tb.lr / b, b, 0), e**2 / (L * s**2))
 
 
+@pytest.mark.slow
 def test_momentum_tuned_closed_form():
     tb = tuned_bound("momentum")
     s_min = 2 * D * L * (1 + be) / ((1 - be) * e**2)

@@ -117,6 +117,7 @@ CONCURRENT = textwrap.dedent(
 )
 
 
+@pytest.mark.cluster
 def test_two_concurrent_sweeps_share_one_store_without_corrupting_it(tmp_path):
     store, script = tmp_path / "store", tmp_path / "run.py"
     script.write_text(CONCURRENT)
@@ -155,6 +156,7 @@ def in_process():
     return bt.sweep("digits-mlp", "sgd", SIZES, **SMALL)
 
 
+@pytest.mark.cluster
 def test_two_dask_workers_give_the_in_process_frame(client, in_process, tmp_path, capsys):
     args = {**SMALL, "progress": True, "device": "auto"}  # each worker's own device
     df = bt.sweep(
@@ -176,6 +178,7 @@ def _environment(name):
     return os.environ.get(name)
 
 
+@pytest.mark.cluster
 def test_the_local_cluster_has_one_thread_per_worker_and_no_malloc_trimming(client):
     assert sorted(client.nthreads().values()) == [1, 1]
     assert set(client.run(_environment, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
@@ -191,6 +194,7 @@ def _transitions(dask_scheduler):
     return [(str(key), start, finish) for key, start, finish, *_ in dask_scheduler.transition_log]
 
 
+@pytest.mark.cluster
 def test_a_worker_killed_mid_task_has_its_cell_recomputed(client, in_process, tmp_path):
     pids = client.run(os.getpid)
     outcome = {}
@@ -220,6 +224,7 @@ def test_a_worker_killed_mid_task_has_its_cell_recomputed(client, in_process, tm
     assert pids[victim] not in client.run(os.getpid).values()
 
 
+@pytest.mark.cluster
 def test_batchsteps_sweeps_without_importing_dask():
     code = (
         "import sys; import batchsteps, batchsteps.train as bt; "

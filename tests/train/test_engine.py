@@ -14,6 +14,7 @@ from batchsteps.train.reference import plain_steps_to_target
 DIGITS = dict(lr=0.1, target="loss<=0.5", max_steps=400)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("optimizer", "target", "hyper"),
     [
@@ -35,6 +36,7 @@ def test_sparse_checks_with_replay_equal_checking_every_step(optimizer, target, 
     assert sparse.replayed_steps > 0
 
 
+@pytest.mark.slow
 def test_engine_follows_the_plain_torch_loop_on_the_same_batches():
     seeds = [0, 1, 2]
     for optimizer, lr in [("sgd", 0.1), ("nesterov", 0.02), ("rmsprop", 0.001)]:
@@ -51,6 +53,7 @@ def test_engine_follows_the_plain_torch_loop_on_the_same_batches():
         np.testing.assert_array_equal(engine, plain)
 
 
+@pytest.mark.slow
 def test_median_steps_agree_with_an_independent_plain_loop_within_5_percent():
     # the plain loop samples its own batches with torch.randint: agreement is statistical
     seeds = list(range(32))

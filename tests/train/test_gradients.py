@@ -75,6 +75,7 @@ def test_exact_noise_scale_of_a_network_matches_a_loop_over_examples():
     assert exact.trace_sigma == pytest.approx(trace, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_two_batch_norms_average_to_the_exact_expectation():
     # E|g_b|^2 = |G|^2 + tr Sigma / b for batches drawn with replacement
     model, X, y = _regression(n=256)

@@ -92,6 +92,7 @@ def test_the_constant_schedule_leaves_every_step_bit_identical(name, lr):
     assert plain.schedule is None and constant.schedule == bt.constant()
 
 
+@pytest.mark.slow
 def test_sparse_checks_with_replay_find_the_first_step_under_a_schedule():
     # a replay restarts mid-run: the schedule must be read at the absolute update count
     common = dict(lr=0.3, seeds=list(range(6)), target="loss<=0.4", max_steps=600)

@@ -135,6 +135,7 @@ def interrupting(folder, after):
     return bt.Workload("tiny", X, Y, model), armed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", [None, "threads"])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_an_interrupted_sweep_keeps_its_finished_cells_and_says_how_many(tmp_path, executor, seed):

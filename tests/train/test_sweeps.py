@@ -16,6 +16,7 @@ import batchsteps.train as bt
 SMALL = dict(seeds=[0, 1], target="loss<=0.6", max_steps=300, progress=False)
 
 
+@pytest.mark.slow
 def test_one_row_per_cell_and_seed_with_defaults_recorded():
     df = bt.sweep(
         "digits-mlp",
@@ -146,6 +147,7 @@ def test_nan_hyperparameter_columns_only_where_the_optimizer_lacks_them():
     assert df.reason.tolist() == ["no target"]
 
 
+@pytest.mark.slow
 def test_an_executor_runs_cells_concurrently_with_the_same_results(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

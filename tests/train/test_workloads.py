@@ -173,6 +173,7 @@ def resnet20_after_three_momentum_steps(dtype: torch.dtype, threads: int, batch:
         torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("threads", [1, 2])
 def test_resnet20_replicas_train_through_torch_func_like_a_plain_module(threads):
     """Exactness in float64, where rounding cannot hide a wrong update: measured 2e-16 apart
@@ -182,6 +183,7 @@ def test_resnet20_replicas_train_through_torch_func_like_a_plain_module(threads)
     torch.testing.assert_close(ours, theirs, atol=1e-12, rtol=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("threads", [1, 2])
 def test_resnet20_float32_replicas_stay_within_the_measured_rounding_margin(threads):
     """float32 keeps a check with a stated, measured margin. Over batches of 8, batch norm

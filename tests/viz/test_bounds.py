@@ -177,6 +177,7 @@ def test_momentum_shapes_put_each_b_star_at_twice_k_min():
         plot_momentum_shapes({"sgd": SGD}, sweeps)
 
 
+@pytest.mark.slow
 def test_young_family_matches_the_bound_and_blanks_members_that_certify_nothing():
     family = momentum.momentum_bound(symbols.t)
     data = young_family(family, bound("sgd"), YOUNG_VALUES, [1.0, 2.0, 4.0, 1e4])

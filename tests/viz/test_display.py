@@ -13,6 +13,7 @@ def run_cells(*sources: str) -> list[dict]:
     return [output for cell in notebook.cells for output in cell.outputs]
 
 
+@pytest.mark.slow
 def test_a_figure_ending_a_cell_is_an_image_under_agg(monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     outputs = run_cells(
@@ -23,6 +24,7 @@ def test_a_figure_ending_a_cell_is_an_image_under_agg(monkeypatch):
     assert "image/png" in outputs[1]["data"]
 
 
+@pytest.mark.slow
 def test_without_the_library_the_same_cell_prints_text_under_agg(monkeypatch):
     """The failure the library prevents: this test fails if Agg ever shows images by itself."""
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -35,6 +37,7 @@ def test_outside_a_kernel_nothing_is_registered():
     assert viz.in_kernel() is False and viz.figures_as_images() is False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["inline", "Agg"])
 def test_a_library_figure_ending_a_cell_shows_once_as_an_image(monkeypatch, backend):
     """new_figure's figures are not kept by pyplot, yet Jupyter shows them, once."""
