@@ -295,9 +295,11 @@ def test_bad_inputs_raise_errors_naming_them(change, error, name):
         bt.steps_to_target(wl, opt, b, **args)
 
 
-@pytest.mark.parametrize("near", [0.5, -1.0, "wide"])
-def test_a_replay_margin_below_one_or_not_a_number_is_refused(near):
-    with pytest.raises(ValueError, match="near"):
+@pytest.mark.parametrize(
+    ("near", "error"), [(0.5, ValueError), (-1.0, ValueError), ("wide", TypeError)]
+)
+def test_a_replay_margin_below_one_or_not_a_number_is_refused(near, error):
+    with pytest.raises(error, match="near"):
         bt.measure_steps("digits-mlp", "sgd", 8, near=near, **GOOD)
 
 

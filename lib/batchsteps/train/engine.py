@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..validation import instance
-from .optimizers import BatchedOptimizer, check_lr
+from .. import validation
+from .optimizers import BatchedOptimizer
 from .optimizers import optimizer as _optimizer
 from .problems import Problem
 from .sampling import FullBatch, Sampler
@@ -74,27 +74,13 @@ def flushing_denormals() -> Iterator[None]:
         torch.set_flush_denormal(before)
 
 
-def check_int(value: object, argument: str, minimum: int = 1) -> int:
-    """Validate an integer argument ``>= minimum`` (bools and floats rejected)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{argument} must be an int >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{argument} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def check_seeds(seeds: object) -> list[int]:
     """Validate seeds: an int ``k >= 1`` (meaning ``range(k)``) or distinct ints ``>= 0``."""
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
-        return list(range(check_int(seeds, "seeds")))
-    if not isinstance(seeds, (Sequence, np.ndarray, range)) or isinstance(seeds, str):
-        raise TypeError(f"seeds must be a sequence of ints >= 0 or a count, got {seeds!r}")
-    out = [check_int(s, "seeds[i]", 0) for s in seeds]
-    if not out:
-        raise ValueError(f"seeds must not be empty, got {seeds!r}")
-    if len(set(out)) != len(out):
-        raise ValueError(f"seeds must be distinct, got {seeds!r}")
-    return out
+        return list(range(validation.integer("seeds", seeds, low=1)))
+    return validation.sequence_of(
+        "seeds", seeds, lambda name, s: validation.integer(name, s, low=0), distinct=True
+    )
 
 
 def resolve_device(device: object) -> torch.device:
@@ -105,9 +91,11 @@ def resolve_device(device: object) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"device={device!r} is not a torch device (e.g. 'cpu', 'cuda')") from None
+        raise validation.value_error(
+            "device", device, "a torch device ('cpu', 'cuda') or None"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} asks for CUDA, which this torch cannot use")
+        raise validation.value_error("device", device, "a device this torch can use (no CUDA)")
     return dev
 
 
@@ -361,37 +349,38 @@ def measure_steps(
     wl = _workload(workload)
     opt_name = optimizer
     if batch_size is not None:
-        batch_size = check_int(batch_size, "batch_size")
+        batch_size = validation.integer("batch_size", batch_size, low=1)
     elif wl.n is None:
         raise ValueError(
             f"batch_size=None (full batch) needs a finite training set; workload {wl.name!r} "
             "streams its samples: give an int >= 1"
         )
-    lr = check_lr(lr)
+    lr = validation.positive("lr", lr)
     seeds = check_seeds(seeds)
-    max_steps = check_int(max_steps, "max_steps")
+    max_steps = validation.integer("max_steps", max_steps, low=1)
     tgt = parse_target(target)
     if tgt is not None and tgt.measure == "accuracy" and not wl.classification:
         raise ValueError(
             f"target={target!r}: accuracy is undefined for workload {wl.name!r} ({wl.loss} loss)"
         )
     if check_every is not None:
-        check_every = check_int(check_every, "check_every")
-    record_every = check_int(record_every, "record_every")
+        check_every = validation.integer("check_every", check_every, low=1)
+    record_every = validation.integer("record_every", record_every, low=1)
     if schedule is not None:
-        instance("schedule", schedule, Schedule, "a Schedule (e.g. inverse_time(100.0)) or None")
+        validation.instance(
+            "schedule", schedule, Schedule, "a Schedule (e.g. inverse_time(100.0)) or None"
+        )
     if record is not None and not callable(record):
-        raise TypeError(f"record must be callable or None, got {record!r}")
+        raise validation.type_error("record", record, "a callable(Snapshot) or None")
     opt = _optimizer(opt_name, lr, **hyper)
     dev = resolve_device(device)
     problem = wl.problem(dev)
     every = check_every or _default_check_every(problem, batch_size)
     if near is not None:
-        if isinstance(near, bool) or not isinstance(near, (int, float)) or not near >= 0:
-            raise ValueError(f"near must be a number >= 0 (a margin, see NEAR), got {near!r}")
+        near = validation.real("near", near, low=0, note="a margin, see NEAR")
         if tgt is not None and tgt.measure != "accuracy" and near < 1:
-            raise ValueError(
-                f"near must be >= 1 for a {tgt.measure} target (a factor), got {near!r}"
+            raise validation.value_error(
+                "near", near, f">= 1 for a {tgt.measure} target (a factor)"
             )
     run = _Run(problem, opt, tgt, near, schedule)
 

@@ -13,7 +13,6 @@ from every per-example gradient. The model is never modified.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
+from .. import validation
+
 __all__ = [
     "LOSSES",
     "TwoBatchNorms",
@@ -31,7 +32,6 @@ __all__ = [
     "ExactNoiseScale",
     "exact_noise_scale",
     "check_pair",
-    "check_seed",
 ]
 
 LOSSES = ("cross_entropy", "mse")
@@ -42,47 +42,33 @@ def _loss_function(loss_fn: object) -> Callable[..., torch.Tensor]:
     """``loss_fn`` as a callable ``(output, target) -> mean loss``: a name of :data:`LOSSES`
     or a callable, passed through."""
     if isinstance(loss_fn, str):
-        if loss_fn == "cross_entropy":
-            return F.cross_entropy
-        if loss_fn == "mse":
-            return F.mse_loss
-        raise ValueError(f"loss_fn={loss_fn!r} is not a known loss; allowed: {', '.join(LOSSES)}")
+        name = validation.one_of("loss_fn", loss_fn, LOSSES, "a loss name")
+        return F.cross_entropy if name == "cross_entropy" else F.mse_loss
     if not callable(loss_fn):
-        raise TypeError(f"loss_fn={loss_fn!r} must be callable(output, target) or a loss name")
+        raise validation.type_error(
+            "loss_fn", loss_fn, f"a callable(output, target) or one of {', '.join(LOSSES)}"
+        )
     return loss_fn
 
 
 def check_pair(small: object, large: object, draws: object) -> tuple[int, int, int]:
     """Validate two batch sizes ``1 <= small < large`` and ``draws >= 2`` pairs of batches."""
-    for name, value in (("small", small), ("large", large), ("draws", draws)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name}={value!r} must be an integer")
-    if small < 1:
-        raise ValueError(f"small={small!r} must be >= 1")
+    small = validation.integer("small", small, low=1)
+    large = validation.integer("large", large, low=1)
     if large <= small:
-        raise ValueError(f"small={small!r} must be smaller than large={large!r}")
-    if draws < 2:
-        raise ValueError(f"draws={draws!r} must be >= 2 (an interval needs two draws)")
-    return int(small), int(large), int(draws)
-
-
-def check_seed(seed: object) -> int:
-    """Validate a generator seed: an integer >= 0."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be an integer >= 0")
-    return int(seed)
+        raise validation.value_error("small", small, f"an integer < large ({large})")
+    return small, large, validation.integer("draws", draws, low=2)
 
 
 def _tensors(data: object) -> tuple[torch.Tensor, ...]:
     tensors = getattr(data, "tensors", data)  # a TensorDataset holds its tensors there
     if not isinstance(tensors, list | tuple) or len(tensors) < 2:
-        raise TypeError(
-            f"data={type(data).__name__} must be a TensorDataset or a tuple (inputs..., targets) "
-            f"of at least two tensors"
+        raise validation.type_error(
+            "data", data, "a TensorDataset or a tuple (inputs..., targets) of at least two tensors"
         )
     for i, t in enumerate(tensors):
         if not isinstance(t, torch.Tensor) or t.dim() == 0:
-            raise TypeError(f"data[{i}]={type(t).__name__} must be a tensor with a first dimension")
+            raise validation.type_error(f"data[{i}]", t, "a tensor with a first dimension")
     lengths = {int(t.shape[0]) for t in tensors}
     if len(lengths) != 1 or 0 in lengths:
         raise ValueError(f"data tensors must share one non-zero first dimension, got {lengths}")
@@ -90,8 +76,7 @@ def _tensors(data: object) -> tuple[torch.Tensor, ...]:
 
 
 def _module(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model={type(model).__name__} must be a torch.nn.Module")
+    validation.instance("model", model, nn.Module, "a torch.nn.Module")
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("model has no parameter with requires_grad=True: no gradient to measure")
     return model
@@ -101,11 +86,11 @@ def _device(device: object, model: nn.Module) -> torch.device:
     if device is None:
         return next(p for p in model.parameters() if p.requires_grad).device
     if not isinstance(device, str | torch.device):
-        raise TypeError(f"device={device!r} must be None, a string or a torch.device")
+        raise validation.type_error("device", device, "None, a str or a torch.device")
     try:
         return torch.device(device)
     except RuntimeError as error:
-        raise ValueError(f"device={device!r} is not a torch device: {error}") from None
+        raise validation.value_error("device", device, f"a torch device ({error})") from None
 
 
 class _Gradients:
@@ -195,7 +180,7 @@ def two_batch_norms(
     in the mode it is in (``train()`` or ``eval()``) and is left untouched.
     """
     small, large, draws = check_pair(small, large, draws)
-    seed = check_seed(seed)
+    seed = validation.integer("seed", seed, low=0)
     grads = _Gradients(model, loss_fn, data, device)
     gen = torch.Generator().manual_seed(seed)
     norms, losses = [], []
@@ -238,8 +223,7 @@ def exact_noise_scale(
     ``torch.func.vmap`` over ``chunk`` rows at a time, accumulated in float64. Needs a model
     that ``vmap`` supports (no batch norm in training mode, no dropout).
     """
-    if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1:
-        raise ValueError(f"chunk={chunk!r} must be an integer >= 1")
+    chunk = validation.integer("chunk", chunk, low=1)
     grads = _Gradients(model, loss_fn, data, device)
     params = {k: p.detach() for k, p in grads.params.items()}
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .. import validation
 from .registry import (
     DEFAULTS,
     OPTIMIZERS,
@@ -27,7 +28,7 @@ from .registry import (
     spec,
 )
 
-__all__ = ["OPTIMIZERS", "DEFAULTS", "BatchedOptimizer", "optimizer", "check_lr"]
+__all__ = ["OPTIMIZERS", "DEFAULTS", "BatchedOptimizer", "optimizer"]
 
 Tensors = list[torch.Tensor]
 #: The Adam type's eps: > 0 (a decay coefficient takes HyperParameter's default range [0, 1)).
@@ -243,13 +244,4 @@ def optimizer(name: str, lr: float, **hyper: float) -> BatchedOptimizer:
     0.999
     """
     declared = spec(name)
-    return BatchedOptimizer(name, check_lr(lr), declared.resolve(hyper))
-
-
-def check_lr(lr: object, argument: str = "lr") -> float:
-    """Validate one learning rate: a finite real number > 0."""
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)):
-        raise TypeError(f"{argument} must be a real number > 0, got {lr!r}")
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"{argument} must be a finite number > 0, got {lr!r}")
-    return float(lr)
+    return BatchedOptimizer(name, validation.positive("lr", lr), declared.resolve(hyper))

@@ -15,19 +15,18 @@ measurements; :mod:`batchsteps.analysis` turns them into estimates.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .engine import Snapshot, check_int, measure_steps
+from .. import validation
+from .engine import Snapshot, measure_steps
 from .gradients import (
     LOSSES,
     TwoBatchNorms,
     check_pair,
-    check_seed,
     exact_noise_scale,
     two_batch_norms,
 )
@@ -150,9 +149,13 @@ class NoiseRecorder:
     ) -> None:
         self.workload = _data_workload(workload)
         self.small, self.large, self.draws = check_pair(small, large, draws)
-        self.every = check_int(every, "every")
-        self.replica_seed = None if replica_seed is None else check_seed(replica_seed)
-        self.seed = check_seed(seed)
+        self.every = validation.integer("every", every, low=1)
+        self.replica_seed = (
+            None
+            if replica_seed is None
+            else validation.integer("replica_seed", replica_seed, low=0)
+        )
+        self.seed = validation.integer("seed", seed, low=0)
         self.steps: list[int] = []
         self.norms: list[TwoBatchNorms] = []
 
@@ -193,7 +196,7 @@ class AdaptiveRecorder:
 
     def __init__(self, workload: Workload, *, variance_every: int = 10) -> None:
         self.workload = _data_workload(workload)
-        self.variance_every = check_int(variance_every, "variance_every")
+        self.variance_every = validation.integer("variance_every", variance_every, low=1)
         self._records: list[tuple[list[int], dict[str, torch.Tensor]]] = []
         self._variance: dict[int, list[tuple[int, float]]] = {}
 
@@ -232,8 +235,7 @@ class AdaptiveRecorder:
         ``full_grad`` (one row per step :math:`k = 0..K`), ``loss`` (:math:`f(\theta_k)`),
         ``grad``, ``momentum`` and ``precond`` (one row per update :math:`k = 0..K-1`),
         ``variance_steps`` and ``variance`` (the one-sample variance at those steps)."""
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f"seed={seed!r} must be an int")
+        seed = validation.integer("seed", seed)
         rows = [(seeds.index(seed), rec) for seeds, rec in self._records if seed in seeds]
         if not rows:
             raise ValueError(f"seed={seed!r} was not recorded; recorded: {self.seeds}")

@@ -29,16 +29,18 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .. import validation
 from ..environment import show_progress
 from .cluster import as_executor, worker_device, worker_name
-from .engine import check_int, check_seeds, measure_steps, resolve_device
-from .optimizers import check_lr
+from .engine import check_seeds, measure_steps, resolve_device
 from .registry import OptimizerSpec, hyper_names, spec
 from .store import (
     DamagedCellError,
@@ -59,29 +61,34 @@ __all__ = ["sweep", "cell_task", "RESULT_VERSION"]
 RESULT_VERSION = 1
 
 
-def _as_list(value: Any, argument: str) -> list:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, range)):
-        return [value]
-    if len(value) == 0:
-        raise ValueError(f"{argument} must not be empty, got {value!r}")
-    return list(value)
+def _values(name: str, value: Any, item: Callable[[str, Any], Any]) -> list:
+    """The values a sweep runs: ``value`` itself when it is one (``item(name, value)``), else
+    each entry of the sequence ``value`` checked by ``item``."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | range | np.ndarray):
+        return [item(name, value)]
+    return validation.sequence_of(name, value, item)
 
 
 def _lr_grid(lr: Any, optimizers: list[str]) -> dict[str, list[float]]:
     if lr is None:
         return {o: list(spec(o).rates.values) for o in optimizers}
     if isinstance(lr, Mapping):
-        missing = [o for o in optimizers if o not in lr]
-        if missing:
-            raise ValueError(f"lr is a dict without an entry for optimizer {missing[0]!r}")
-        return {o: [check_lr(v, f"lr[{o!r}]") for v in _as_list(lr[o], "lr")] for o in optimizers}
-    values = [check_lr(v) for v in _as_list(lr, "lr")]
+        if any(o not in lr for o in optimizers):
+            raise validation.value_error(
+                "lr",
+                lr,
+                f"a rate, rates or a dict with an entry for each of {', '.join(optimizers)}",
+            )
+        return {o: _values(f"lr[{o!r}]", lr[o], validation.positive) for o in optimizers}
+    values = _values("lr", lr, validation.positive)
     return {o: values for o in optimizers}
 
 
 def _hyper_grid(declared: OptimizerSpec, hyper: Mapping[str, Any]) -> list[dict[str, float]]:
     """Every combination of the values in ``hyper`` that the optimizer takes, resolved."""
-    mine = {k: _as_list(v, k) for k, v in hyper.items() if k in declared.hyper}
+    mine = {
+        k: _values(k, v, lambda _, entry: entry) for k, v in hyper.items() if k in declared.hyper
+    }
     keys = sorted(mine)
     return [
         declared.resolve(dict(zip(keys, combo, strict=True)))
@@ -246,15 +253,15 @@ def sweep(
     the same apart from the provenance columns wall_time, device, worker and cached.
     """
     wl = _workload(workload)
-    opts = [o for o in _as_list(optimizers, "optimizers")]
+    opts = _values("optimizers", optimizers, validation.string)
     declared = {o: spec(o) for o in opts}  # validates the names
-    sizes = [check_int(b, "batch_sizes[i]") for b in _as_list(batch_sizes, "batch_sizes")]
+    sizes = _values("batch_sizes", batch_sizes, partial(validation.integer, low=1))
     lrs = _lr_grid(lr, opts)
     seeds = check_seeds(seeds)
-    max_steps = check_int(max_steps, "max_steps")
+    max_steps = validation.integer("max_steps", max_steps, low=1)
     tgt = parse_target(target)
     if check_every is not None:
-        check_every = check_int(check_every, "check_every")
+        check_every = validation.integer("check_every", check_every, low=1)
     for k in hyper:
         if not any(k in d.hyper for d in declared.values()):
             raise TypeError(f"sweep got unexpected keyword {k!r}: no optimizer in {opts} takes it")
