@@ -23,7 +23,7 @@ from .. import validation
 from .bounds import Bound, Parameter, StepSizeCondition
 from .notation import symbols as S
 from .sgd import PARAMETERS as SGD_PARAMETERS
-from .sgd import constants
+from .sgd import constants, sgd_bound
 
 rho = sp.Symbol(r"\rho", positive=True)
 """The free constant of Young's inequality in step 2 of the derivation."""
@@ -133,8 +133,6 @@ def small_rate_ratios(t: float | sp.Expr = S.t) -> tuple[sp.Expr, sp.Expr]:
     >>> small_rate_ratios(1)[1]
     (\beta - 1)**(-2)
     """
-    from .sgd import sgd_bound
-
     family, sgd = momentum_bound(t), sgd_bound()
     ratios = (
         sp.limit(family.min_steps / sgd.min_steps, S.alpha, 0),
@@ -178,8 +176,6 @@ def critical_ratio(lr: float, sgd_lr: float, beta: float, t: float | sp.Expr = S
     validation.positive("lr", lr)
     validation.positive("sgd_lr", sgd_lr)
     validation.probability("beta", beta, high_open=True)
-    from .sgd import sgd_bound
-
     family, sgd = momentum_bound(t), sgd_bound()
     at_m = {S.alpha: sp.nsimplify(lr), S.beta: sp.nsimplify(beta)}
     ratio = family.critical_batch.subs(at_m) / sgd.critical_batch.subs(

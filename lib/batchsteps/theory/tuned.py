@@ -25,10 +25,13 @@ import sympy as sp
 
 from .. import validation
 from .bounds import Bound, Parameter, check_values
+from .momentum import momentum_bound
 from .notation import NAME_OF
 from .notation import symbols as S
+from .sgd import sgd_bound
 
-TUNABLE = ("sgd", "momentum")
+TUNABLE_BOUNDS: Mapping[str, Callable[[], Bound]] = {"sgd": sgd_bound, "momentum": momentum_bound}
+TUNABLE = tuple(TUNABLE_BOUNDS)
 """Bounds whose minimisation over the rate is derived and tested."""
 
 
@@ -269,7 +272,5 @@ def tuned_bound(name: str) -> TunedBound:
     """
     validation.one_of("name", name, TUNABLE)
     if name not in _CACHE:
-        from . import bound
-
-        _CACHE[name] = tune(bound(name))
+        _CACHE[name] = tune(TUNABLE_BOUNDS[name]())
     return _CACHE[name]
