@@ -115,7 +115,7 @@ def test_first_below_counts_steps_of_the_running_average():
     assert trace.first_below(2.5) == 2
     assert trace.first_below(3.0) == 1
     assert trace.first_below(1.0) == -1
-    with pytest.raises(ValueError, match="level=0"):
+    with pytest.raises(ValueError, match="level must be .*got 0"):
         trace.first_below(0)
 
 
@@ -147,21 +147,21 @@ def test_check_rejects_a_bound_for_another_learning_rate_or_momentum():
     sgd = bound("sgd").subs(L=1.0, sigma=1.0, Delta=1.0, alpha=0.1, epsilon=0.1)
     with pytest.raises(ValueError, match="momentum=0.5"):
         check_bound([trace], sgd)
-    with pytest.raises(TypeError, match="bound="):
+    with pytest.raises(TypeError, match="bound must be"):
         check_bound([trace], object())
-    with pytest.raises(TypeError, match="traces="):
+    with pytest.raises(ValueError, match="traces must be"):
         check_bound([], sgd)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "words"),
     [
-        (dict(lr=0.0), ValueError, "lr=0.0"),
-        (dict(lr="fast"), TypeError, "lr="),
-        (dict(momentum=1.0), ValueError, "momentum=1.0"),
-        (dict(batch_size=0), ValueError, "batch_size=0"),
+        (dict(lr=0.0), ValueError, "lr must be .*got 0.0"),
+        (dict(lr="fast"), TypeError, "lr must be"),
+        (dict(momentum=1.0), ValueError, "momentum must be .*got 1.0"),
+        (dict(batch_size=0), ValueError, "batch_size must be .*got 0"),
         (dict(batch_size=2.0), TypeError, "batch_size"),
-        (dict(steps=-1), ValueError, "steps=-1"),
+        (dict(steps=-1), ValueError, "steps must be .*got -1"),
         (dict(seeds=True), TypeError, "seeds"),
     ],
 )
@@ -174,8 +174,8 @@ def test_run_rejects_bad_arguments(kwargs, error, words):
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "words"),
     [
-        ((SMALL_X, SMALL_Y), dict(reg=0.0), ValueError, "reg=0.0"),
-        ((SMALL_X, SMALL_Y), dict(reg="x"), TypeError, "reg="),
+        ((SMALL_X, SMALL_Y), dict(reg=0.0), ValueError, "reg must be .*got 0.0"),
+        ((SMALL_X, SMALL_Y), dict(reg="x"), TypeError, "reg must be"),
         ((SMALL_X[0], SMALL_Y), {}, ValueError, "features"),
         ((SMALL_X, SMALL_Y[:5]), {}, ValueError, "labels"),
         ((SMALL_X, SMALL_Y + 2), {}, ValueError, "0 or 1"),

@@ -21,13 +21,16 @@ method, which gives :math:`\Delta = f(\theta_0) - f^\star`.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.datasets import load_digits
+
+from .. import validation
 
 _NEWTON_TOLERANCE = 1e-12
 
@@ -86,14 +89,6 @@ class LogisticProblem:
         return float(((grads - grads.mean(dim=0)) ** 2).sum(dim=1).mean())
 
 
-def _check_reg(reg: float) -> float:
-    if isinstance(reg, bool) or not isinstance(reg, numbers.Real):
-        raise TypeError(f"reg={reg!r} must be a real number in (0, inf)")
-    if not (math.isfinite(reg) and reg > 0):
-        raise ValueError(f"reg={reg!r} must be in (0, inf): it makes the minimum f* attained")
-    return float(reg)
-
-
 def _newton_minimizer(problem: LogisticProblem) -> torch.Tensor:
     """Newton's method from ``theta0``; the problem is strongly convex, so it converges."""
     X, theta = problem.features, problem.theta0.clone()
@@ -119,15 +114,13 @@ def logistic_problem(features: Any, labels: Any, *, reg: float = 1e-3) -> Logist
     >>> round(p.L, 4), round(p.sigma_sq, 4)
     (0.35, 1.3333)
     """
-    reg = _check_reg(reg)
-    X = torch.as_tensor(np.asarray(features, dtype=np.float64))
-    y = torch.as_tensor(np.asarray(labels, dtype=np.float64))
-    if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 1:
+    reg = validation.real("reg", reg, low=0, low_open=True, note="it makes the minimum f* attained")
+    X = torch.as_tensor(validation.real_array("features", features, ndim=2))
+    y = torch.as_tensor(validation.real_array("labels", labels))
+    if X.shape[0] < 2:
         raise ValueError(f"features of shape {tuple(X.shape)} must be an (n, d) array, n >= 2")
     if y.shape != (X.shape[0],):
         raise ValueError(f"labels of shape {tuple(y.shape)} must have shape ({X.shape[0]},)")
-    if not bool(torch.isfinite(X).all()):
-        raise ValueError("features must be finite; got nan or inf")
     if not bool(((y == 0) | (y == 1)).all()):
         raise ValueError(f"labels must be 0 or 1; got values {sorted(set(y.tolist()))[:5]}")
     n, d = X.shape
@@ -147,11 +140,9 @@ def digits_logistic(*, reg: float = 1e-3, positive: Sequence[int] = (1, 3, 5, 7,
     The 1797 images of 8×8 pixels are scaled to :math:`[0, 1]` and given a constant feature,
     so :math:`d = 65`; a digit is labelled 1 when it is in ``positive``.
     """
-    from sklearn.datasets import load_digits
-
-    digits = set(positive)
-    if not digits or not digits <= set(range(10)):
-        raise ValueError(f"positive={tuple(positive)!r} must be a non-empty set of digits 0-9")
+    digits = set(
+        validation.sequence_of("positive", positive, partial(validation.integer, low=0, high=9))
+    )
     images, target = load_digits(return_X_y=True)
     features = np.hstack([images / 16.0, np.ones((len(images), 1))])
     labels = np.isin(target, sorted(digits)).astype(np.float64)
@@ -185,21 +176,12 @@ class GradientTrace:
 
     def first_below(self, level: float) -> int:
         r"""The first K whose :meth:`average` is at most ``level``; -1 if none up to ``steps``."""
-        if isinstance(level, bool) or not isinstance(level, numbers.Real) or not level > 0:
-            raise ValueError(f"level={level!r} must be a positive number")
+        level = validation.positive("level", level)
         below = np.flatnonzero(self.average() <= level)
         return int(below[0]) + 1 if below.size else -1
 
     def _per_seed_average(self) -> np.ndarray:
         return np.cumsum(self.grad_norm_sq, axis=1) / np.arange(1, self.steps + 1)
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}={value!r} must be a positive integer")
-    if value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive integer (>= 1)")
-    return int(value)
 
 
 def run_sgd(
@@ -226,18 +208,13 @@ def run_sgd(
     pass over the data as the mini-batch gradient (one product with :math:`X` per step), which
     a recorder on the engine would have to repeat.
     """
-    if not isinstance(problem, LogisticProblem):
-        raise TypeError(f"problem={problem!r} must be a LogisticProblem")
-    for name, value in (("lr", lr), ("momentum", momentum)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name}={value!r} must be a real number")
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr={lr!r} must be in (0, inf)")
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum={momentum!r} must be in [0, 1)")
-    batch_size = _positive_int("batch_size", batch_size)
-    steps, seeds = _positive_int("steps", steps), _positive_int("seeds", seeds)
-    generator = torch.Generator().manual_seed(int(seed))
+    validation.instance("problem", problem, LogisticProblem)
+    lr = validation.positive("lr", lr)
+    momentum = validation.real("momentum", momentum, low=0, high=1, high_open=True)
+    batch_size = validation.integer("batch_size", batch_size, low=1)
+    steps = validation.integer("steps", steps, low=1)
+    seeds = validation.integer("seeds", seeds, low=1)
+    generator = torch.Generator().manual_seed(validation.integer("seed", seed, low=0))
     X, y, n = problem.features, problem.labels, problem.n
     theta = problem.theta0.expand(seeds, -1).clone()
     velocity = torch.zeros_like(theta)
@@ -294,12 +271,11 @@ def check_bound(traces: Sequence[GradientTrace], bound: Any) -> BoundCheck:
     ``bound`` is a :class:`batchsteps.theory.NumericBound` whose ``alpha`` (and ``beta``, if it
     has one) must be the traces' learning rate (and momentum). All traces need the same length.
     """
-    traces = list(traces)
-    if not traces or not all(isinstance(t, GradientTrace) for t in traces):
-        raise TypeError(f"traces={traces!r} must be a non-empty sequence of GradientTrace")
-    values = getattr(bound, "values", None)
-    if values is None or not all(hasattr(bound, c) for c in "ABC"):
-        raise TypeError(f"bound={bound!r} must be a NumericBound (from Bound.subs)")
+    traces = validation.sequence_of(
+        "traces", traces, lambda name, t: validation.instance(name, t, GradientTrace)
+    )
+    validation.attributes("bound", bound, ("values", "A", "B", "C"), "a NumericBound (Bound.subs)")
+    values = bound.values
     for t in traces:
         if not math.isclose(t.lr, values["alpha"]) or not math.isclose(
             t.momentum, values.get("beta", 0.0), abs_tol=1e-12
