@@ -48,7 +48,7 @@ def sgd_bound() -> Bound:
     """SGD's bound: ``A = 2Δ/(α(2 − Lα))``, ``B = Lασ²/(2 − Lα)``, ``C = 0``.
 
     >>> sgd_bound().critical_batch
-    2*L*\\alpha*\\sigma**2/(\\varepsilon**2*(-L*\\alpha + 2))
+    -2*L*\\alpha*\\sigma**2/(\\varepsilon**2*(L*\\alpha - 2))
     """
     A, B, C = constants(telescoped_average())
     return Bound(
