@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.datasets import load_digits
 from torch import nn
 
+from .. import validation
 from .problems import FunctionalModel, NoisyQuadratic, Problem, StackedMLP
 
 __all__ = ["Workload", "workload", "WORKLOADS", "mlp", "resnet20", "read_idx", "DATA_ENV"]
@@ -88,25 +90,22 @@ class Workload:
     _problems: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise TypeError(f"name must be a non-empty str, got {self.name!r}")
-        if self.loss not in _LOSSES:
-            raise ValueError(f"loss={self.loss!r} is not allowed; allowed: {', '.join(_LOSSES)}")
+        validation.string("name", self.name, nonempty=True)
+        validation.one_of("loss", self.loss, _LOSSES)
         if self.loss == "quadratic":
             parts = (self.curvature, self.noise, self.theta0)
-            if not all(isinstance(t, torch.Tensor) for t in parts):
-                raise TypeError("loss='quadratic' needs curvature, noise and theta0 tensors")
+            for arg, part in zip(("curvature", "noise", "theta0"), parts, strict=True):
+                validation.instance(arg, part, torch.Tensor, "a torch.Tensor (loss='quadratic')")
             if len({tuple(t.shape) for t in parts}) != 1 or self.curvature.dim() != 1:
                 raise ValueError(
                     f"curvature, noise and theta0 must be 1-D of one shape, got "
                     f"{[tuple(t.shape) for t in parts]}"
                 )
             return
-        for arg in ("X", "y"):
-            if not isinstance(getattr(self, arg), torch.Tensor):
-                raise TypeError(f"{arg} must be a torch.Tensor, got {type(getattr(self, arg))}")
+        validation.instance("X", self.X, torch.Tensor, "a torch.Tensor")
+        validation.instance("y", self.y, torch.Tensor, "a torch.Tensor")
         if not callable(self.model):
-            raise TypeError(f"model must be a callable returning an nn.Module, got {self.model!r}")
+            raise validation.type_error("model", self.model, "a callable returning an nn.Module")
         if self.X.shape[0] != self.y.shape[0] or self.X.shape[0] == 0:
             raise ValueError(
                 f"X and y must have the same number (> 0) of rows, got {self.X.shape[0]} "
@@ -174,8 +173,6 @@ class Workload:
 
 
 def _digits(hidden: int = 128) -> Workload:
-    from sklearn.datasets import load_digits
-
     data = load_digits()
     X = torch.tensor(data.data / 16.0, dtype=torch.float32)
     y = torch.tensor(data.target, dtype=torch.long)
@@ -186,8 +183,7 @@ def _digits(hidden: int = 128) -> Workload:
 def _teacher_student(
     n: int = 1024, dim: int = 16, hidden: int = 32, noise: float = 0.1, data_seed: int = 0
 ) -> Workload:
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0 (label-noise variance), got {noise!r}")
+    validation.real("noise", noise, low=0, note="label-noise variance")
     gen = torch.Generator().manual_seed(int(data_seed))
     X = torch.randn((n, dim), generator=gen)
     with torch.random.fork_rng(devices=[]):
@@ -202,10 +198,9 @@ def _teacher_student(
 
 
 def _nqm(dim: int = 100, decay: float = 1.0, theta0: float = 1.0, noise_factor: float = 1.0):
-    if not (isinstance(dim, int) and dim >= 1):
-        raise ValueError(f"dim must be an int >= 1, got {dim!r}")
-    if not (decay >= 0 and noise_factor >= 0):
-        raise ValueError(f"decay and noise_factor must be >= 0, got {decay!r}, {noise_factor!r}")
+    validation.integer("dim", dim, low=1)
+    validation.real("decay", decay, low=0)
+    validation.real("noise_factor", noise_factor, low=0)
     curvature = torch.arange(1, dim + 1, dtype=torch.float32) ** -float(decay)
     options = {"dim": dim, "decay": decay, "theta0": theta0, "noise_factor": noise_factor}
     return Workload(
@@ -247,7 +242,7 @@ def _data_dir(data_dir: str | os.PathLike | None, default: str, dataset: str, ho
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one idx file (the MNIST format), gzipped or not, into a numpy array."""
-    path = Path(path)
+    path = validation.path("path", path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
         raw = f.read()
@@ -279,8 +274,7 @@ def _fashion(
     images = read_idx(_find(folder, "train-images-idx3-ubyte"))
     labels = read_idx(_find(folder, "train-labels-idx1-ubyte"))
     if n_train is not None:
-        if not (isinstance(n_train, int) and 0 < n_train <= len(labels)):
-            raise ValueError(f"n_train must be an int in [1, {len(labels)}], got {n_train!r}")
+        validation.integer("n_train", n_train, low=1, high=len(labels))
         images, labels = images[:n_train], labels[:n_train]
     X = torch.tensor(images.reshape(len(images), -1), dtype=torch.float32) / 255.0
     y = torch.tensor(labels, dtype=torch.long)
@@ -344,8 +338,7 @@ def _cifar(data_dir: str | os.PathLike | None = None, n_train: int | None = None
     data = np.concatenate(images).reshape(-1, 3, 32, 32)
     target = np.asarray(labels)
     if n_train is not None:
-        if not (isinstance(n_train, int) and 0 < n_train <= len(target)):
-            raise ValueError(f"n_train must be an int in [1, {len(target)}], got {n_train!r}")
+        validation.integer("n_train", n_train, low=1, high=len(target))
         data, target = data[:n_train], target[:n_train]
     X = torch.tensor(data, dtype=torch.float32) / 255.0
     mean = torch.tensor(_CIFAR_MEAN).view(1, 3, 1, 1)
@@ -396,10 +389,7 @@ def workload(name: str | Workload, **options: Any) -> Workload:
         if options:
             raise TypeError(f"options {sorted(options)} cannot apply to an already built Workload")
         return name
-    if not isinstance(name, str):
-        raise TypeError(f"workload must be a name (str) or a Workload, got {name!r}")
-    if name not in WORKLOADS:
-        raise ValueError(f"workload={name!r} is unknown; allowed: {', '.join(WORKLOADS)}")
+    validation.one_of("workload", name, WORKLOADS, "a Workload or a name")
     key = hashlib.sha256(
         json.dumps([name, options], sort_keys=True, default=str).encode()
     ).hexdigest()
