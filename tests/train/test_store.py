@@ -344,14 +344,30 @@ def test_check_store_finds_every_fault_and_clean_leaves_the_store_whole(tmp_path
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: bt.check_store(3), TypeError, "folder=3 must be a path"),
-        (lambda: bt.check_store("no/such"), ValueError, "folder='no/such' is not a directory"),
-        (lambda: bt.check_store(".", clean="yes"), TypeError, "clean='yes' must be a bool"),
-        (lambda: store.read_cell(".", "k"), TypeError, "key='k' must be a mapping"),
-        (lambda: store.commit("cell-x.json", [1]), TypeError, r"record=\[1\] must be a mapping"),
-        (lambda: store.write_cell(".", {"steps": []}), TypeError, r"record\['key'\]=None"),
-        (lambda: store.quarantine(["x"]), TypeError, "damaged=.*sequence of DamagedCellError"),
-        (lambda: store.quarantine([], warn=1), TypeError, "warn=1 must be a bool"),
+        (lambda: bt.check_store(3), TypeError, "folder must be a path"),
+        (
+            lambda: bt.check_store("no/such"),
+            ValueError,
+            "folder must be a directory .*got 'no/such'",
+        ),
+        (
+            lambda: bt.check_store(".", clean="yes"),
+            TypeError,
+            "clean must be True or False, got 'yes'",
+        ),
+        (lambda: store.read_cell(".", "k"), TypeError, "key must be a mapping .*got 'k'"),
+        (
+            lambda: store.commit("cell-x.json", [1]),
+            TypeError,
+            r"record must be a mapping .*got \[1\]",
+        ),
+        (
+            lambda: store.write_cell(".", {"steps": []}),
+            TypeError,
+            r"record\['key'\] must be a mapping .*got None",
+        ),
+        (lambda: store.quarantine(["x"]), TypeError, r"damaged\[0\] must be a DamagedCellError"),
+        (lambda: store.quarantine([], warn=1), TypeError, "warn must be True or False, got 1"),
     ],
 )
 def test_bad_store_arguments_name_the_culprit(call, error, match):

@@ -42,8 +42,11 @@ import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from .. import validation
 
 __all__ = [
     "FORMAT_VERSION",
@@ -107,12 +110,6 @@ class StoreWarning(UserWarning):
     """Damaged cells were found, moved aside and recomputed."""
 
 
-def _as_path(value: object, argument: str = "folder") -> Path:
-    if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{argument}={value!r} must be a path (str or os.PathLike)")
-    return Path(value)
-
-
 def cell_path(folder: str | os.PathLike, key: Mapping[str, Any]) -> Path:
     """File of the cell whose identity is ``key``: ``cell-<sha256 of its JSON>.json``.
 
@@ -173,10 +170,8 @@ def _problem(record: dict, path: Path) -> str | None:
     return None
 
 
-def _as_record(value: object, argument: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{argument}={value!r} must be a mapping (a JSON object)")
-    return value
+def _as_record(value: object, argument: str) -> dict[str, Any]:
+    return validation.mapping_of(argument, value, what="a mapping (a JSON object)", nonempty=False)
 
 
 def _identity(stat: os.stat_result) -> tuple[int, ...]:
@@ -208,7 +203,7 @@ def read_cell(folder: str | os.PathLike, key: Mapping[str, Any]) -> dict | None:
     Raises :class:`DamagedCellError` for a cell that fails the checks (nothing is moved:
     see :func:`quarantine`) and :class:`StoreVersionError` for a cell of another format.
     """
-    return _load(cell_path(_as_path(folder), _as_record(key, "key")))
+    return _load(cell_path(validation.path("folder", folder), _as_record(key, "key")))
 
 
 def _store_error(err: OSError, folder: Path) -> OSError:
@@ -244,7 +239,7 @@ def commit(path: str | os.PathLike, record: Mapping[str, Any]) -> dict:
     read-only folder) raises ``OSError`` naming the folder and the cause. When another writer
     was first, its record is returned (:class:`DamagedCellError` if it is not valid JSON).
     """
-    path = _as_path(path, "path")
+    path = validation.path("path", path)
     data = json.dumps(_as_record(record, "record"), sort_keys=True, indent=1).encode()
     try:
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".json", dir=path.parent)
@@ -275,7 +270,7 @@ def write_cell(folder: str | os.PathLike, record: Mapping[str, Any]) -> dict:
     record the store holds. A damaged file in the cell's place is moved aside (a
     :class:`StoreWarning`) and the record written in its stead."""
     key = _as_record(_as_record(record, "record").get("key"), "record['key']")
-    path = cell_path(_as_path(folder), key)
+    path = cell_path(validation.path("folder", folder), key)
     try:
         return _checked(commit(path, record), path)
     except DamagedCellError as damage:
@@ -287,10 +282,10 @@ def quarantine(damaged: Sequence[DamagedCellError], *, warn: bool = True) -> lis
     """Move each damaged cell aside to ``<name>.damaged-<UTC time>-<id>`` (never deleted), so
     that it is recomputed; with ``warn``, one :class:`StoreWarning` names them all, with what
     was wrong. Returns where each went (``None``: another writer moved it first)."""
-    if not all(isinstance(d, DamagedCellError) for d in damaged):
-        raise TypeError(f"damaged={damaged!r} must be a sequence of DamagedCellError")
-    if not isinstance(warn, bool):
-        raise TypeError(f"warn={warn!r} must be a bool")
+    damaged = validation.sequence_of(
+        "damaged", damaged, partial(validation.instance, types=DamagedCellError), min_size=0
+    )
+    warn = validation.boolean("warn", warn)
     moved: list[Path | None] = []
     for damage in damaged:
         path = damage.path
@@ -329,7 +324,7 @@ def quarantine(damaged: Sequence[DamagedCellError], *, warn: bool = True) -> lis
 
 def check_writable(folder: str | os.PathLike) -> None:
     """Raise ``OSError`` naming ``folder`` and the cause unless a cell can be created there."""
-    folder = _as_path(folder)
+    folder = validation.path("folder", folder)
     try:
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
     except OSError as err:
@@ -378,11 +373,10 @@ def check_store(folder: str | os.PathLike, *, clean: bool = False) -> StoreRepor
     :class:`StoreReport` of what was found; a second check after ``clean`` finds no damaged
     cell and no stale temporary file.
     """
-    folder = _as_path(folder)
-    if not isinstance(clean, bool):
-        raise TypeError(f"clean={clean!r} must be a bool")
+    folder = validation.path("folder", folder)
+    clean = validation.boolean("clean", clean)
     if not folder.is_dir():
-        raise ValueError(f"folder={str(folder)!r} is not a directory (a result store)")
+        raise validation.value_error("folder", str(folder), "a directory (a result store)")
     cells, damaged, newer = 0, [], {}
     temporary, quarantined = [], []
     for path in sorted(folder.rglob("*")):
