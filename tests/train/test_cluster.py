@@ -55,7 +55,7 @@ def test_auto_device_comes_from_the_environment_and_a_bad_one_is_named(monkeypat
 
 @pytest.mark.parametrize("bad", ["dask", object(), ThreadPoolExecutor, 2])
 def test_a_bad_executor_is_a_type_error_naming_it(bad):
-    with pytest.raises(TypeError, match="executor="):
+    with pytest.raises(TypeError, match="executor must be"):
         bt.sweep("digits-mlp", "sgd", [16], executor=bad, **SMALL)
 
 

@@ -30,6 +30,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+import torch
+
+from .. import validation
+from .engine import resolve_device
 
 __all__ = ["DEVICE_ENV", "choose_device", "worker_device", "worker_name", "as_executor"]
 __all__ += ["throughput", "local_cluster"]
@@ -71,14 +75,10 @@ def choose_device(env: Mapping[str, str], cuda_count: int, worker: object = None
     return "cuda"
 
 
-def worker_device(device: object = "auto"):
+def worker_device(device: object = "auto") -> torch.device:
     """Resolve ``device`` in the process that runs a cell: ``"auto"`` and ``None`` by
     :func:`choose_device`, anything else as a torch device (checked). Returns a
     ``torch.device``."""
-    import torch
-
-    from .engine import resolve_device
-
     if device is None or device == "auto":
         worker = _dask_worker()
         name = None if worker is None else worker.name
@@ -107,9 +107,10 @@ def as_executor(executor: object) -> concurrent.futures.Executor | None:
     module = type(executor).__module__ or ""
     if module.split(".")[0] == "distributed" and callable(getattr(executor, "get_executor", None)):
         return executor.get_executor()
-    raise TypeError(
-        f"executor={executor!r} must be None (run in this process), a "
-        f"concurrent.futures.Executor, or a dask.distributed Client"
+    raise validation.type_error(
+        "executor",
+        executor,
+        "None (run in this process), a concurrent.futures.Executor or a dask.distributed Client",
     )
 
 
@@ -125,13 +126,11 @@ def local_cluster(n_workers: int | None = None, **options: Any):
     about 50,000 more page faults a cell; see benchmarks/README.md). Here it is left unset.
     """
     import dask
-    import torch
     from distributed import LocalCluster
 
     if n_workers is None:
         n_workers = torch.cuda.device_count() or os.cpu_count() or 1
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-        raise ValueError(f"n_workers must be an int >= 1 or None, got {n_workers!r}")
+    n_workers = validation.integer("n_workers", n_workers, low=1)
     settings = dict(threads_per_worker=1, memory_limit=0, dashboard_address=None)
     unset = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
     with dask.config.set(unset):
@@ -145,12 +144,9 @@ def throughput(frame: pd.DataFrame) -> pd.DataFrame:
     ``cells_per_min`` :math:`= 60\,\text{cells} / \text{busy\_s}`, the worker's own rate while
     it computed. Cells read from the store count for the worker that computed them.
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame must be a pandas DataFrame from sweep, got {type(frame)}")
+    validation.instance("frame", frame, pd.DataFrame, "a pandas DataFrame from sweep")
     keys = [*"workload optimizer batch_size lr beta beta1 beta2 eps target max_steps".split()]
-    missing = [c for c in [*keys, "worker", "wall_time"] if c not in frame.columns]
-    if missing:
-        raise ValueError(f"frame lacks the sweep column(s) {missing}")
+    validation.columns("frame", frame, [*keys, "worker", "wall_time"])
     cells = frame.drop_duplicates(subset=keys)  # one row per cell (rows are per seed)
     out = cells.groupby("worker").agg(cells=("wall_time", "size"), busy_s=("wall_time", "sum"))
     out["cells_per_min"] = 60.0 * out["cells"] / out["busy_s"]

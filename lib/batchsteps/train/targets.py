@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .. import validation
+
 __all__ = ["Target", "parse_target", "TARGET_FORMS"]
 
 #: The accepted target strings (x a finite number).
@@ -52,17 +54,16 @@ def parse_target(target: str | Target | None) -> Target | None:
     if target is None or isinstance(target, Target):
         return target
     forms = ", ".join(repr(f) for f in TARGET_FORMS)
+    allowed = f"None, a Target or a str of one of the accepted forms {forms}"
     if not isinstance(target, str):
-        raise TypeError(f"target must be a str or None, got {target!r}; accepted forms: {forms}")
+        raise validation.type_error("target", target, allowed)
     match = _PATTERN.match(target)
     if match is None or _OPERATOR[match["measure"]] != match["op"]:
-        raise ValueError(f"target={target!r} is malformed; accepted forms: {forms} or None")
+        raise validation.value_error("target", target, allowed)
     try:
         value = float(match["value"])
     except ValueError:
-        raise ValueError(
-            f"target={target!r} is malformed; accepted forms: {forms} or None"
-        ) from None
+        raise validation.value_error("target", target, allowed) from None
     if not math.isfinite(value):
-        raise ValueError(f"target={target!r} needs a finite threshold; accepted forms: {forms}")
+        raise validation.value_error("target", target, f"{allowed}, with a finite threshold x")
     return Target(match["measure"], value)
