@@ -194,9 +194,9 @@ def test_runs_repeat_and_seeds_differ():
 @pytest.mark.parametrize(
     ("kwargs", "error", "pattern"),
     [
-        ({"batch_size": 0}, ValueError, r"batch_size must be an int >= 1, got 0"),
-        ({"steps": 2.0}, TypeError, r"max_steps must be an int >= 1, got 2\.0"),
-        ({"lr": -1.0}, ValueError, r"lr must be a finite number > 0, got -1\.0"),
+        ({"batch_size": 0}, ValueError, r"batch_size must be an integer >= 1, got 0"),
+        ({"steps": 2.0}, TypeError, r"max_steps must be an integer >= 1, got 2\.0"),
+        ({"lr": -1.0}, ValueError, r"lr must be a finite real number > 0, got -1\.0"),
         ({"betas": (1.0, 0.9)}, ValueError, r"beta1 must be a real number in \[0, 1\), got 1\.0"),
         ({"betas": (0.9,)}, TypeError, r"betas must be a pair \(beta1, beta2\), got \(0\.9,\)"),
         (
@@ -205,7 +205,7 @@ def test_runs_repeat_and_seeds_differ():
             r"reference must be one of 'final', 'initial' or a flat point, got 'middle'",
         ),
         ({"reference": np.zeros(3)}, ValueError, r"reference of shape \(3,\) must be a flat"),
-        ({"variance_every": 0}, ValueError, r"variance_every must be an int >= 1"),
+        ({"variance_every": 0}, ValueError, r"variance_every must be an integer >= 1"),
         ({"amsgrad": 1}, TypeError, r"amsgrad must be True or False, got 1 \(int\)"),
     ],
 )
