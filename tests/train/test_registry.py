@@ -136,7 +136,7 @@ def test_every_built_in_declaration_is_complete():
         (lambda: bt.RateGrid(0.1, count=0), ValueError, "count"),
         (lambda: bt.PlotStyle(3, "o"), TypeError, "color"),
         (lambda: _declare(name=""), ValueError, "name"),
-        (lambda: _declare(step=None), TypeError, "step must be callable"),
+        (lambda: _declare(step=None), TypeError, "step must be a callable .params.*got None"),
         (lambda: _declare(hyper={"lr": bt.HyperParameter(0.5)}), ValueError, "'lr'"),
         (lambda: _declare(hyper={"beta": 0.9}), TypeError, r"hyper\['beta'\]"),
         (lambda: _declare(rates=(0.1, 0.2)), TypeError, r"rates must be an? RateGrid"),

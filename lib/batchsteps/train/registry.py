@@ -23,7 +23,16 @@ from types import MappingProxyType
 
 import torch
 
-from ..validation import instance, integer, interval, one_of, real, string
+from ..validation import (
+    instance,
+    integer,
+    interval,
+    one_of,
+    real,
+    string,
+    type_error,
+    value_error,
+)
 
 __all__ = [
     "HyperParameter",
@@ -141,7 +150,7 @@ class OptimizerSpec:
         string("name", self.name, nonempty=True)
         string("label", self.label)
         if not callable(self.step):
-            raise TypeError(f"step must be callable, got {self.step!r}")
+            raise type_error("step", self.step, "a callable (params, grads, state, k, lr, hyper)")
         instance("rates", self.rates, RateGrid)
         instance("style", self.style, PlotStyle)
         instance("state", self.state, tuple)
@@ -151,11 +160,11 @@ class OptimizerSpec:
         for key, value in self.hyper.items():
             string("hyper's keys", key, nonempty=True)
             if not key.isidentifier() or keyword.iskeyword(key) or key == "lr":
-                raise ValueError(f"hyper's keys must be keyword names other than 'lr', got {key!r}")
+                raise value_error("hyper's keys", key, "identifiers other than 'lr' and keywords")
             instance(f"hyper[{key!r}]", value, HyperParameter)
         object.__setattr__(self, "hyper", MappingProxyType(dict(self.hyper)))
         if self.torch_factory is not None and not callable(self.torch_factory):
-            raise TypeError(f"torch_factory must be callable or None, got {self.torch_factory!r}")
+            raise type_error("torch_factory", self.torch_factory, "a callable or None")
         if self.bound is not None:
             string("bound", self.bound, nonempty=True)
 
