@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def _modules_after(statement: str) -> set[str]:
     code = f"import sys; {statement}; print(' '.join(sys.modules))"
@@ -16,6 +18,7 @@ def test_import_batchsteps_loads_no_subpackage_and_no_torch():
     assert not {"batchsteps.theory", "batchsteps.train"} & loaded
 
 
+@pytest.mark.slow
 def test_theory_and_analysis_load_without_torch():
     loaded = _modules_after("import batchsteps as bs; bs.theory.bound('sgd'); bs.analysis")
     assert "torch" not in loaded

@@ -603,6 +603,7 @@ def test_lack_of_fit_rejects_the_wrong_law_and_the_right_one_at_its_level():
     assert np.median([t.statistic for t in wrong]) > np.median([t.statistic for t in right]) > 0
 
 
+@pytest.mark.slow
 def test_a_pole_made_by_the_step_budget_fails_the_lack_of_fit_test():
     # A pole-free tuned-law curve cut at max_steps = 2000: the constant-rate law puts its pole
     # under the smallest batch that reached (b* near 27), but it loses on AIC by about 90 and

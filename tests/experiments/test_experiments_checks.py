@@ -42,6 +42,7 @@ def test_bad_inputs_are_named():
         ex.pole_check([2, 4], lr=0.5, target_fraction=0.1, seeds=2, max_steps=10)
 
 
+@pytest.mark.slow
 def test_the_sampled_first_passage_has_its_pole_below_the_noise_floor():
     sizes = [2**k for k in range(2, 13)]
     check = ex.pole_check(sizes, lr=0.5, target_fraction=0.01, seeds=5, max_steps=3000, n_boot=0)

@@ -43,6 +43,7 @@ def test_rule_takes_the_smallest_rate_within_tolerance_of_the_fewest_and_halves_
         ex.rate_rule(table.assign(median_steps=math.inf), 0.1)
 
 
+@pytest.mark.slow
 def test_tune_rates_measures_every_grid_rate_and_applies_the_rule(tiny, tmp_path):
     tuning = ex.tune_rates(tiny(), tmp_path)
     assert len(tuning.table) == 6

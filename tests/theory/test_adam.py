@@ -105,6 +105,7 @@ def test_telescoped_distances_rejects_bad_steps(bad):
         adam.telescoped_distances(bad)
 
 
+@pytest.mark.slow
 def test_momentum_is_a_sub_average_and_the_noise_weight_has_its_limit():
     assert _zero(adam.momentum_weights() - (1 - S.beta1 ** (adam.k + 1)))
     assert _zero(adam.noise_weight_sum(sp.oo) - (1 - S.beta1) / (1 + S.beta1))

@@ -22,6 +22,7 @@ def _zero(expr: sp.Expr) -> bool:
     return sp.simplify(expr) == 0
 
 
+@pytest.mark.slow
 def test_the_bound_is_registered_and_measures_the_gradient():
     bnd = bound("rmsprop-smooth")
     assert "rmsprop-smooth" in names()
@@ -125,6 +126,7 @@ def test_numeric_bound_agrees_with_sympy_at_random_points():
         np.testing.assert_allclose(num.steps(batches), exact, rtol=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "settings",
     [{}, {"batch_size": 1}, {"batch_size": 64, "beta2": 0.99}, {"beta2": 1.0, "sigma": 2.0}],

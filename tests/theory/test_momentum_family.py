@@ -12,6 +12,7 @@ S = bs.theory.symbols
 FAMILY = mom.momentum_bound(S.t)
 
 
+@pytest.mark.slow
 def test_t_equal_one_is_the_headline_bound():
     headline = bound("momentum")
     at_one = mom.momentum_bound(1)

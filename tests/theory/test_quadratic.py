@@ -70,6 +70,7 @@ def test_engine_measures_the_stationary_gradient_on_the_1d_nqm(lr, b, noise, fir
     assert abs(z) < 4
 
 
+@pytest.mark.slow
 def test_expected_steps_at_a_constant_rate_match_the_closed_form_and_fail_below_b0():
     L, lr, sigma, theta0, target = 1.5, 0.4, 2.0, 1.0, 0.05
     sizes = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256])
@@ -85,6 +86,7 @@ def test_expected_steps_at_a_constant_rate_match_the_closed_form_and_fail_below_
             assert k == int(np.ceil(np.log(ratio) / np.log(r) - 1e-9))
 
 
+@pytest.mark.slow
 def test_a_decaying_rate_reaches_the_target_at_every_batch_size_with_fewer_steps_as_b_grows():
     sizes = 2.0 ** np.arange(0, 11)
     kwargs = dict(L=1.0, lr=0.5, sigma=1.0, theta0=1.0, target=0.01)

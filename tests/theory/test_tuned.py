@@ -43,6 +43,7 @@ def test_momentum_tuned_closed_form():
     assert _same(tb.noise_batch, b_noise)
 
 
+@pytest.mark.slow
 def test_momentum_tuned_at_beta_zero_is_sgd_tuned():
     mom, sgd = tuned_bound("momentum"), tuned_bound("sgd")
     for field in ("steps", "lr", "min_steps", "noise_batch", "critical_batch", "max_lr"):
@@ -71,6 +72,7 @@ def _random_values(rng, name):
     return values
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TUNABLE)
 def test_tuned_steps_are_the_minimum_of_the_constant_rate_bound(name):
     rng = np.random.default_rng(11)

@@ -87,6 +87,7 @@ def _cell(store, batch_size):
     return next(iter(store.glob("cell-*.json"))), df
 
 
+@pytest.mark.slow
 def test_a_retried_task_leaves_the_bytes_and_a_recomputation_gives_the_same_result(tmp_path):
     (one, two) = (tmp_path / "one", tmp_path / "two")
     path, _ = _cell(one, 16)

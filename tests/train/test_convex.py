@@ -119,6 +119,7 @@ def test_first_below_counts_steps_of_the_running_average():
         trace.first_below(0)
 
 
+@pytest.mark.slow
 def test_larger_batches_reach_smaller_gradients(digits):
     small = run_sgd(digits, lr=0.3, batch_size=1, steps=300, seeds=16)
     large = run_sgd(digits, lr=0.3, batch_size=64, steps=300, seeds=16)

@@ -66,6 +66,7 @@ def test_median_steps_agree_with_an_independent_plain_loop_within_5_percent():
     assert abs(np.median(engine) / np.median(plain) - 1) < 0.05
 
 
+@pytest.mark.slow
 def test_same_arguments_same_steps():
     first = bt.steps_to_target(
         "digits-mlp", "momentum", 64, seeds=[5, 6, 7], **{**DIGITS, "lr": 0.03}
@@ -76,6 +77,7 @@ def test_same_arguments_same_steps():
     np.testing.assert_array_equal(first, again)
 
 
+@pytest.mark.slow
 def test_a_seed_does_not_depend_on_the_seeds_beside_it():
     many = bt.steps_to_target("digits-mlp", "sgd", 32, seeds=[0, 1, 2, 3, 4, 5], **DIGITS)
     few = bt.steps_to_target("digits-mlp", "sgd", 32, seeds=[4, 1], **DIGITS)
@@ -242,6 +244,7 @@ def test_hand_written_mlp_gradients_equal_torch_func_gradients():
         )
 
 
+@pytest.mark.slow
 def test_generic_modules_run_through_torch_func_and_match_the_plain_loop():
     digits = bt.workload("digits-mlp")
     tanh_net = bt.Workload(

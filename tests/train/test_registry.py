@@ -64,6 +64,7 @@ def test_the_declaration_is_what_the_engine_steps(signum):
     assert "signum" in bt.OPTIMIZERS and bt.spec("signum") is signum
 
 
+@pytest.mark.slow
 def test_a_registered_optimizer_is_swept_on_its_own_rate_grid_and_drawn(signum):
     sizes = [4, 16, 64]
     frame = bt.sweep(

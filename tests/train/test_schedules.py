@@ -71,6 +71,7 @@ def test_the_engine_under_a_schedule_equals_torch_optim_with_lambda_lr(name, lr,
             torch.testing.assert_close(theta.detach(), params[r], rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "lr"), [("sgd", 0.1), ("momentum", 0.02), ("adam", 0.003)])
 def test_the_constant_schedule_leaves_every_step_bit_identical(name, lr):
     runs = []

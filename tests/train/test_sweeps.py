@@ -53,12 +53,14 @@ def test_one_row_per_cell_and_seed_with_defaults_recorded():
     assert one.steps.tolist() == direct.tolist()
 
 
+@pytest.mark.slow
 def test_hyperparameter_grids_apply_to_the_optimizers_that_take_them():
     df = bt.sweep("digits-mlp", ["sgd", "momentum"], 32, lr=0.02, beta=[0.5, 0.8], **SMALL)
     assert sorted(df[df.optimizer == "momentum"].beta.unique()) == [0.5, 0.8]
     assert df[df.optimizer == "sgd"].beta.isna().all() and len(df) == 2 * 3
 
 
+@pytest.mark.slow
 def test_rerun_reads_finished_cells_from_the_store(tmp_path):
     first = bt.sweep("digits-mlp", "sgd", [16, 32], lr=0.1, store=tmp_path, **SMALL)
     files = sorted(tmp_path.glob("cell-*.json"))
@@ -160,6 +162,7 @@ def test_an_executor_runs_cells_concurrently_with_the_same_results(tmp_path):
     assert len(list(tmp_path.glob("cell-*.json"))) == 4
 
 
+@pytest.mark.slow
 def test_progress_bar_counts_cells_and_shows_the_current_step(capsys):
     bt.sweep("digits-mlp", "sgd", [16, 32], lr=0.1, seeds=[0], target="loss<=0.6", max_steps=300)
     err = capsys.readouterr().err

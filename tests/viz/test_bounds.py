@@ -64,6 +64,7 @@ def _shapes():
     return curves, sweeps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("plot", "args", "kwargs", "ncols"),
     [
@@ -157,6 +158,7 @@ def test_regimes_reject_non_bounds_and_bad_batch_sizes():
         plot_regimes(constant, tuned, [0, 8])
 
 
+@pytest.mark.slow
 def test_beta1_cost_renders_and_rejects_other_sweeps():
     _renders(plot_beta1_cost(_beta1_sweep(), epsilon=5.0, largest=0.5))
     without_alpha = {k: v for k, v in ADAM_VALUES.items() if k != "alpha"}
@@ -167,6 +169,7 @@ def test_beta1_cost_renders_and_rejects_other_sweeps():
         plot_beta1_cost(object(), epsilon=5.0, largest=0.5)
 
 
+@pytest.mark.slow
 def test_momentum_shapes_put_each_b_star_at_twice_k_min():
     curves, sweeps = _shapes()
     fig = plot_momentum_shapes(curves, sweeps)
@@ -192,6 +195,7 @@ def test_young_family_matches_the_bound_and_blanks_members_that_certify_nothing(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("which", "extra", "ts", "error", "match"),
     [

@@ -63,6 +63,7 @@ def names_of(bound):
 # ---------------------------------------------------------------- the HTML, without a browser
 
 
+@pytest.mark.slow
 def test_momentum_family_explorer_has_a_t_slider():
     e = explorer(bs.theory.momentum.momentum_bound(bs.theory.symbols.t), {"alpha": 0.001})
     assert "t" in e.vary and 'data-param="t"' in e.html
@@ -81,6 +82,7 @@ def test_format_value_gives_four_significant_digits():
     assert format_value(math.inf) == "∞"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", sorted(LAWS))
 def test_every_formula_is_the_jscode_of_the_sympy_expression(key):
     bound, params = law(key)
@@ -99,6 +101,7 @@ def test_every_formula_is_the_jscode_of_the_sympy_expression(key):
         assert f"return {jscode(sp.sympify(expr).xreplace(plain))};" in code, field_name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", sorted(LAWS))
 def test_initial_numbers_are_those_of_the_numeric_bound(key):
     bound, params = law(key)
@@ -391,6 +394,7 @@ def test_two_explorers_on_one_page_move_independently(page):
     assert first.locator("svg[data-panel=steps] polyline").count() == 1
 
 
+@pytest.mark.slow
 def test_bound_panel_shows_a_snapshot_and_a_kernel_note_where_no_kernel_runs():
     pytest.importorskip("ipywidgets")
     panel = bs.viz.bound_panel(bs.theory.bound("sgd"), alpha=0.5)

@@ -80,6 +80,7 @@ def test_rejects_something_that_is_not_a_bound():
         bound_panel("sgd")
 
 
+@pytest.mark.slow
 def test_momentum_family_panel_has_a_t_slider_that_moves_the_critical_batch():
     from batchsteps.theory import momentum, symbols
 

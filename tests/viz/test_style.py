@@ -82,6 +82,7 @@ def test_new_figure_returns_the_axes_it_is_given_with_their_figure():
     assert new_figure(grid, nrows=2, ncols=3)[1].shape == (2, 3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("ax", "kwargs", "error", "match"),
     [
