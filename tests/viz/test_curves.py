@@ -23,6 +23,8 @@ from batchsteps.viz.curves import (
 )
 from batchsteps.viz.style import OPTIMIZER_STYLES
 
+from .synthetic import both_laws
+
 POWERS = 2.0 ** np.arange(1, 11)
 
 
@@ -43,20 +45,7 @@ MOM_DATA = _sweep(400.0, 12.0, 1)
 MOMENTUM = fit_steps(*MOM_DATA[:2], reached=MOM_DATA[2], n_boot=50)
 
 
-def _both_laws(min_steps=500.0, min_batch=8.0):
-    rng = np.random.default_rng(0)
-    b = np.repeat(2.0 ** np.arange(1, 11), 4)
-    k = np.where(b > min_batch, min_steps * b / np.maximum(b - min_batch, 1e-9), np.inf)
-    k = k * np.exp(0.05 * rng.standard_normal(b.size))
-    reached = np.isfinite(k)
-    steps = np.where(reached, np.round(k), -1.0)
-    return {
-        law: fit_steps(b, steps, law, reached=reached, n_boot=30)
-        for law in ("constant_lr", "tuned_lr")
-    }
-
-
-FITS = _both_laws()
+FITS = both_laws()
 
 
 def _panel_fits():

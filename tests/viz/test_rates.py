@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from batchsteps.analysis import fit_steps
 from batchsteps.experiments import RateSweep, Tuning
 from batchsteps.viz.rates import plot_rate_sweep, plot_rate_tuning, plot_tuning
 
-
-def _fits(min_steps=500.0, min_batch=8.0):
-    rng = np.random.default_rng(0)
-    b = np.repeat(2.0 ** np.arange(1, 11), 4)
-    k = np.where(b > min_batch, min_steps * b / np.maximum(b - min_batch, 1e-9), np.inf)
-    k = k * np.exp(0.05 * rng.standard_normal(b.size))
-    reached = np.isfinite(k)
-    steps = np.where(reached, np.round(k), -1.0)
-    return {
-        law: fit_steps(b, steps, law, reached=reached, n_boot=30)
-        for law in ("constant_lr", "tuned_lr")
-    }
+from .synthetic import both_laws
 
 
 def _tuning():
@@ -54,9 +41,9 @@ def _runs():
 
 def _rate_sweep():
     rates = (0.1, 0.2, 0.4)
-    fits = {rate: _fits(500.0 / rate * 0.2, 4.0 * rate / 0.2) for rate in rates}
+    fits = {rate: both_laws(500.0 / rate * 0.2, 4.0 * rate / 0.2) for rate in rates}
     empty = pd.DataFrame()
-    return RateSweep("sgd", "loss", rates, empty, fits, empty, _fits(400.0, 1.0), 0.0, 0, 0.0)
+    return RateSweep("sgd", "loss", rates, empty, fits, empty, both_laws(400.0, 1.0), 0.0, 0, 0.0)
 
 
 @pytest.mark.parametrize(
