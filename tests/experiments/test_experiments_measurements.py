@@ -12,27 +12,15 @@ import batchsteps.experiments as ex
 import batchsteps.train as bt
 from batchsteps.analysis import AdaptiveRun, bound_at
 from batchsteps.theory import bound
+from least_squares import regression
 
 torch.set_num_threads(1)
-
-
-def _regression(n=512, dim=6, label_noise=0.7, offset=0.3, seed=0):
-    """Linear least squares y = x.w + noise, a model placed at w + offset * z."""
-    gen = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, dim, generator=gen, dtype=torch.float64)
-    w = torch.randn(dim, 1, generator=gen, dtype=torch.float64)
-    y = X @ w + label_noise * torch.randn(n, 1, generator=gen, dtype=torch.float64)
-    model = nn.Linear(dim, 1, bias=False).double()
-    with torch.no_grad():
-        model.weight.copy_((w + offset * torch.randn(dim, 1, generator=gen, dtype=X.dtype)).T)
-    return model, X, y
-
 
 # ---------------------------------------------------------------------------- the noise scale
 
 
 def test_the_interval_contains_the_exact_values():
-    model, X, y = _regression()
+    model, X, y = regression()
     exact = bt.exact_noise_scale(model, "mse", (X, y))
     est = ex.noise_scale(model, "mse", (X, y), 4, 64, 400, confidence=0.99, seed=3)
     for name in ("grad_norm_sq", "trace_sigma", "b_simple"):
@@ -47,7 +35,7 @@ def test_the_interval_contains_the_exact_values():
 
 @pytest.mark.slow
 def test_intervals_cover_the_truth_at_about_their_confidence():
-    model, X, y = _regression(n=256)
+    model, X, y = regression(n=256)
     exact = bt.exact_noise_scale(model, "mse", (X, y))
     runs = [
         ex.noise_scale(model, "mse", (X, y), 2, 32, 40, confidence=0.9, seed=s) for s in range(40)
@@ -65,7 +53,7 @@ def test_intervals_cover_the_truth_at_about_their_confidence():
 
 
 def test_more_draws_narrow_the_interval_and_bad_confidence_is_named():
-    model, X, y = _regression()
+    model, X, y = regression()
     few = ex.noise_scale(model, "mse", (X, y), 4, 64, 20, seed=0)
     many = ex.noise_scale(model, "mse", (X, y), 4, 64, 500, seed=0)
     width = lambda r: r.trace_sigma_ci[1] - r.trace_sigma_ci[0]  # noqa: E731

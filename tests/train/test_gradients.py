@@ -6,22 +6,11 @@ import torch
 from torch import nn
 
 from batchsteps.train import exact_noise_scale, two_batch_norms
-
-
-def _regression(n=512, dim=6, label_noise=0.7, offset=0.3, seed=0):
-    """Linear least squares y = x.w + noise, a model placed at w + offset * z."""
-    gen = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, dim, generator=gen, dtype=torch.float64)
-    w = torch.randn(dim, 1, generator=gen, dtype=torch.float64)
-    y = X @ w + label_noise * torch.randn(n, 1, generator=gen, dtype=torch.float64)
-    model = nn.Linear(dim, 1, bias=False).double()
-    with torch.no_grad():
-        model.weight.copy_((w + offset * torch.randn(dim, 1, generator=gen, dtype=X.dtype)).T)
-    return model, X, y
+from least_squares import regression
 
 
 def test_exact_noise_scale_matches_the_least_squares_formula():
-    model, X, y = _regression()
+    model, X, y = regression()
     # for the mean squared error, g_i = 2 (x_i.w - y_i) x_i: |G|^2 and tr Sigma exactly
     per_example = 2 * (X @ model.weight.detach().T - y) * X
     G = per_example.mean(dim=0)
@@ -37,7 +26,7 @@ def test_exact_noise_scale_matches_the_least_squares_formula():
 def test_at_the_teacher_the_noise_is_the_known_label_noise():
     # at w = w_true, g_i = -2 eps_i x_i: tr Sigma -> 4 sigma^2 E|x|^2 = 4 sigma^2 dim
     sigma, dim = 0.5, 6
-    model, X, y = _regression(n=20_000, dim=dim, label_noise=sigma, offset=0.0)
+    model, X, y = regression(n=20_000, dim=dim, label_noise=sigma, offset=0.0)
     exact = exact_noise_scale(model, "mse", (X, y), chunk=5000)
     assert exact.trace_sigma == pytest.approx(4 * sigma**2 * dim, rel=0.05)
     assert exact.grad_norm_sq < 1e-2 * exact.trace_sigma
@@ -78,7 +67,7 @@ def test_exact_noise_scale_of_a_network_matches_a_loop_over_examples():
 @pytest.mark.slow
 def test_two_batch_norms_average_to_the_exact_expectation():
     # E|g_b|^2 = |G|^2 + tr Sigma / b for batches drawn with replacement
-    model, X, y = _regression(n=256)
+    model, X, y = regression(n=256)
     exact = exact_noise_scale(model, "mse", (X, y))
     norms = two_batch_norms(model, "mse", (X, y), 2, 32, 4000, seed=3)
     assert (norms.small, norms.large, norms.draws) == (2, 32, 4000)
@@ -101,7 +90,7 @@ def test_two_batch_norms_leave_the_model_untouched():
 
 
 def test_same_seed_same_norms_and_dataset_form_does_not_matter():
-    model, X, y = _regression(n=128)
+    model, X, y = regression(n=128)
     first = two_batch_norms(model, "mse", (X, y), 2, 16, 10, seed=7)
     again = two_batch_norms(model, "mse", torch.utils.data.TensorDataset(X, y), 2, 16, 10, seed=7)
     other = two_batch_norms(model, "mse", (X, y), 2, 16, 10, seed=8)
@@ -110,7 +99,7 @@ def test_same_seed_same_norms_and_dataset_form_does_not_matter():
 
 
 def _bad(**change):
-    model, X, y = _regression(n=32)
+    model, X, y = regression(n=32)
     return dict(model=model, loss_fn="mse", data=(X, y), small=2, large=8, draws=3) | change
 
 
