@@ -403,3 +403,150 @@ def test_write_cell_replaces_a_damaged_file_in_its_place_with_a_warning(tmp_path
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert store.write_cell(tmp_path, {**record, "worker": "late"}) == record  # first wins
+
+
+def slowed(monkeypatch, seconds=0.3):
+    """Every cell takes at least ``seconds``, so that two sweeps started together overlap."""
+    real = bt.sweeps.measure_steps
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bt.sweeps, "measure_steps", slow)
+
+
+def test_two_sweeps_on_one_store_compute_each_cell_once_and_agree(tmp_path, monkeypatch):
+    slowed(monkeypatch)
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: run(tmp_path), range(2))
+    computed = (~first.groupby("batch_size").cached.first()).astype(int) + (
+        ~second.groupby("batch_size").cached.first()
+    ).astype(int)
+    assert computed.tolist() == [1] * len(SIZES)  # each cell by one sweep, read by the other
+    pd.testing.assert_frame_equal(first[RESULT], second[RESULT])
+    assert len(cells(tmp_path)) == len(SIZES) and leftovers(tmp_path) == []
+
+
+KEY = {"workload": "tiny", "batch_size": 8, "seeds": [0]}
+
+
+def record(key=KEY):
+    return {
+        "key": key,
+        "steps": [3],
+        "reason": ["reached"],
+        "check_every": 1,
+        "wall_time": 0.1,
+        "device": "cpu",
+    }
+
+
+def test_a_claimed_cell_is_waited_for_and_read_not_computed_again(tmp_path):
+    def wait():
+        with store.claim(tmp_path, KEY, poll=0.01) as other:
+            return other
+
+    pool = ThreadPoolExecutor(1)  # outside the claim: a failure below releases the waiter
+    try:
+        with store.claim(tmp_path, KEY) as found:
+            assert found is None  # this caller computes it
+            (claim_file,) = tmp_path.glob(store.CLAIM_PREFIX + "*")
+            assert json.loads(claim_file.read_bytes())["pid"] == os.getpid()
+            waiting = pool.submit(wait)
+            time.sleep(0.3)
+            assert not waiting.done()
+            written = store.write_cell(tmp_path, record())
+        assert waiting.result(timeout=10) == written
+    finally:
+        pool.shutdown(wait=False)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_failed_computation_releases_its_claim(tmp_path):
+    with pytest.raises(RuntimeError, match="diverged"), store.claim(tmp_path, KEY):
+        raise RuntimeError("diverged")
+    assert leftovers(tmp_path) == []
+    with store.claim(tmp_path, KEY, poll=0.01) as found:  # free again, at once
+        assert found is None
+
+
+def dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def plant(folder, host, pid, age=0.0):
+    path = store.cell_path(folder, KEY)
+    claim_file = path.with_name(store.CLAIM_PREFIX + path.name)
+    claim_file.write_text(json.dumps({"host": host, "pid": pid, "time": time.time() - age}))
+    os.utime(claim_file, (time.time() - age, time.time() - age))
+    return claim_file
+
+
+@pytest.mark.parametrize(
+    "owner",
+    ["process gone", "other host, stale", "not json"],
+)
+def test_a_claim_no_live_writer_holds_is_taken_over(tmp_path, owner):
+    import socket
+
+    if owner == "process gone":
+        plant(tmp_path, socket.gethostname(), dead_pid())
+    elif owner == "other host, stale":
+        plant(tmp_path, "elsewhere", 1, age=2 * store.STALE_AFTER)
+    else:
+        claim_file = plant(tmp_path, "x", 1, age=10)
+        claim_file.write_text("{")
+        os.utime(claim_file, (time.time() - 10, time.time() - 10))
+    with ThreadPoolExecutor(1) as pool:
+        taken = pool.submit(lambda: store.claim(tmp_path, KEY, poll=0.01).__enter__())
+        assert taken.result(timeout=10) is None
+
+
+def test_a_live_claim_of_another_host_is_waited_for_until_released(tmp_path):
+    claim_file = plant(tmp_path, "elsewhere", 1)
+
+    def wait():
+        with store.claim(tmp_path, KEY, poll=0.01) as found:
+            return found
+
+    pool = ThreadPoolExecutor(1)
+    try:
+        waiting = pool.submit(wait)
+        time.sleep(0.3)
+        assert not waiting.done()
+    finally:
+        claim_file.unlink()  # the other host's writer failed: this one computes
+    assert waiting.result(timeout=10) is None
+    pool.shutdown()
+
+
+def test_check_store_lists_claims_and_clean_removes_only_dead_ones(tmp_path):
+    import socket
+
+    run(tmp_path, [8])
+    live = plant(tmp_path, socket.gethostname(), os.getpid())
+    dead_key = {**KEY, "batch_size": 16}
+    dead_path = store.cell_path(tmp_path, dead_key)
+    dead = dead_path.with_name(store.CLAIM_PREFIX + dead_path.name)
+    dead.write_text(json.dumps({"host": socket.gethostname(), "pid": dead_pid()}))
+    found = bt.check_store(tmp_path)
+    assert found.ok and found.cells == 1 and found.claimed == tuple(sorted([live, dead]))
+    assert "2 claimed" in str(found)
+    bt.check_store(tmp_path, clean=True)
+    assert bt.check_store(tmp_path).claimed == (live,)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(key="k"), TypeError, "key must be a mapping .*got 'k'"),
+        (dict(poll=0), ValueError, "poll must be .*got 0"),
+        (dict(poll="1"), TypeError, "poll must be"),
+    ],
+)
+def test_bad_claim_arguments_name_the_culprit(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match), store.claim(tmp_path, **{"key": KEY, **kwargs}):
+        pass

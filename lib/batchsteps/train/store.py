@@ -25,6 +25,12 @@ What the store guarantees, and how each promise is kept:
   field (their content is checked by the schema and key above, no checksum). A later format
   must carry ``"format": N``; a cell with any format other than 1 raises
   :class:`StoreVersionError` naming it.
+- **Concurrent sweeps share a cell's work.** A writer about to compute a cell first claims it
+  (:func:`claim`: a file ``.claim-<cell name>`` created exclusively, naming its host and
+  process); another sweep wanting the same cell waits for the cell to appear instead of
+  computing it too. A claim whose process is gone (same host) or older than ``STALE_AFTER``
+  (another host) is taken over; a failed computation releases its claim. Claims only save
+  work: without them (or where they go stale), the first writer still wins.
 - **Write failures name the store.** A full disk, a read-only folder or a missing permission
   raise ``OSError`` (its ``errno`` kept) naming the folder and the cause; a read-only store
   can still be read.
@@ -36,11 +42,13 @@ import errno
 import hashlib
 import json
 import os
+import socket
 import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -52,6 +60,7 @@ __all__ = [
     "FORMAT_VERSION",
     "TEMP_PREFIX",
     "DAMAGED_MARK",
+    "CLAIM_PREFIX",
     "STALE_AFTER",
     "DamagedCellError",
     "StoreVersionError",
@@ -61,6 +70,7 @@ __all__ = [
     "read_cell",
     "commit",
     "write_cell",
+    "claim",
     "quarantine",
     "check_writable",
     "check_store",
@@ -72,7 +82,10 @@ FORMAT_VERSION = 1
 TEMP_PREFIX = ".tmp-"
 #: Damaged cells moved aside get this mark and a time stamp after their name.
 DAMAGED_MARK = ".damaged-"
-#: Temporary files older than this (seconds) belong to no live writer: ``clean`` removes them.
+#: A writer computing a cell holds a file named this followed by the cell's file name.
+CLAIM_PREFIX = ".claim-"
+#: Temporary files and claims older than this (seconds) belong to no live writer: ``clean``
+#: removes them, and a claim this old from another host is taken over.
 STALE_AFTER = 3600.0
 
 _FIELDS = ("key", "steps", "reason", "check_every", "wall_time", "device")
@@ -278,6 +291,87 @@ def write_cell(folder: str | os.PathLike, record: Mapping[str, Any]) -> dict:
     return _checked(commit(path, record), path)
 
 
+def _claim_owner() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+
+
+def _claim_is_dead(path: Path) -> bool:
+    """Whether the claim at ``path`` belongs to no live writer: its process is gone (same
+    host), or it is older than ``STALE_AFTER`` (another host), or it holds no owner."""
+    try:
+        age = time.time() - path.stat().st_mtime
+        owner = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return False  # released meanwhile: the caller looks again
+    except ValueError:  # being written (a few bytes, microseconds) or damaged
+        return age > 1.0
+    if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
+        return age > STALE_AFTER
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, KeyError, TypeError, ValueError, OverflowError):
+        return age > STALE_AFTER
+    return False
+
+
+def _present(path: Path) -> dict | None:
+    """The cell at ``path`` if it is there and whole (a damaged one counts as absent)."""
+    try:
+        return _load(path)
+    except DamagedCellError:
+        return None
+
+
+@contextmanager
+def claim(
+    folder: str | os.PathLike, key: Mapping[str, Any], *, poll: float = 0.2
+) -> Iterator[dict | None]:
+    """Hold the cell ``key`` of the store ``folder`` while computing it.
+
+    Yields the cell's record if it is (or, after waiting, comes to be) in the store, else
+    ``None``: the caller holds the claim, computes the cell and writes it (:func:`write_cell`)
+    before leaving the block, which releases the claim whatever happens. While another live
+    writer holds the claim, this waits (polling every ``poll`` seconds) for its cell or for
+    the claim to be released or to go stale. Where no claim can be created (a read-only
+    store), it yields ``None`` at once.
+    """
+    path = cell_path(validation.path("folder", folder), _as_record(key, "key"))
+    poll = validation.positive("poll", poll)
+    held = path.with_name(CLAIM_PREFIX + path.name)
+    while True:
+        found = _present(path)
+        if found is not None:
+            yield found
+            return
+        try:
+            fd = os.open(held, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if _claim_is_dead(held):
+                with suppress(FileNotFoundError):
+                    held.unlink()
+            else:
+                time.sleep(poll)
+            continue
+        except OSError:  # no claim possible (read-only store): compute unclaimed
+            yield None
+            return
+        break
+    try:
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(_claim_owner(), f)
+        except OSError:  # a full disk: compute unclaimed (the write then names the store)
+            held.unlink()
+            yield None
+            return
+        yield _present(path)  # a writer may have finished between the look and the claim
+    finally:
+        with suppress(FileNotFoundError):
+            held.unlink()
+
+
 def quarantine(damaged: Sequence[DamagedCellError], *, warn: bool = True) -> list[Path | None]:
     """Move each damaged cell aside to ``<name>.damaged-<UTC time>-<id>`` (never deleted), so
     that it is recomputed; with ``warn``, one :class:`StoreWarning` names them all, with what
@@ -340,8 +434,9 @@ class StoreReport:
     ``cells``: cells that pass every check; ``damaged``: path -> what is wrong (moved aside
     when ``clean``); ``newer``: path -> format of cells this version cannot read (left alone);
     ``temporary``: files of writers that never finished (removed when ``clean`` and older
-    than an hour, ``STALE_AFTER`` seconds); ``quarantined``: damaged cells moved aside
-    before, kept for inspection (delete them by hand once looked at).
+    than an hour, ``STALE_AFTER`` seconds); ``claimed``: claims of cells being computed now
+    (or left by a writer that died: removed when ``clean``); ``quarantined``: damaged cells
+    moved aside before, kept for inspection (delete them by hand once looked at).
     """
 
     folder: Path
@@ -349,6 +444,7 @@ class StoreReport:
     damaged: Mapping[Path, str] = field(default_factory=dict)
     newer: Mapping[Path, Any] = field(default_factory=dict)
     temporary: tuple[Path, ...] = ()
+    claimed: tuple[Path, ...] = ()
     quarantined: tuple[Path, ...] = ()
 
     @property
@@ -360,30 +456,33 @@ class StoreReport:
         return (
             f"store {str(self.folder)!r}: {self.cells} cells ok, {len(self.damaged)} damaged, "
             f"{len(self.newer)} of a newer format, {len(self.temporary)} temporary files, "
-            f"{len(self.quarantined)} moved aside earlier"
+            f"{len(self.claimed)} claimed, {len(self.quarantined)} moved aside earlier"
         )
 
 
 def check_store(folder: str | os.PathLike, *, clean: bool = False) -> StoreReport:
     """Check every cell of the store ``folder`` (subfolders included) as a sweep reads it.
 
-    With ``clean``, damaged cells are moved aside (never deleted) and temporary files older
+    With ``clean``, damaged cells are moved aside (never deleted), temporary files older
     than an hour (left by a killed writer; a live writer keeps one for milliseconds) are
-    removed; cells of a newer format and files moved aside earlier are left alone. Returns a
-    :class:`StoreReport` of what was found; a second check after ``clean`` finds no damaged
-    cell and no stale temporary file.
+    removed, and so are claims no live writer holds (:func:`claim`); cells of a newer format
+    and files moved aside earlier are left alone. Returns a :class:`StoreReport` of what was
+    found; a second check after ``clean`` finds no damaged cell, no stale temporary file and
+    no dead claim.
     """
     folder = validation.path("folder", folder)
     clean = validation.boolean("clean", clean)
     if not folder.is_dir():
         raise validation.value_error("folder", str(folder), "a directory (a result store)")
     cells, damaged, newer = 0, [], {}
-    temporary, quarantined = [], []
+    temporary, claimed, quarantined = [], [], []
     for path in sorted(folder.rglob("*")):
         if not path.is_file():
             continue
         if path.name.startswith(TEMP_PREFIX):
             temporary.append(path)
+        elif path.name.startswith(CLAIM_PREFIX):
+            claimed.append(path)
         elif DAMAGED_MARK in path.name:
             quarantined.append(path)
         elif path.name.startswith("cell-") and path.suffix == ".json":
@@ -401,11 +500,16 @@ def check_store(folder: str | os.PathLike, *, clean: bool = False) -> StoreRepor
                     path.unlink()
             except FileNotFoundError:  # its writer finished meanwhile
                 pass
+        for path in claimed:
+            if _claim_is_dead(path):
+                with suppress(FileNotFoundError):
+                    path.unlink()
     return StoreReport(
         folder=folder,
         cells=cells,
         damaged={d.path: d.problem for d in damaged},
         newer=newer,
         temporary=tuple(temporary),
+        claimed=tuple(path for path in claimed if path.exists()),
         quarantined=tuple(quarantined),
     )

@@ -46,6 +46,7 @@ from .store import (
     DamagedCellError,
     cell_path,
     check_writable,
+    claim,
     quarantine,
     read_cell,
     write_cell,
@@ -131,17 +132,27 @@ def cell_task(
     on_check: Callable[[int], None] | None = None,
 ) -> tuple[dict, bool]:
     """One cell, wherever it runs (the task an executor gets): read it from the store
-    ``folder`` if it is there, else compute it and commit it (first writer wins). Returns the
-    record the store holds and whether this call computed it. A damaged cell is moved aside
-    and recomputed. ``wl`` may be a registered workload's name, built here from local data."""
-    if folder is not None:
-        try:
-            found = read_cell(folder, cell)
-        except DamagedCellError as damage:
-            quarantine([damage])
-        else:
-            if found is not None:
-                return found, False
+    ``folder`` if it is there, else claim it, compute it and commit it (first writer wins;
+    while another sweep holds the claim, wait for its cell instead). Returns the record the
+    store holds and whether this call computed it. A damaged cell is moved aside and
+    recomputed. ``wl`` may be a registered workload's name, built here from local data."""
+    if folder is None:
+        return _computed(wl, cell, device, check_every, on_check), True
+    try:
+        found = read_cell(folder, cell)
+    except DamagedCellError as damage:
+        quarantine([damage])
+    else:
+        if found is not None:
+            return found, False
+    with claim(folder, cell) as found:
+        if found is not None:
+            return found, False
+        return write_cell(folder, _computed(wl, cell, device, check_every, on_check)), True
+
+
+def _computed(wl: Workload | str, cell: dict, device: Any, check_every, on_check) -> dict:
+    """The record of ``cell``, computed here."""
     if isinstance(wl, str):
         wl = _workload(wl)
         if wl.key != cell["workload"]:
@@ -149,10 +160,7 @@ def cell_task(
                 f"workload {wl.name!r} built on worker {worker_name()} differs from the "
                 f"driver's (other data?): {wl.key} != {cell['workload']}"
             )
-    record = _run_cell(wl, cell, worker_device(device), check_every, on_check)
-    if folder is not None:
-        record = write_cell(folder, record)
-    return record, True
+    return _run_cell(wl, cell, worker_device(device), check_every, on_check)
 
 
 def _rows(record: dict, cached: bool, hyper_columns: Sequence[str]) -> list[dict]:
