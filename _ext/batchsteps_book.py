@@ -14,6 +14,8 @@
   their code cells, so a prose edit re-executes nothing. A chapter's results also depend on
   ``lib/batchsteps`` and ``requirements.txt``: when their content hash changes, the cache is
   emptied and every page is read (so executed) again.
+- **Chapters side by side**: a cold build executes chapters in parallel, one per core
+  (``_ext/chapter_execution.py``).
 - **MathJax on every page**: the navigation of every page shows chapter titles with math.
 - **Each inline script once**: Sphinx 7.4 adds sphinx-thebe's inline script twice, and the
   second ``const`` is a SyntaxError in every page's console.
@@ -199,5 +201,6 @@ def setup(app) -> dict[str, Any]:
     app.connect("html-page-context", no_widget_state, priority=900)
     app.connect("autodoc-skip-member", keep_documented_constants)
     app.setup_extension("sphinx.ext.autodoc")
+    app.setup_extension("chapter_execution")
     app.add_autodocumenter(ReexportedData)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,115 @@
+"""Chapters executed side by side, before Sphinx reads them.
+
+Jupyter Book 1 executes a notebook page while Sphinx reads it, one page after another, so a
+cold build keeps one core busy while the others idle. On ``env-before-read-docs`` this
+extension finds the notebook pages about to be read whose code the executed-notebook cache
+does not hold, executes them in worker processes (as many as ``$BATCHSTEPS_BUILD_WORKERS``,
+else the machine's cores), the pages named in ``batchsteps_execute_first`` first, the others
+in the order Sphinx reads them, and puts each executed notebook in the cache exactly as
+MyST-NB would (the same reader, the same execution function, timeout and error settings).
+MyST-NB then reads every page from the cache, as on any rebuild.
+
+A page that fails here is not cached: MyST-NB executes it again when it reads it and reports
+the error as usual, so a failing build fails as it always did (the page's time twice).
+Chapters that share a sweep share its cells through the store's claims
+(``batchsteps.train.store.claim``), so two chapters never compute one cell twice.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from jupyter_cache import get_cache
+from jupyter_cache.base import CacheBundleIn
+from jupyter_cache.executors.utils import single_nb_execution
+from myst_nb.core.read import create_nb_reader
+from nbformat import NotebookNode
+from sphinx.util import logging
+
+WORKERS_ENV = "BATCHSTEPS_BUILD_WORKERS"
+logger = logging.getLogger(__name__)
+
+
+def build_workers(environ: dict[str, str] | None = None) -> int:
+    """How many chapters execute at once: ``$BATCHSTEPS_BUILD_WORKERS``, else the cores."""
+    value = (os.environ if environ is None else environ).get(WORKERS_ENV, "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"${WORKERS_ENV} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def execute(nb: NotebookNode, cwd: str, timeout: int | None, allow_errors: bool) -> tuple:
+    """Execute one notebook in this worker: (executed notebook, seconds, error text or None).
+    Each cell's start and end times are kept in its metadata (``execution``)."""
+    result = single_nb_execution(
+        nb, cwd=cwd, timeout=timeout, allow_errors=allow_errors, meta_override=True,
+        record_timing=True,
+    )  # fmt: skip
+    return result.nb, result.time, result.exc_string if result.err is not None else None
+
+
+def pending_pages(env, docnames: list[str], cache) -> list[tuple[str, Path, Any, Any]]:
+    """(docname, path, notebook, reader format) of each notebook page in ``docnames`` whose
+    code cells the cache holds no executed notebook for."""
+    pending = []
+    for docname in docnames:
+        path = Path(env.doc2path(docname))
+        text = path.read_text(encoding="utf-8")
+        reader = create_nb_reader(str(path), env.myst_config, env.mystnb_config, text)
+        if reader is None:
+            continue
+        notebook = reader.read(text)
+        try:
+            cache.match_cache_notebook(notebook)
+        except KeyError:
+            pending.append((docname, path, notebook, reader.read_fmt))
+    return pending
+
+
+def in_order(pending: list, first: list[str]) -> list:
+    """``pending`` with the pages named in ``first`` at the front, in that order."""
+    rank = {name: i for i, name in enumerate(first)}
+    return sorted(pending, key=lambda page: rank.get(page[0], len(rank)))
+
+
+def execute_side_by_side(app, env, docnames: list[str]) -> None:
+    """Execute the pages about to be read that the cache lacks, several at a time, and cache
+    each one that succeeds."""
+    config = env.mystnb_config
+    if config.execution_mode != "cache":
+        return
+    cache = get_cache(config.execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+    pending = in_order(pending_pages(env, docnames, cache), app.config.batchsteps_execute_first)
+    workers = min(build_workers(), len(pending))
+    if workers < 2:
+        return  # MyST-NB executes the page when it reads it
+    context = get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {}
+        for docname, path, notebook, read_fmt in pending:
+            logger.info(f"{path}: Executing notebook, {workers} at a time")
+            args = (notebook, str(path.parent), config.execution_timeout)
+            future = pool.submit(execute, *args, config.execution_allow_errors)
+            futures[future] = (docname, path, read_fmt)
+        for future in as_completed(futures):
+            docname, path, read_fmt = futures[future]
+            executed, seconds, error = future.result()
+            if error is not None:
+                logger.info(f"{path}: failed after {seconds:.1f} s; executed again when read")
+                continue
+            stage = cache.add_nb_to_project(str(path), read_data=read_fmt)
+            bundle = CacheBundleIn(executed, stage.uri, data={"execution_seconds": seconds})
+            cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+            logger.info(f"{path}: Executed notebook in {seconds:.2f} seconds")
+
+
+def setup(app) -> dict[str, Any]:
+    app.add_config_value("batchsteps_execute_first", [], "env", types=[list])
+    app.connect("env-before-read-docs", execute_side_by_side)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
