@@ -6,8 +6,9 @@ extension finds the notebook pages about to be read whose code the executed-note
 does not hold, executes them in worker processes (as many as ``$BATCHSTEPS_BUILD_WORKERS``,
 else the machine's cores), the pages named in ``batchsteps_execute_first`` first, the others
 in the order Sphinx reads them, and puts each executed notebook in the cache exactly as
-MyST-NB would (the same reader, the same execution function, timeout and error settings).
-MyST-NB then reads every page from the cache, as on any rebuild.
+MyST-NB would (the same reader, the same execution function, timeout and error settings), with
+each code cell's seconds in the cache record's data (``cell_seconds``: where a build's time
+goes). MyST-NB then reads every page from the cache, as on any rebuild.
 
 A page that fails here is not cached: MyST-NB executes it again when it reads it and reports
 the error as usual, so a failing build fails as it always did (the page's time twice).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -45,13 +47,24 @@ def build_workers(environ: dict[str, str] | None = None) -> int:
 
 
 def execute(nb: NotebookNode, cwd: str, timeout: int | None, allow_errors: bool) -> tuple:
-    """Execute one notebook in this worker: (executed notebook, seconds, error text or None).
-    Each cell's start and end times are kept in its metadata (``execution``)."""
+    """Execute one notebook in this worker: (executed notebook, seconds, each code cell's
+    seconds, error text or None). The notebook keeps no timing in its metadata: the cache
+    hashes cell metadata, and MyST-NB must match the chapter's source to it."""
     result = single_nb_execution(
         nb, cwd=cwd, timeout=timeout, allow_errors=allow_errors, meta_override=True,
         record_timing=True,
     )  # fmt: skip
-    return result.nb, result.time, result.exc_string if result.err is not None else None
+    cells = []
+    for cell in result.nb.cells:
+        timing = cell.metadata.pop("execution", None) if cell.cell_type == "code" else None
+        if timing and "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            start = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+            cells.append(round((end - start).total_seconds(), 3))
+        elif cell.cell_type == "code":
+            cells.append(None)
+    error = result.exc_string if result.err is not None else None
+    return result.nb, result.time, cells, error
 
 
 def pending_pages(env, docnames: list[str], cache) -> list[tuple[str, Path, Any, Any]]:
@@ -99,12 +112,13 @@ def execute_side_by_side(app, env, docnames: list[str]) -> None:
             futures[future] = (docname, path, read_fmt)
         for future in as_completed(futures):
             docname, path, read_fmt = futures[future]
-            executed, seconds, error = future.result()
+            executed, seconds, cells, error = future.result()
             if error is not None:
                 logger.info(f"{path}: failed after {seconds:.1f} s; executed again when read")
                 continue
             stage = cache.add_nb_to_project(str(path), read_data=read_fmt)
-            bundle = CacheBundleIn(executed, stage.uri, data={"execution_seconds": seconds})
+            data = {"execution_seconds": seconds, "cell_seconds": cells}
+            bundle = CacheBundleIn(executed, stage.uri, data=data)
             cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
             logger.info(f"{path}: Executed notebook in {seconds:.2f} seconds")
 

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from jupyter_cache import get_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location(
@@ -99,6 +100,11 @@ def test_pages_execute_side_by_side_named_first_and_are_read_from_the_cache(tmp_
         and times[m][0] < times[n][1] and times[n][0] < times[m][1]
     ]  # fmt: skip
     assert len(overlapping) >= 2, times  # two pairs ran at once: 4 pages of 3 s on 2 workers
+    records = get_cache(book / "_build" / ".jupyter_cache").list_cache_records()
+    assert len(records) == len(names)
+    for record in records:  # where the time went, cell by cell: each page's one cell slept
+        (seconds,) = record.data["cell_seconds"]
+        assert 3 <= seconds <= record.data["execution_seconds"]
     again = build(book)
     assert again.returncode == 0 and "Executing notebook" not in again.stdout + again.stderr
 
