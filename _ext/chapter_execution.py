@@ -8,7 +8,9 @@ else the machine's cores), the pages named in ``batchsteps_execute_first`` first
 in the order Sphinx reads them, and puts each executed notebook in the cache exactly as
 MyST-NB would (the same reader, the same execution function, timeout and error settings), with
 each code cell's seconds in the cache record's data (``cell_seconds``: where a build's time
-goes). MyST-NB then reads every page from the cache, as on any rebuild.
+goes). MyST-NB then reads every page from the cache, as on any rebuild. With one chapter per core,
+the chapters' own sweeps run in their kernels (``BATCHSTEPS_WORKERS=1`` unless set), not in
+worker pools of their own.
 
 A page that fails here is not cached: MyST-NB executes it again when it reads it and reports
 the error as usual, so a failing build fails as it always did (the page's time twice).
@@ -33,6 +35,7 @@ from nbformat import NotebookNode
 from sphinx.util import logging
 
 WORKERS_ENV = "BATCHSTEPS_BUILD_WORKERS"
+EXPERIMENT_WORKERS_ENV = "BATCHSTEPS_WORKERS"  # batchsteps.environment.worker_limit reads it
 logger = logging.getLogger(__name__)
 
 
@@ -102,6 +105,8 @@ def execute_side_by_side(app, env, docnames: list[str]) -> None:
     workers = min(build_workers(), len(pending))
     if workers < 2:
         return  # MyST-NB executes the page when it reads it
+    # one chapter per core already: an experiment's sweep runs in its chapter's process
+    os.environ.setdefault(EXPERIMENT_WORKERS_ENV, "1")
     context = get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = {}

@@ -21,6 +21,8 @@ from . import validation
 BOOK_BUILD_ENV = "BATCHSTEPS_BOOK_BUILD"
 #: The environment variable naming the folder of the sweep store (else the user cache).
 STORE_ENV = "BATCHSTEPS_STORE"
+#: The environment variable capping the worker processes of an experiment's sweep.
+WORKERS_ENV = "BATCHSTEPS_WORKERS"
 announced: set[Path] = set()
 
 
@@ -57,3 +59,17 @@ def store_root(store: str | os.PathLike | None = None) -> Path:
             file=sys.stdout,
         )
     return root
+
+
+def worker_limit(wanted: int) -> int:
+    """How many worker processes a sweep that wants ``wanted`` may start: at most
+    ``$BATCHSTEPS_WORKERS`` when set (a whole number >= 1; on a shared machine, the cores that
+    are free; the book's build sets 1 when it executes chapters side by side, one per core).
+    ``ValueError`` naming the variable for any other value."""
+    wanted = validation.integer("wanted", wanted, low=1)
+    given = os.environ.get(WORKERS_ENV, "").strip()
+    if not given:
+        return wanted
+    if not given.isdigit() or int(given) < 1:
+        raise validation.value_error(f"${WORKERS_ENV}", given, "a whole number >= 1")
+    return min(wanted, int(given))

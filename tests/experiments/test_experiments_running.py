@@ -1,6 +1,7 @@
 """Running the experiments: the store's folder, the learning-rate rule, the shared sweep with
 its store and skip rule, the starting values."""
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pandas as pd
 import pytest
 
 import batchsteps.experiments as ex
+from batchsteps import environment
+from batchsteps.experiments import running
 
 
 def test_store_folder_from_argument_environment_and_default(tmp_path, monkeypatch):
@@ -102,3 +105,25 @@ def test_initial_loss_of_a_ten_class_network_is_about_log_ten():
     assert values["grad_norm_sq"] > 0
     with pytest.raises(ValueError, match="seeds must be .*, got 0"):
         ex.initial_values(ex.experiment("digits", "book"), seeds=0)
+
+
+@pytest.mark.parametrize(("given", "wanted", "allowed"), [("", 4, 4), ("1", 4, 1), (" 3 ", 2, 2)])
+def test_batchsteps_workers_caps_the_processes_a_sweep_starts(monkeypatch, given, wanted, allowed):
+    monkeypatch.setenv(environment.WORKERS_ENV, given)
+    assert environment.worker_limit(wanted) == allowed
+    exp = dataclasses.replace(ex.experiment("digits"), workers=wanted)
+    pool = running.worker_pool(exp)
+    try:
+        assert (pool._max_workers if pool is not None else 1) == allowed
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+@pytest.mark.parametrize("given", ["0", "two", "-1", "1.5"])
+def test_a_bad_batchsteps_workers_names_the_variable_and_the_value(monkeypatch, given):
+    monkeypatch.setenv(environment.WORKERS_ENV, given)
+    with pytest.raises(
+        ValueError, match=rf"\$BATCHSTEPS_WORKERS must be a whole number >= 1, got '{given}'"
+    ):
+        environment.worker_limit(2)

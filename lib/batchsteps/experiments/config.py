@@ -43,8 +43,9 @@ class Experiment:
     (fewest median steps; the smallest rate within ``tune_tolerance`` of the fewest) is halved.
     ``skip_after``: the batch sizes are swept from the largest down, and once that many
     consecutive batch sizes had no run reach the target the smaller ones are not run (the law
-    says they cannot do better); ``None`` runs every cell. ``workers``:
-    processes running curves in parallel; ``n_boot``: bootstrap resamples of each fit.
+    says they cannot do better); ``None`` runs every cell. ``workers``: processes running
+    curves in parallel (at most ``$BATCHSTEPS_WORKERS`` when set); ``n_boot``: bootstrap
+    resamples of each fit.
     """
 
     name: str

@@ -36,7 +36,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import validation
-from ..environment import show_progress, store_root
+from ..environment import show_progress, store_root, worker_limit
 from ..train import Workload, resolve_device, sweep, workload
 from .config import Experiment, experiment
 
@@ -113,12 +113,14 @@ def run_curve(
 
 def worker_pool(exp: Experiment) -> ProcessPoolExecutor | None:
     """A pool of ``exp.workers`` fresh processes (spawned: no state shared with a notebook's
-    kernel), or ``None`` to run in this process."""
-    if exp.workers <= 1:
+    kernel), at most ``$BATCHSTEPS_WORKERS`` (:func:`batchsteps.environment.worker_limit`), or
+    ``None`` to run in this process."""
+    workers = worker_limit(exp.workers)
+    if workers <= 1:
         return None
     try:
         context = mp.get_context("spawn")
-        return ProcessPoolExecutor(exp.workers, mp_context=context, initializer=_init_worker)
+        return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
     except (OSError, NotImplementedError):  # no process support here: run in this process
         return None
 
