@@ -3,7 +3,9 @@ chapter, and after an edit in lib/ (which must re-execute every chapter).
 
 Runs in a fresh clone of this checkout's HEAD in a temporary folder (the working tree is never
 touched), with the clone's library first on the path of every kernel, and prints one line per
-build with the seconds it took and the chapters it executed.
+build with the seconds it took and the chapters it executed; after the cold build, each
+chapter's execution seconds and its slowest cells (from the executed-notebook cache, where
+``_ext/chapter_execution.py`` records them).
 
     .venv/bin/python benchmarks/build_times.py
     .venv/bin/python benchmarks/build_times.py --keep /tmp/build-times   # keep the clone
@@ -20,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from jupyter_cache import get_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 PROSE_CHAPTER = "chapters/adam.md"
@@ -40,6 +44,24 @@ def build(clone: Path) -> tuple[float, list[str]]:
         raise SystemExit(f"build failed:\n{(result.stdout + result.stderr)[-4000:]}")
     executed = re.findall(r"/(chapters/\w+)\.md: Executing notebook", result.stdout + result.stderr)
     return seconds, executed
+
+
+def chapter_seconds(clone: Path, cells: int = 3) -> list[str]:
+    """One line per executed chapter: its seconds and its ``cells`` slowest code cells."""
+    cache = get_cache(clone / "_build" / ".jupyter_cache")
+    lines = []
+    records = sorted(
+        cache.list_cache_records(), key=lambda r: -(r.data.get("execution_seconds") or 0)
+    )
+    for record in records:
+        code = [c for c in cache.get_cache_bundle(record.pk).nb.cells if c.cell_type == "code"]
+        seconds = record.data.get("cell_seconds") or [None] * len(code)
+        timed = [(s, c) for s, c in zip(seconds, code, strict=True) if s]
+        top = sorted(timed, key=lambda pair: -pair[0])[:cells]
+        shown = "; ".join(f"{s:.0f} s `{c.source.strip().splitlines()[0][:44]}`" for s, c in top)
+        name = Path(record.uri).relative_to(clone)
+        lines.append(f"  {str(name):26s} {record.data['execution_seconds']:6.1f} s   {shown}")
+    return lines
 
 
 def main() -> None:
@@ -68,6 +90,8 @@ def main() -> None:
                 f.write("\n# an edit that changes the library's hash\n")
         seconds, executed = build(clone)
         print(f"{label:55s} {seconds:7.1f} s   executed: {', '.join(executed) or 'none'}")
+        if label.startswith("cold"):
+            print("\n".join(chapter_seconds(clone)), flush=True)
     if args.keep is None:
         shutil.rmtree(folder, ignore_errors=True)
 
