@@ -465,7 +465,7 @@ def check_store(folder: str | os.PathLike, *, clean: bool = False) -> StoreRepor
 
     With ``clean``, damaged cells are moved aside (never deleted), temporary files older
     than an hour (left by a killed writer; a live writer keeps one for milliseconds) are
-    removed, and so are claims no live writer holds (:func:`claim`); cells of a newer format
+    removed, and so are claims no live writer holds (``store.claim``); cells of a newer format
     and files moved aside earlier are left alone. Returns a :class:`StoreReport` of what was
     found; a second check after ``clean`` finds no damaged cell, no stale temporary file and
     no dead claim.
