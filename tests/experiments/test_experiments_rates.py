@@ -113,3 +113,17 @@ def test_tuned_sweep_runs_the_same_cells_on_an_executor():
     b = parallel.runs.sort_values(key).reset_index(drop=True)
     pd.testing.assert_series_equal(a["steps"], b["steps"])
     assert parallel.n_cells == serial.n_cells == 8
+
+
+def test_a_tuned_sweep_read_back_from_its_store_reports_what_computing_it_cost(tmp_path):
+    wl = _custom_workload()
+    grid = rate_grid([2, 4], base_lr=0.02, base_batch=2, width=2, max_lr=0.05)
+    store = ex.store_folder("my-model", tmp_path)
+    first = ex.tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200,
+                           store=store)  # fmt: skip
+    again = ex.tuned_sweep(wl, "sgd", grid, seeds=2, target="loss<=0.2", max_steps=200,
+                           store=store)  # fmt: skip
+    assert (first.n_cached, again.n_cached) == (0, first.n_cells)
+    assert again.compute_time == pytest.approx(first.compute_time) and first.compute_time > 0
+    pd.testing.assert_frame_equal(first.tuned[["batch_size", "lr", "steps"]],
+                                  again.tuned[["batch_size", "lr", "steps"]])  # fmt: skip

@@ -26,6 +26,28 @@ def test_store_folder_from_argument_environment_and_default(tmp_path, monkeypatc
         ex.store_folder(exp, 3)
 
 
+def test_a_sweep_of_your_own_gets_a_folder_by_name_at_the_current_scale(tmp_path, monkeypatch):
+    monkeypatch.setenv(ex.SCALE_ENV, "full")
+    assert ex.store_folder("my-model_v1.2", tmp_path) == tmp_path / "full" / "my-model_v1.2"
+    monkeypatch.delenv(ex.SCALE_ENV)
+    assert ex.store_folder("mine", tmp_path) == tmp_path / "book" / "mine"
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "match"),
+    [
+        ("", ValueError, "exp must be a non-empty str, got ''"),
+        ("../up", ValueError, "exp must be an Experiment or a folder name .*got '../up'"),
+        ("a/b", ValueError, "folder name"),
+        (".hidden", ValueError, "folder name"),
+        (3, TypeError, "exp must be a non-empty str, got 3"),
+    ],
+)
+def test_a_bad_store_name_names_the_culprit(tmp_path, name, error, match):
+    with pytest.raises(error, match=match):
+        ex.store_folder(name, tmp_path)
+
+
 def test_the_default_store_is_the_users_cache_never_the_package_and_is_announced_once(
     tmp_path, monkeypatch, capsys
 ):

@@ -145,7 +145,8 @@ class TunedSweep:
     """A sweep with the rate tuned per batch size (as
     :func:`batchsteps.experiments.tuned_sweep` runs it): ``runs`` (every rate, one row per seed),
     ``tuned`` (:func:`best_rate` of ``runs``), ``grid`` (the rates tried per batch size),
-    ``wall_time`` (seconds the whole sweep took) and ``n_cells`` (batch size x rate cells)."""
+    ``wall_time`` (seconds the whole sweep took, cells read from a store included) and
+    ``n_cells`` (batch size x rate cells)."""
 
     runs: pd.DataFrame
     tuned: pd.DataFrame
@@ -157,6 +158,21 @@ class TunedSweep:
     def n_runs(self) -> int:
         """Training runs in the sweep (cells x seeds)."""
         return len(self.runs)
+
+    def _cells(self) -> pd.DataFrame:
+        validation.columns("runs", self.runs, ["batch_size", "lr", "wall_time", "cached"])
+        return self.runs.drop_duplicates(["batch_size", "lr"])
+
+    @property
+    def compute_time(self) -> float:
+        """Seconds the cells took to compute, wherever and whenever that was (a cell read
+        from a store counts the seconds its record says it took)."""
+        return float(self._cells()["wall_time"].sum())
+
+    @property
+    def n_cached(self) -> int:
+        """Cells read from a store, not computed by this sweep."""
+        return int(self._cells()["cached"].sum())
 
 
 def describe_rates(sweep: TunedSweep, batch_size: int) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
@@ -38,7 +39,7 @@ from tqdm.auto import tqdm
 from .. import validation
 from ..environment import show_progress, store_root, worker_limit
 from ..train import Workload, resolve_device, sweep, workload
-from .config import Experiment, experiment
+from .config import Experiment, current_scale, experiment
 
 __all__ = [
     "store_folder",
@@ -56,11 +57,20 @@ __all__ = [
 ]
 
 
-def store_folder(exp: Experiment, store: str | os.PathLike | None = None) -> Path:
+def store_folder(exp: Experiment | str, store: str | os.PathLike | None = None) -> Path:
     """Folder of ``exp``'s result cells: ``store`` if given, else ``$BATCHSTEPS_STORE``, else
     the user's cache folder (``batchsteps.environment.store_root``); then
-    ``/<scale>/<name>``. The book's build keeps its store in ``_build/stores``."""
-    return store_root(store) / exp.scale / exp.name
+    ``/<scale>/<name>``. The book's build keeps its store in ``_build/stores``. ``exp`` may
+    also be a name of your own (a folder name: letters, digits, ``-``, ``_`` and ``.``), at
+    the current scale, for a sweep of your own such as :func:`tuned_sweep`'s ``store``."""
+    if isinstance(exp, Experiment):
+        return store_root(store) / exp.scale / exp.name
+    name = validation.string("exp", exp, nonempty=True)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise validation.value_error(
+            "exp", name, "an Experiment or a folder name of letters, digits, '-', '_' and '.'"
+        )
+    return store_root(store) / current_scale() / name
 
 
 # ---------------------------------------------------------------------------------------------
