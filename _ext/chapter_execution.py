@@ -35,20 +35,17 @@ from myst_nb.core.read import create_nb_reader
 from nbformat import NotebookNode
 from sphinx.util import logging
 
+from batchsteps.environment import WORKERS_ENV as EXPERIMENT_WORKERS_ENV
+from batchsteps.environment import count_from_environment
+
 WORKERS_ENV = "BATCHSTEPS_BUILD_WORKERS"
-EXPERIMENT_WORKERS_ENV = "BATCHSTEPS_WORKERS"  # batchsteps.environment.worker_limit reads it
 THREAD_ENVS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 logger = logging.getLogger(__name__)
 
 
 def build_workers(environ: dict[str, str] | None = None) -> int:
     """How many chapters execute at once: ``$BATCHSTEPS_BUILD_WORKERS``, else the cores."""
-    value = (os.environ if environ is None else environ).get(WORKERS_ENV, "").strip()
-    if not value:
-        return os.cpu_count() or 1
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"${WORKERS_ENV} must be a whole number >= 1, got {value!r}")
-    return int(value)
+    return count_from_environment(WORKERS_ENV, environ) or os.cpu_count() or 1
 
 
 def execute(nb: NotebookNode, cwd: str, timeout: int | None, allow_errors: bool) -> tuple:
@@ -115,13 +112,13 @@ def execute_side_by_side(app, env, docnames: list[str]) -> None:
     context = get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = {}
-        for docname, path, notebook, read_fmt in pending:
+        for _, path, notebook, read_fmt in pending:
             logger.info(f"{path}: Executing notebook, {workers} at a time")
             args = (notebook, str(path.parent), config.execution_timeout)
             future = pool.submit(execute, *args, config.execution_allow_errors)
-            futures[future] = (docname, path, read_fmt)
+            futures[future] = (path, read_fmt)
         for future in as_completed(futures):
-            docname, path, read_fmt = futures[future]
+            path, read_fmt = futures[future]
             executed, seconds, cells, error = future.result()
             if error is not None:
                 logger.info(f"{path}: failed after {seconds:.1f} s; executed again when read")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import platformdirs
@@ -67,9 +68,17 @@ def worker_limit(wanted: int) -> int:
     are free; the book's build sets 1 when it executes chapters side by side, one per core).
     ``ValueError`` naming the variable for any other value."""
     wanted = validation.integer("wanted", wanted, low=1)
-    given = os.environ.get(WORKERS_ENV, "").strip()
+    given = count_from_environment(WORKERS_ENV)
+    return wanted if given is None else min(wanted, given)
+
+
+def count_from_environment(variable: str, environ: Mapping[str, str] | None = None) -> int | None:
+    """The whole number >= 1 that ``$variable`` holds (in ``environ``, else this process's
+    environment), ``None`` when it is unset or empty; ``ValueError`` naming the variable and
+    its value for anything else."""
+    given = (os.environ if environ is None else environ).get(variable, "").strip()
     if not given:
-        return wanted
+        return None
     if not given.isdigit() or int(given) < 1:
-        raise validation.value_error(f"${WORKERS_ENV}", given, "a whole number >= 1")
-    return min(wanted, int(given))
+        raise validation.value_error(f"${variable}", given, "a whole number >= 1")
+    return int(given)
