@@ -112,6 +112,60 @@ def test_diverged_replicas_stop_with_reason_and_leave_the_others_alone():
     assert (alone > 0).all()
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "batch_size", "lr", "targets"),
+    [
+        ("momentum", 128, 0.32, ["loss<=0.1", "grad_norm_sq<=0.001", "accuracy>=0.99"]),
+        ("adam", 16, 0.016, ["grad_norm_sq<=0.001", "loss<=0.1"]),  # one never reached
+        ("sgd", 8, 0.1, ["loss<=0.3", "loss<=0.5"]),
+    ],
+)
+def test_several_targets_along_one_run_give_each_targets_own_steps(
+    optimizer, batch_size, lr, targets
+):
+    common = dict(lr=lr, seeds=[0, 3, 4], max_steps=400)
+    both = bt.measure_targets("digits-mlp", optimizer, batch_size, targets=targets, **common)
+    assert [r.target for r in both] == [bt.parse_target(t).text for t in targets]
+    assert len({r.wall_time for r in both}) == 1
+    for target, joint in zip(targets, both, strict=True):
+        alone = bt.measure_steps("digits-mlp", optimizer, batch_size, target=target, **common)
+        np.testing.assert_array_equal(joint.steps, alone.steps)
+        assert joint.reason == alone.reason
+        assert joint.replayed_steps == alone.replayed_steps
+        assert joint.check_every == alone.check_every
+    assert any((r.steps > 0).any() for r in both)
+
+
+def test_several_targets_settle_diverged_replicas_for_each_target():
+    base = bt.workload("teacher-student")
+    wild = bt.Workload("wild-teacher", base.X, base.y, _wild_factory, "mse")
+    targets = ["loss<=0.5", "grad_norm_sq<=0.01"]
+    common = dict(lr=0.2, seeds=list(range(8)), max_steps=300)
+    both = bt.measure_targets(wild, "sgd", 32, targets=targets, **common)
+    for target, joint in zip(targets, both, strict=True):
+        alone = bt.measure_steps(wild, "sgd", 32, target=target, **common)
+        np.testing.assert_array_equal(joint.steps, alone.steps)
+        assert joint.reason == alone.reason
+    assert "diverged" in both[0].reason
+
+
+@pytest.mark.parametrize(
+    ("targets", "error"),
+    [
+        ("loss<=0.5", TypeError),
+        (None, TypeError),
+        ([], ValueError),
+        (["loss<=0.5", "loss <= 0.5"], ValueError),
+        (["loss<=0.5", None], ValueError),
+        (["loss=0.5"], ValueError),
+    ],
+)
+def test_bad_target_lists_are_refused_naming_them(targets, error):
+    args = dict(lr=0.1, seeds=[0], max_steps=5)
+    with pytest.raises(error, match="target"):
+        bt.measure_targets("digits-mlp", "sgd", 8, targets=targets, **args)
+
+
 def test_no_target_trains_max_steps_and_reaches_nothing():
     result = bt.measure_steps("digits-mlp", "adam", 8, lr=1e-3, seeds=2, target=None, max_steps=5)
     assert result.steps.tolist() == [-1, -1]

@@ -163,6 +163,35 @@ def test_an_executor_runs_cells_concurrently_with_the_same_results(tmp_path):
 
 
 @pytest.mark.slow
+def test_several_targets_share_their_runs_and_store_the_cells_one_target_reads(tmp_path):
+    targets = ["loss<=0.6", "grad_norm_sq<=0.05"]
+    args = dict(lr=[0.05, 0.1], seeds=[0, 1], max_steps=300, progress=False)
+    joint = bt.sweep("digits-mlp", "sgd", [16, 64], target=targets, store=tmp_path, **args)
+    assert len(joint) == 2 * 2 * 2 * len(targets)
+    assert len(list(tmp_path.glob("cell-*.json"))) == 2 * 2 * len(targets)
+    columns = ["optimizer", "batch_size", "lr", "seed", "steps", "reason", "check_every"]
+    for target in targets:
+        alone = bt.sweep("digits-mlp", "sgd", [16, 64], target=target, **args)
+        mine = joint[joint.target == target].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine[columns], alone[columns])
+        again = bt.sweep("digits-mlp", "sgd", [16, 64], target=target, store=tmp_path, **args)
+        assert again.cached.all()
+        pd.testing.assert_frame_equal(again[columns], alone[columns])
+    # one run per (batch size, rate), its seconds split evenly between its two cells
+    shares = joint.groupby(["batch_size", "lr"])["wall_time"].nunique()
+    assert (shares == 1).all()
+
+
+@pytest.mark.parametrize(
+    ("target", "error"),
+    [([], ValueError), (["loss<=0.6", "loss<=0.6"], ValueError), ({"loss": 0.6}, TypeError)],
+)
+def test_bad_target_lists_name_the_target(target, error):
+    with pytest.raises(error, match="target"):
+        bt.sweep("digits-mlp", "sgd", [16], lr=0.1, seeds=[0], target=target, max_steps=5)
+
+
+@pytest.mark.slow
 def test_progress_bar_counts_cells_and_shows_the_current_step(capsys):
     bt.sweep("digits-mlp", "sgd", [16, 32], lr=0.1, seeds=[0], target="loss<=0.6", max_steps=300)
     err = capsys.readouterr().err

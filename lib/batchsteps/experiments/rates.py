@@ -25,7 +25,7 @@ from ..analysis import TunedSweep, best_rate, law_preference
 from ..environment import show_progress
 from ..train import Workload, sweep
 from .compare import fit_runs
-from .running import Measured, check_measured, run_curve, run_tasks, store_folder, worker_pool
+from .running import Measured, check_measured, run_curves, run_tasks, store_folder, worker_pool
 from .text import interval_text
 
 __all__ = ["RATE_FACTORS", "RateSweep", "rate_sweep", "DEFAULT_SEEDS", "tuned_sweep"]
@@ -112,15 +112,16 @@ def rate_sweep(
     start = time.perf_counter()
     folder = str(store_folder(exp, store) / "sweep")
     rates = sorted({round(lr * f, 10) for f in factors})
-    tasks = [(exp, optimizer, measure_name, rate, folder) for rate in rates if rate != lr]
+    tasks = [(exp, optimizer, [measure_name], rate, folder) for rate in rates if rate != lr]
     pool = worker_pool(dataclasses.replace(exp, workers=min(exp.workers, len(tasks))))
     try:
-        results = run_tasks(pool, tasks, run_curve, f"{exp.name}: {optimizer} at other rates")
+        curves = run_tasks(pool, tasks, run_curves, f"{exp.name}: {optimizer} at other rates")
     finally:
         if pool is not None:
             pool.shutdown()
     own = measured.runs(optimizer, measure_name)
-    frame = pd.concat([own] + [r[0] for r in results], ignore_index=True)
+    added = [c[measure_name][0] for c in curves]
+    frame = pd.concat([own, *added], ignore_index=True)
     frame = frame[frame["lr"].isin(rates)].reset_index(drop=True)
     fits = {}
     for rate in rates:
@@ -128,7 +129,6 @@ def rate_sweep(
         if both is not None:
             fits[rate] = both
     tuned = best_rate(frame).drop(columns=["lr_at_edge", "n_rates"])
-    added = [r[0] for r in results]
     cells = pd.concat(added).drop_duplicates(["batch_size", "lr"]) if added else frame.iloc[:0]
     seconds = float(cells["wall_time"].sum())
     cached = int(cells["cached"].astype(bool).sum())

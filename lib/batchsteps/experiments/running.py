@@ -24,7 +24,7 @@ import multiprocessing as mp
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,14 +38,14 @@ from tqdm.auto import tqdm
 
 from .. import validation
 from ..environment import show_progress, store_root, worker_limit
-from ..train import Workload, resolve_device, sweep, workload
+from ..train import Workload, parse_target, resolve_device, sweep, workload
 from .config import Experiment, current_scale, experiment
 
 __all__ = [
     "store_folder",
     "worker_pool",
     "run_tasks",
-    "run_curve",
+    "run_curves",
     "Tuning",
     "rate_rule",
     "tune_rates",
@@ -99,26 +99,35 @@ def _tune_one(exp: Experiment, optimizer: str, folder: str) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def run_curve(
-    exp: Experiment, optimizer: str, measure: str, lr: float, folder: str
-) -> tuple[pd.DataFrame, list[int]]:
-    """One optimizer's runs to target ``measure`` at rate ``lr`` (stored in ``folder``), batch
-    sizes from the largest down; the batch sizes skipped by the ``skip_after`` rule are
-    returned beside the runs."""
-    frames, skipped, misses = [], [], 0
+def run_curves(
+    exp: Experiment, optimizer: str, measures: Sequence[str], lr: float, folder: str
+) -> dict[str, tuple[pd.DataFrame, list[int]]]:
+    """One optimizer's runs at rate ``lr`` to each target of ``measures`` (stored in
+    ``folder``), batch sizes from the largest down, the targets of one batch size along the
+    same training runs (:func:`~batchsteps.train.measure_targets`); per measure, its runs and
+    the batch sizes its ``skip_after`` rule skipped."""
+    frames = {m: [] for m in measures}
+    skipped = {m: [] for m in measures}
+    misses = dict.fromkeys(measures, 0)
     for b in sorted(exp.batch_sizes, reverse=True):
-        if exp.skip_after is not None and misses >= exp.skip_after:
-            skipped.append(b)
+        active = [m for m in measures if exp.skip_after is None or misses[m] < exp.skip_after]
+        for m in measures:
+            if m not in active:
+                skipped[m].append(b)
+        if not active:
             continue
         frame = sweep(
             _workload(exp), optimizer, [b], lr=lr, seeds=list(exp.seeds),
-            target=exp.targets[measure], max_steps=exp.max_steps, store=folder,
+            target=[exp.targets[m] for m in active], max_steps=exp.max_steps, store=folder,
             progress=False, device=exp.device,
         )  # fmt: skip
-        frame.insert(0, "measure", measure)
-        frames.append(frame)
-        misses = 0 if frame["reached"].any() else misses + 1
-    return pd.concat(frames, ignore_index=True), sorted(skipped)
+        for m in active:
+            text = parse_target(exp.targets[m]).text
+            part = frame[frame["target"] == text].reset_index(drop=True)
+            part.insert(0, "measure", m)
+            frames[m].append(part)
+            misses[m] = 0 if part["reached"].any() else misses[m] + 1
+    return {m: (pd.concat(frames[m], ignore_index=True), sorted(skipped[m])) for m in measures}
 
 
 def worker_pool(exp: Experiment) -> ProcessPoolExecutor | None:
@@ -310,17 +319,22 @@ def measure(
     try:
         tuning = _tune(exp, store, pool)
         tasks = [
-            (exp, o, m, tuning.lr[o], str(folder / "sweep"))
-            for m in exp.targets
-            for o in exp.optimizers
+            (exp, o, list(exp.targets), tuning.lr[o], str(folder / "sweep")) for o in exp.optimizers
         ]
-        results = run_tasks(pool, tasks, run_curve, f"{exp.name}: steps-vs-batch curves")
+        results = dict(
+            zip(
+                exp.optimizers,
+                run_tasks(pool, tasks, run_curves, f"{exp.name}: steps-vs-batch curves"),
+                strict=True,
+            )
+        )
     finally:
         if pool is not None:
             pool.shutdown()
-    frame = pd.concat([r[0] for r in results], ignore_index=True)
+    order = [(m, o) for m in exp.targets for o in exp.optimizers]
+    frame = pd.concat([results[o][m][0] for m, o in order], ignore_index=True)
     skipped = pd.DataFrame(
-        [(t[2], t[1], b) for t, r in zip(tasks, results, strict=True) for b in r[1]],
+        [(m, o, b) for m, o in order for b in results[o][m][1]],
         columns=["measure", "optimizer", "batch_size"],
     )
     measured = Measured(exp, tuning, frame, skipped, _cost(frame, time.perf_counter() - start))

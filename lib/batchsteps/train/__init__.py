@@ -6,7 +6,14 @@ torch is imported by the modules here, so ``batchsteps.train`` is loaded only wh
 
 from __future__ import annotations
 
-from .engine import Snapshot, StepsResult, measure_steps, resolve_device, steps_to_target
+from .engine import (
+    Snapshot,
+    StepsResult,
+    measure_steps,
+    measure_targets,
+    resolve_device,
+    steps_to_target,
+)
 from .gradients import ExactNoiseScale, TwoBatchNorms, exact_noise_scale, two_batch_norms
 from .optimizers import BatchedOptimizer, optimizer
 from .recorders import (
@@ -51,6 +58,7 @@ __all__: list[str] = [
     "StoreVersionError",
     "StoreWarning",
     "measure_steps",
+    "measure_targets",
     "StepsResult",
     "Snapshot",
     "resolve_device",

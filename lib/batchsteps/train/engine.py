@@ -25,6 +25,7 @@ __all__ = [
     "StepsResult",
     "Snapshot",
     "measure_steps",
+    "measure_targets",
     "steps_to_target",
     "default_device",
     "resolve_device",
@@ -203,6 +204,28 @@ class _Run:
         value = self.problem.measure(params, self.target.measure)
         return self.target.holds(value) & torch.isfinite(value)
 
+    def assess(
+        self, params, rows: torch.Tensor, loss_finite: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Where the target holds and where the measure is far from it (see :meth:`near`),
+        as CPU booleans, measured on the replicas where ``rows`` is true only (false
+        elsewhere); a replica whose mini-batch losses are not finite (``loss_finite``
+        false) is neither."""
+        hold = torch.zeros(len(rows), dtype=torch.bool)
+        far = torch.zeros(len(rows), dtype=torch.bool)
+        if not rows.any():
+            return hold, far
+        on = rows.to(params[0].device)
+        value = self.problem.measure(
+            params if rows.all() else _select(params, on), self.target.measure
+        )
+        finite = torch.isfinite(value)
+        if loss_finite is not None:
+            finite &= loss_finite[on]
+        hold[rows] = (self.target.holds(value) & finite).cpu()
+        far[rows] = (~self.near(value) & finite).cpu()
+        return hold, far
+
     def near(self, value: torch.Tensor) -> torch.Tensor:
         """Where a measured value is close enough to the target that it may have been met and
         lost again since the last check (the snapshot then stays where it was)."""
@@ -345,6 +368,63 @@ def measure_steps(
 
     Returns a :class:`StepsResult`; :func:`steps_to_target` returns just its ``steps``.
     """
+    (result,) = _measure(
+        workload, optimizer, batch_size, [parse_target(target)], lr=lr, seeds=seeds,
+        max_steps=max_steps, device=device, check_every=check_every, near=near, record=record,
+        record_every=record_every, on_check=on_check, schedule=schedule, hyper=hyper,
+    )  # fmt: skip
+    return result
+
+
+def measure_targets(
+    workload: str | Workload,
+    optimizer: str,
+    batch_size: int | None,
+    *,
+    lr: float,
+    seeds: Sequence[int] | int,
+    targets: Sequence[str | Target],
+    max_steps: int,
+    device: str | torch.device | None = None,
+    check_every: int | None = None,
+    near: float | None = None,
+    record: Callable[[Snapshot], object] | None = None,
+    record_every: int = 1,
+    on_check: Callable[[int], None] | None = None,
+    schedule: Schedule | None = None,
+    **hyper: float,
+) -> tuple[StepsResult, ...]:
+    """:func:`measure_steps` for several targets along one training run per seed: one
+    :class:`StepsResult` per entry of ``targets`` (distinct), in their order, each with the
+    steps that :func:`measure_steps` gives for that target alone.
+
+    Every replica trains until each target is reached (or it diverges, or ``max_steps``);
+    a target is checked only on the replicas that have not reached it, and each target keeps
+    its own replay snapshots, so the result for a target does not depend on the others (a
+    seed's steps do not depend on the seeds beside it either). The training the targets share
+    is done once: with two targets of which one is reached at step ``K1`` and the other at
+    ``K2``, a seed costs ``max(K1, K2)`` training steps instead of ``K1 + K2``. ``wall_time``
+    is the whole run's, the same in each result; ``replayed_steps`` is each target's own.
+    ``record`` sees the replicas that still have a target to reach.
+    """
+    allowed = "a non-empty sequence of distinct targets ('loss<=x', 'grad_norm_sq<=x', ...)"
+    if isinstance(targets, str | Target) or not isinstance(targets, Sequence):
+        raise validation.type_error("targets", targets, allowed)
+    parsed = [parse_target(t) for t in targets]
+    if not parsed or None in parsed or len({t.text for t in parsed}) < len(parsed):
+        raise validation.value_error("targets", targets, allowed)
+    return _measure(
+        workload, optimizer, batch_size, parsed, lr=lr, seeds=seeds, max_steps=max_steps,
+        device=device, check_every=check_every, near=near, record=record,
+        record_every=record_every, on_check=on_check, schedule=schedule, hyper=hyper,
+    )  # fmt: skip
+
+
+def _measure(
+    workload, optimizer, batch_size, targets: list[Target | None], *, lr, seeds, max_steps,
+    device, check_every, near, record, record_every, on_check, schedule, hyper,
+) -> tuple[StepsResult, ...]:  # fmt: skip
+    """Validate, train, and return one :class:`StepsResult` per target (``[None]``: none)."""
     start_time = time.perf_counter()
     wl = _workload(workload)
     opt_name = optimizer
@@ -358,11 +438,12 @@ def measure_steps(
     lr = validation.positive("lr", lr)
     seeds = check_seeds(seeds)
     max_steps = validation.integer("max_steps", max_steps, low=1)
-    tgt = parse_target(target)
-    if tgt is not None and tgt.measure == "accuracy" and not wl.classification:
-        raise ValueError(
-            f"target={target!r}: accuracy is undefined for workload {wl.name!r} ({wl.loss} loss)"
-        )
+    for tgt in targets:
+        if tgt is not None and tgt.measure == "accuracy" and not wl.classification:
+            raise ValueError(
+                f"target={tgt.text!r}: accuracy is undefined for workload {wl.name!r} "
+                f"({wl.loss} loss)"
+            )
     if check_every is not None:
         check_every = validation.integer("check_every", check_every, low=1)
     record_every = validation.integer("record_every", record_every, low=1)
@@ -378,41 +459,51 @@ def measure_steps(
     every = check_every or _default_check_every(problem, batch_size)
     if near is not None:
         near = validation.real("near", near, low=0, note="a margin, see NEAR")
-        if tgt is not None and tgt.measure != "accuracy" and near < 1:
-            raise validation.value_error(
-                "near", near, f">= 1 for a {tgt.measure} target (a factor)"
-            )
-    run = _Run(problem, opt, tgt, near, schedule)
+        for tgt in targets:
+            if tgt is not None and tgt.measure != "accuracy" and near < 1:
+                raise validation.value_error(
+                    "near", near, f">= 1 for a {tgt.measure} target (a factor)"
+                )
+    runs = [_Run(problem, opt, tgt, near, schedule) for tgt in targets]
 
     with torch.no_grad(), flushing_denormals():
-        steps, reason = _main_pass(
-            run, batch_size, seeds, max_steps, every, record, record_every, on_check
+        steps, reasons = _main_pass(
+            runs, batch_size, seeds, max_steps, every, record, record_every, on_check
         )
-    return StepsResult(
-        workload=wl.name,
-        optimizer=opt_name,
-        batch_size=batch_size,
-        lr=lr,
-        hyper=dict(opt.hyper),
-        seeds=tuple(seeds),
-        steps=steps,
-        reason=tuple(reason),
-        target=None if tgt is None else tgt.text,
-        max_steps=max_steps,
-        check_every=every,
-        wall_time=time.perf_counter() - start_time,
-        device=str(dev),
-        replayed_steps=run.replayed,
-        near=run.margin,
-        schedule=schedule,
+    wall_time = time.perf_counter() - start_time
+    return tuple(
+        StepsResult(
+            workload=wl.name,
+            optimizer=opt_name,
+            batch_size=batch_size,
+            lr=lr,
+            hyper=dict(opt.hyper),
+            seeds=tuple(seeds),
+            steps=steps[i],
+            reason=tuple(reasons[i]),
+            target=None if run.target is None else run.target.text,
+            max_steps=max_steps,
+            check_every=every,
+            wall_time=wall_time,
+            device=str(dev),
+            replayed_steps=run.replayed,
+            near=run.margin,
+            schedule=schedule,
+        )
+        for i, run in enumerate(runs)
     )
 
 
-def _main_pass(run: _Run, batch_size, seeds, max_steps, every, record, record_every, on_check):
-    problem, opt, tgt = run.problem, run.opt, run.target
+def _main_pass(
+    runs: list[_Run], batch_size, seeds, max_steps, every, record, record_every, on_check
+):
+    """Train every seed until each run's target holds (``runs``: one per target, or a single
+    run without one); returns steps (one row per run) and reasons (one list per run)."""
+    first = runs[0]
+    problem, opt, targeted = first.problem, first.opt, first.target is not None
     count = len(seeds)
-    steps = np.full(count, -1, dtype=np.int64)
-    reason = ["no target" if tgt is None else "max_steps"] * count
+    steps = np.full((len(runs), count), -1, dtype=np.int64)
+    reasons = [["max_steps" if targeted else "no target"] * count for _ in runs]
     if batch_size is None:
         sampler = FullBatch(seeds, problem.n, problem.device)
     else:
@@ -422,9 +513,11 @@ def _main_pass(run: _Run, batch_size, seeds, max_steps, every, record, record_ev
     dev = params[0].device
     where = torch.arange(count)  # positions (in seeds) of the replicas still running
     loss_sum = torch.zeros(count, dtype=params[0].dtype, device=dev)  # of mini-batch losses
-    # per replica: the state at the last check that was far from the target (replays start there)
-    snap_t = torch.zeros(count, dtype=torch.long)
-    snap_p, snap_s = _clone(params), [_clone(x) for x in state]
+    pending = torch.ones((len(runs), count), dtype=torch.bool)  # run's target not yet settled
+    # per run and replica: the state at the last check that was far from the run's target
+    # (its replays start there)
+    snap_t = [torch.zeros(count, dtype=torch.long) for _ in runs]
+    snaps = [(_clone(params), [_clone(x) for x in state]) for _ in runs]
 
     def recorder(k, p, s, grads, st):
         if k % record_every == 0:
@@ -433,52 +526,64 @@ def _main_pass(run: _Run, batch_size, seeds, max_steps, every, record, record_ev
     if record is not None:
         recorder(0, params, sampler.seeds, None, state)
 
-    hold = run.check(params).cpu() if tgt is not None else torch.zeros(count, dtype=torch.bool)
+    none = torch.zeros(count, dtype=torch.bool)
+    if targeted:
+        hold = [run.assess(params, pending[i], None)[0] for i, run in enumerate(runs)]
+    else:
+        hold = [none]
     t = 0
     while True:
-        for pos in where[hold].tolist():
-            steps[pos], reason[pos] = t, "reached"
-        for start in sorted(set(snap_t[hold].tolist()) - {t}):
-            group = hold & (snap_t == start)
-            on = group.to(dev)
-            firsts = run.locate(
-                _select(snap_p, on),
-                [_select(x, on) for x in snap_s],
-                sampler.select(group),
-                start,
-                t,
-            )
-            for pos, first in zip(where[group].tolist(), firsts, strict=True):
-                steps[pos] = first
-        diverged = ~torch.isfinite(loss_sum).cpu() & ~hold
-        for pos in where[diverged].tolist():
-            reason[pos] = "diverged"
-        done = hold | diverged
+        for i, run in enumerate(runs):
+            reached = hold[i]
+            for pos in where[reached].tolist():
+                steps[i, pos], reasons[i][pos] = t, "reached"
+            for start in sorted(set(snap_t[i][reached].tolist()) - {t}):
+                group = reached & (snap_t[i] == start)
+                on = group.to(dev)
+                snap_p, snap_s = snaps[i]
+                firsts = run.locate(
+                    _select(snap_p, on),
+                    [_select(x, on) for x in snap_s],
+                    sampler.select(group),
+                    start,
+                    t,
+                )
+                for pos, found in zip(where[group].tolist(), firsts, strict=True):
+                    steps[i, pos] = found
+            pending[i] &= ~reached
+        diverged = ~torch.isfinite(loss_sum).cpu()
+        for i in range(len(runs)):
+            for pos in where[diverged & pending[i]].tolist():
+                reasons[i][pos] = "diverged"
+        pending &= ~diverged
+        done = ~pending.any(0)
         if done.any():
             keep = ~done
             on = keep.to(dev)
-            where, sampler, snap_t = where[keep], sampler.select(keep), snap_t[keep]
+            where, sampler, pending = where[keep], sampler.select(keep), pending[:, keep]
             loss_sum = loss_sum[on]
             params, state = _select(params, on), [_select(x, on) for x in state]
-            snap_p, snap_s = _select(snap_p, on), [_select(x, on) for x in snap_s]
+            snap_t = [s[keep] for s in snap_t]
+            snaps = [(_select(p, on), [_select(x, on) for x in st]) for p, st in snaps]
         if len(where) == 0 or t >= max_steps:
             break
-        nxt = min(t + every, max_steps) if tgt is not None else max_steps
-        run.advance(params, state, sampler, t, nxt, loss_sum, recorder if record else None)
+        nxt = min(t + every, max_steps) if targeted else max_steps
+        first.advance(params, state, sampler, t, nxt, loss_sum, recorder if record else None)
         t = nxt
         if on_check is not None:
             on_check(t)
-        if tgt is None:
-            hold = torch.zeros(len(where), dtype=torch.bool)
+        if not targeted:
+            hold = [none[: len(where)]]
             continue
-        value = problem.measure(params, tgt.measure)
-        finite = torch.isfinite(value) & torch.isfinite(loss_sum)
-        hold = (tgt.holds(value) & finite).cpu()
-        far = (~run.near(value) & finite).cpu()
-        if far.any():
-            snap_t[far] = t
-            _copy_rows(params, state, snap_p, snap_s, far.to(dev))
-    return steps, reason
+        loss_finite = torch.isfinite(loss_sum)
+        hold = []
+        for i, run in enumerate(runs):
+            reached, far = run.assess(params, pending[i], loss_finite)
+            hold.append(reached)
+            if far.any():
+                snap_t[i][far] = t
+                _copy_rows(params, state, *snaps[i], far.to(dev))
+    return steps, reasons
 
 
 def steps_to_target(

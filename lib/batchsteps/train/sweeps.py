@@ -23,6 +23,7 @@ re-raises; the same call again computes only the rest.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import itertools
 import math
 import os
@@ -40,7 +41,7 @@ from tqdm.auto import tqdm
 from .. import validation
 from ..environment import show_progress
 from .cluster import as_executor, worker_device, worker_name
-from .engine import check_seeds, measure_steps, resolve_device
+from .engine import check_seeds, measure_steps, measure_targets, resolve_device
 from .registry import OptimizerSpec, hyper_names, spec
 from .store import (
     DamagedCellError,
@@ -51,11 +52,11 @@ from .store import (
     read_cell,
     write_cell,
 )
-from .targets import parse_target
+from .targets import Target, parse_target
 from .workloads import WORKLOADS, Workload
 from .workloads import workload as _workload
 
-__all__ = ["sweep", "cell_task", "RESULT_VERSION"]
+__all__ = ["sweep", "cell_task", "cells_task", "RESULT_VERSION"]
 
 #: The ``version`` in every cell's key: bumped when a change to the engine changes results
 #: (old cells are then not reused). The file format is :data:`~.store.FORMAT_VERSION`.
@@ -97,30 +98,33 @@ def _hyper_grid(declared: OptimizerSpec, hyper: Mapping[str, Any]) -> list[dict[
     ]
 
 
-def _run_cell(wl: Workload, cell: dict, device, check_every, on_check=None) -> dict:
-    result = measure_steps(
-        wl,
-        cell["optimizer"],
-        cell["batch_size"],
-        lr=cell["lr"],
-        seeds=cell["seeds"],
-        target=cell["target"],
-        max_steps=cell["max_steps"],
-        device=device,
-        check_every=check_every,
-        near=cell["near"],
-        on_check=on_check,
-        **cell["hyper"],
-    )
-    return {
-        "key": cell,
-        "steps": result.steps.tolist(),
-        "reason": list(result.reason),
-        "check_every": result.check_every,
-        "wall_time": result.wall_time,
-        "device": result.device,
-        "worker": worker_name(),
-    }
+def _run_cells(wl: Workload, cells: list[dict], device, check_every, on_check=None) -> list[dict]:
+    """The records of ``cells`` (equal but for the target), from one training run per seed;
+    the run's seconds are shared evenly among them."""
+    cell = cells[0]
+    common = dict(
+        lr=cell["lr"], seeds=cell["seeds"], max_steps=cell["max_steps"], device=device,
+        check_every=check_every, near=cell["near"], on_check=on_check, **cell["hyper"],
+    )  # fmt: skip
+    if cell["target"] is None:
+        results = [measure_steps(wl, cell["optimizer"], cell["batch_size"], target=None, **common)]
+    else:
+        targets = [c["target"] for c in cells]
+        results = measure_targets(
+            wl, cell["optimizer"], cell["batch_size"], targets=targets, **common
+        )
+    return [
+        {
+            "key": key,
+            "steps": result.steps.tolist(),
+            "reason": list(result.reason),
+            "check_every": result.check_every,
+            "wall_time": result.wall_time / len(cells),
+            "device": result.device,
+            "worker": worker_name(),
+        }
+        for key, result in zip(cells, results, strict=True)
+    ]
 
 
 def cell_task(
@@ -136,31 +140,61 @@ def cell_task(
     while another sweep holds the claim, wait for its cell instead). Returns the record the
     store holds and whether this call computed it. A damaged cell is moved aside and
     recomputed. ``wl`` may be a registered workload's name, built here from local data."""
+    return cells_task(wl, [cell], device, check_every, folder, on_check)[0]
+
+
+def cells_task(
+    wl: Workload | str,
+    cells: list[dict],
+    device: Any,
+    check_every: int | None,
+    folder: str | None,
+    on_check: Callable[[int], None] | None = None,
+) -> list[tuple[dict, bool]]:
+    """:func:`cell_task` for cells that differ only in their target: those not in the store
+    are claimed (in the order of their files' names, so that two tasks never wait for each
+    other) and computed together, one training run per seed for all their targets."""
+    out: list[tuple[dict, bool] | None] = [None] * len(cells)
     if folder is None:
-        return _computed(wl, cell, device, check_every, on_check), True
-    try:
-        found = read_cell(folder, cell)
-    except DamagedCellError as damage:
-        quarantine([damage])
-    else:
-        if found is not None:
-            return found, False
-    with claim(folder, cell) as found:
-        if found is not None:
-            return found, False
-        return write_cell(folder, _computed(wl, cell, device, check_every, on_check)), True
+        return [(r, True) for r in _computed(wl, cells, device, check_every, on_check)]
+    missing = []
+    for i, cell in enumerate(cells):
+        try:
+            found = read_cell(folder, cell)
+        except DamagedCellError as damage:
+            quarantine([damage])
+            found = None
+        if found is None:
+            missing.append(i)
+        else:
+            out[i] = (found, False)
+    with contextlib.ExitStack() as claims:
+        todo = []
+        for i in sorted(missing, key=lambda i: cell_path(folder, cells[i]).name):
+            found = claims.enter_context(claim(folder, cells[i]))
+            if found is None:
+                todo.append(i)
+            else:
+                out[i] = (found, False)
+        if todo:
+            records = _computed(wl, [cells[i] for i in todo], device, check_every, on_check)
+            for i, record in zip(todo, records, strict=True):
+                out[i] = (write_cell(folder, record), True)
+    return out
 
 
-def _computed(wl: Workload | str, cell: dict, device: Any, check_every, on_check) -> dict:
-    """The record of ``cell``, computed here."""
+def _computed(
+    wl: Workload | str, cells: list[dict], device: Any, check_every, on_check
+) -> list[dict]:
+    """The records of ``cells`` (equal but for the target), computed here."""
     if isinstance(wl, str):
         wl = _workload(wl)
-        if wl.key != cell["workload"]:
+        if wl.key != cells[0]["workload"]:
             raise ValueError(
                 f"workload {wl.name!r} built on worker {worker_name()} differs from the "
-                f"driver's (other data?): {wl.key} != {cell['workload']}"
+                f"driver's (other data?): {wl.key} != {cells[0]['workload']}"
             )
-    return _run_cell(wl, cell, worker_device(device), check_every, on_check)
+    return _run_cells(wl, cells, worker_device(device), check_every, on_check)
 
 
 def _rows(record: dict, cached: bool, hyper_columns: Sequence[str]) -> list[dict]:
@@ -208,7 +242,7 @@ def sweep(
     *,
     lr: float | Sequence[float] | Mapping[str, float | Sequence[float]] | None = None,
     seeds: Sequence[int] | int,
-    target: str | None,
+    target: str | Sequence[str] | None,
     max_steps: int,
     store: str | os.PathLike | None = None,
     progress: bool | None = None,
@@ -234,10 +268,13 @@ def sweep(
     cannot be written (read-only, full disk) raises ``OSError`` naming it, before any work
     when it cannot be written at all; a read-only store holding every cell is read as usual.
     ``KeyboardInterrupt`` keeps the finished cells and says how many (a warning), then
-    propagates. ``target``: ``"loss<=x"``, ``"grad_norm_sq<=x"``, ``"accuracy>=x"`` or
-    ``None`` (no checks: every run takes ``max_steps``). ``progress``: a bar over the cells
-    (``tqdm.auto``: a widget in Jupyter, text in a terminal); ``None`` shows it everywhere but
-    in the book's build.
+    propagates. ``target``: ``"loss<=x"``, ``"grad_norm_sq<=x"``, ``"accuracy>=x"``,
+    ``None`` (no checks: every run takes ``max_steps``) or a list of distinct targets: one
+    cell per target, and the cells that differ only in their target are computed along one
+    training run per seed (:func:`~batchsteps.train.measure_targets`; each gets the steps it
+    would get alone and an even share of the run's ``wall_time``). ``progress``: a bar over
+    the cells (``tqdm.auto``: a widget in Jupyter, text in a terminal); ``None`` shows it
+    everywhere but in the book's build.
 
     ``executor``: ``None`` runs the cells here, one after the other; a
     ``concurrent.futures.Executor`` (a process pool, ``dask.distributed.Client.get_executor()``)
@@ -267,7 +304,7 @@ def sweep(
     lrs = _lr_grid(lr, opts)
     seeds = check_seeds(seeds)
     max_steps = validation.integer("max_steps", max_steps, low=1)
-    tgt = parse_target(target)
+    targets = _targets(target)
     if check_every is not None:
         check_every = validation.integer("check_every", check_every, low=1)
     for k in hyper:
@@ -282,12 +319,13 @@ def sweep(
         folder = Path(store)
         folder.mkdir(parents=True, exist_ok=True)
 
-    cells = []
+    cells, groups = [], []
     for o in opts:
         for b in sizes:
             for rate in lrs[o]:
                 for h in _hyper_grid(declared[o], hyper):
-                    cells.append(
+                    groups.append(range(len(cells), len(cells) + len(targets)))
+                    cells.extend(
                         {
                             "version": RESULT_VERSION,
                             "workload": wl.key,
@@ -297,11 +335,12 @@ def sweep(
                             "lr": rate,
                             "hyper": h,
                             "seeds": seeds,
-                            "target": None if tgt is None else tgt.text,
+                            "target": text,
                             "max_steps": max_steps,
                             "check_every": check_every,
                             "near": near,
                         }
+                        for text in targets
                     )
 
     records: list[tuple[dict, bool] | None] = [None] * len(cells)
@@ -330,6 +369,8 @@ def sweep(
     )
     where = None if folder is None else str(folder)
     started, per_worker = time.monotonic(), {}
+    waiting = set(todo)
+    tasks = [task for g in groups if (task := [i for i in g if i in waiting])]
 
     def finish(i: int, outcome: tuple[dict, bool]) -> None:
         record, computed = outcome
@@ -344,12 +385,12 @@ def sweep(
             rates = " ".join(f"{w}:{n / minutes:.1f}/min" for w, n in sorted(per_worker.items()))
             bar.set_postfix_str(rates, refresh=False)
 
-    futures: dict[concurrent.futures.Future, int] = {}
+    futures: dict[concurrent.futures.Future, list[int]] = {}
     try:
         try:
             if pool is None:
-                for i in todo:
-                    cell = cells[i]
+                for task in tasks:
+                    cell = cells[task[0]]
                     label = f"{cell['optimizer']} b={cell['batch_size']} lr={cell['lr']:g}"
                     bar.set_postfix_str(f"{label} step 0")
 
@@ -357,14 +398,20 @@ def sweep(
                         bar.set_postfix_str(f"{label} step {step}", refresh=False)
 
                     on_check = show if progress else None
-                    finish(i, cell_task(wl, cell, device, check_every, where, on_check))
+                    group = [cells[i] for i in task]
+                    outcomes = cells_task(wl, group, device, check_every, where, on_check)
+                    for i, outcome in zip(task, outcomes, strict=True):
+                        finish(i, outcome)
             else:
                 # a registered workload given by name travels as its name, not its data
                 ship = workload if isinstance(workload, str) and workload in WORKLOADS else wl
-                for i in todo:
-                    futures[pool.submit(cell_task, ship, cells[i], device, check_every, where)] = i
+                for task in tasks:
+                    group = [cells[i] for i in task]
+                    future = pool.submit(cells_task, ship, group, device, check_every, where)
+                    futures[future] = task
                 for future in concurrent.futures.as_completed(futures):
-                    finish(futures[future], future.result())
+                    for i, outcome in zip(futures[future], future.result(), strict=True):
+                        finish(i, outcome)
         finally:
             bar.close()
     except KeyboardInterrupt:
@@ -375,6 +422,20 @@ def sweep(
     columns = hyper_names()
     rows = [row for rec, cached in records for row in _rows(rec, cached, columns)]
     return pd.DataFrame(rows, columns=[*_KEY_COLUMNS, *columns, *_RUN_COLUMNS])
+
+
+def _targets(target: Any) -> list[str | None]:
+    """The target texts of a sweep: ``[None]``, one, or several distinct ones."""
+    if target is None or isinstance(target, str | Target):
+        parsed = [parse_target(target)]
+    else:
+        allowed = "a target ('loss<=x', ...), None, or a non-empty list of distinct targets"
+        if not isinstance(target, Sequence):
+            raise validation.type_error("target", target, allowed)
+        parsed = [parse_target(t) for t in target]
+        if not parsed or None in parsed or len({t.text for t in parsed}) < len(parsed):
+            raise validation.value_error("target", target, allowed)
+    return [None if t is None else t.text for t in parsed]
 
 
 def _interrupted(cells: list[dict], records: list, folder: Path | None) -> str:
