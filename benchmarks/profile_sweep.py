@@ -47,7 +47,7 @@ import torch
 from engine import forward_flops, gradient_flops, matmul_peak
 
 import batchsteps.experiments as ex
-from batchsteps.train.optimizers import BatchedOptimizer
+from batchsteps.train import OPTIMIZERS, register, unregister
 from batchsteps.train.problems import StackedMLP
 from batchsteps.train.sampling import Sampler
 
@@ -56,7 +56,7 @@ SIZES = (64, 128, 10)
 UPDATE_FLOPS = {"sgd": 2, "momentum": 4, "nesterov": 6, "adam": 13, "amsgrad": 14}
 PARAMETERS = sum(a * b + b for a, b in itertools.pairwise(SIZES))
 #: The wrapped call that contains the others: one cell of the engine.
-CELL = "cells: measure_steps"
+CELL = "engine runs (cells)"
 
 
 class Tally:
@@ -68,9 +68,8 @@ class Tally:
         self.flops: dict[str, float] = defaultdict(float)
         self.replica_steps = 0
 
-    def wrap(self, owner: object, name: str, category: str, flops: Callable) -> Callable:
-        """Replace ``owner.name`` by a timed, counted copy; returns the original."""
-        original = getattr(owner, name)
+    def timed(self, original: Callable, category: str, flops: Callable) -> Callable:
+        """A timed, counted copy of ``original``."""
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
@@ -81,7 +80,12 @@ class Tally:
             self.flops[category] += flops(*args, **kwargs)
             return out
 
-        setattr(owner, name, timed)
+        return timed
+
+    def wrap(self, owner: object, name: str, category: str, flops: Callable) -> Callable:
+        """Replace ``owner.name`` by a timed, counted copy; returns the original."""
+        original = getattr(owner, name)
+        setattr(owner, name, self.timed(original, category, flops))
         return original
 
 
@@ -96,8 +100,8 @@ def _check_flops(problem, params, what) -> float:
     return params[0].shape[0] * count(SIZES, problem.n)
 
 
-def _update_flops(opt, params, grads, state, k) -> float:
-    return params[0].shape[0] * PARAMETERS * UPDATE_FLOPS.get(opt.name, 4)
+def _update_flops(name: str, params, grads, state, k, lr, hyper) -> float:
+    return params[0].shape[0] * PARAMETERS * UPDATE_FLOPS.get(name, 4)
 
 
 def instrument(tally: Tally) -> None:
@@ -105,11 +109,16 @@ def instrument(tally: Tally) -> None:
     step = functools.partial(_step_flops, tally)
     tally.wrap(StackedMLP, "loss_grad", "train: forward+backward", step)
     tally.wrap(StackedMLP, "measure", "checks: full-data measure", _check_flops)
-    tally.wrap(BatchedOptimizer, "step", "train: optimizer update", _update_flops)
+    # the engine calls each registered optimizer's update function: register timed copies
+    for declared in [unregister(name) for name in list(OPTIMIZERS)]:
+        flops = functools.partial(_update_flops, declared.name)
+        step = tally.timed(declared.step, "train: optimizer update", flops)
+        register(dataclasses.replace(declared, step=step))
     tally.wrap(Sampler, "batch", "train: batch indices", lambda *a, **k: 0.0)
-    # the sweep module (``batchsteps.train.sweep`` the attribute is the function)
-    sweep_module = importlib.import_module("batchsteps.train.sweep")
-    tally.wrap(sweep_module, "measure_steps", CELL, lambda *a, **k: 0.0)
+    # a cell: one run of the engine, for one target or several (``batchsteps.train.sweeps``)
+    sweeps_module = importlib.import_module("batchsteps.train.sweeps")
+    tally.wrap(sweeps_module, "measure_steps", CELL, lambda *a, **k: 0.0)
+    tally.wrap(sweeps_module, "measure_targets", CELL, lambda *a, **k: 0.0)
 
 
 def reduced(exp: ex.Experiment) -> ex.Experiment:
@@ -135,12 +144,13 @@ def report(
     inside = sum(sec for c, sec in tally.seconds.items() if c != CELL)
     print(f"## in one process, one thread: {exp.name} at scale {exp.scale}\n")
     tuning = len(measured.tuning.table)
-    print(f"- cells: {tally.calls[CELL]} ({measured.cost.cells} of the sweep, {tuning} of "
-          f"tuning), {len(exp.seeds)} seeds a sweep cell")  # fmt: skip
+    print(f"- engine runs: {tally.calls[CELL]} for {measured.cost.cells} cells of the sweep "
+          f"(the targets of one setting share a run) and {tuning} of tuning, "
+          f"{len(exp.seeds)} seeds a sweep cell")  # fmt: skip
     print(f"- replica-steps trained: {tally.replica_steps:,}; the sweep's runs needed "
           f"{measured.cost.replica_steps:,} (the rest: tuning, steps past the target up to the "
           f"next check, replays)")  # fmt: skip
-    print(f"- measure(): {elapsed:.1f} s wall-clock, {cpu:.1f} s CPU; the cells (measure_steps) "
+    print(f"- measure(): {elapsed:.1f} s wall-clock, {cpu:.1f} s CPU; the engine runs "
           f"{cells:.1f} s CPU. Seconds below are CPU seconds.\n")  # fmt: skip
     print("| part | calls | seconds | % of CPU | GFLOP | GFLOP/s | % of GEMM peak |")
     print("|---|---|---|---|---|---|---|")

@@ -2,11 +2,14 @@
 
 import gzip
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_digits
 
 import batchsteps.train as bt
 from batchsteps.train.problems import NoisyQuadratic, StackedMLP
@@ -28,6 +31,20 @@ def test_digits_is_all_1797_samples_scaled_to_unit_range_with_a_64_128_10_mlp():
         (10,),
     ]
     assert isinstance(wl.problem(CPU), StackedMLP)
+
+
+def test_digits_data_are_scikit_learns_without_importing_it():
+    code = (
+        "import sys; import batchsteps.train as bt; X, y = bt.digits_data(); "
+        "print(X.shape, y.shape, 'sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["(1797,", "64)", "(1797,)", "False"]
+    images, labels = load_digits(return_X_y=True)
+    X, y = bt.digits_data()
+    np.testing.assert_array_equal(X, images)
+    np.testing.assert_array_equal(y, labels)
+    assert X.dtype == images.dtype and y.dtype == np.int64
 
 
 def test_replica_s_starts_where_torch_manual_seed_s_starts():

@@ -48,7 +48,7 @@ from .schedules import (
 from .store import StoreReport, StoreVersionError, StoreWarning, check_store
 from .sweeps import sweep
 from .targets import Target, parse_target
-from .workloads import WORKLOADS, Workload, mlp, read_idx, resnet20, workload
+from .workloads import WORKLOADS, Workload, digits_data, mlp, read_idx, resnet20, workload
 
 __all__: list[str] = [
     "steps_to_target",
@@ -75,6 +75,7 @@ __all__: list[str] = [
     "mlp",
     "resnet20",
     "read_idx",
+    "digits_data",
     "OPTIMIZERS",
     "DEFAULTS",
     "OptimizerSpec",

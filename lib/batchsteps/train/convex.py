@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 
 from .. import validation
+from .workloads import digits_data
 
 _NEWTON_TOLERANCE = 1e-12
 
@@ -143,7 +143,7 @@ def digits_logistic(*, reg: float = 1e-3, positive: Sequence[int] = (1, 3, 5, 7,
     digits = set(
         validation.sequence_of("positive", positive, partial(validation.integer, low=0, high=9))
     )
-    images, target = load_digits(return_X_y=True)
+    images, target = digits_data()
     features = np.hstack([images / 16.0, np.ones((len(images), 1))])
     labels = np.isin(target, sorted(digits)).astype(np.float64)
     return logistic_problem(features, labels, reg=reg)
