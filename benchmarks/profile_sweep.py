@@ -7,9 +7,10 @@
 
 Runs ``batchsteps.experiments.measure(experiment("digits", "book"))`` (tuning, then every
 optimizer x target x batch size) into a fresh store under /tmp, so nothing is reused, in this
-process on one thread. The problem's ``loss_grad`` and ``measure``, the optimizer's ``step``
-and the sampler's ``batch`` are wrapped (public methods, patched on their classes here only)
-to count their calls, time them and add up their FLOPs from the shapes they see:
+process on one thread. The problem's ``loss_grad`` and ``measure``, the registered
+optimizers' update functions (registered again as timed copies, here only) and the sampler's
+``batch`` are wrapped (public methods, patched on their classes here only) to count their
+calls, time them and add up their FLOPs from the shapes they see:
 
 - a training step of R replicas at batch b: ``R gradient_flops(b)`` (forward and backward
   products of 64-128-10, see ``benchmarks/engine.py``) plus the update, per parameter 2
