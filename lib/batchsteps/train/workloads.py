@@ -183,7 +183,7 @@ class Workload:
 
 def digits_data() -> tuple[np.ndarray, np.ndarray]:
     """The 1797 images (8×8 pixels with values 0-16, flattened) and labels 0-9 of the digits
-    data set that scikit-learn bundles, as :func:`sklearn.datasets.load_digits` returns them,
+    data set that scikit-learn bundles, as ``sklearn.datasets.load_digits`` returns them,
     read from its file without importing scikit-learn (which would add 1.5 s to every
     process that trains on digits)."""
     spec = importlib.util.find_spec("sklearn")

@@ -1,0 +1,33 @@
+"""benchmarks/profile_sweep.py runs and times every part it reports (it once stopped doing so
+unnoticed when the engine's modules changed)."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_sweep.py"
+PARTS = (
+    "checks: full-data measure",
+    "train: batch indices",
+    "train: forward+backward",
+    "train: optimizer update",
+)
+
+
+@pytest.mark.slow  # the reduced sweep: about 20 s of CPU
+def test_the_reduced_profile_times_training_checks_and_updates():
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "BATCHSTEPS_WORKERS": "1"}
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--reduced"],
+        capture_output=True, text=True, check=True, env=env, timeout=600,
+    ).stdout  # fmt: skip
+    engine_runs = re.search(r"- engine runs: (\d+) for (\d+) cells", out)
+    assert engine_runs and 0 < int(engine_runs[1]) <= int(engine_runs[2])
+    for part in PARTS:
+        row = re.search(rf"^\| {re.escape(part)} \| ([\d,]+) \| ([\d.]+) \|", out, re.MULTILINE)
+        assert row, f"no row for {part!r} in:\n{out}"
+        assert int(row[1].replace(",", "")) > 0 and float(row[2]) > 0
