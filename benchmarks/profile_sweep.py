@@ -145,9 +145,9 @@ def report(
     inside = sum(sec for c, sec in tally.seconds.items() if c != CELL)
     print(f"## in one process, one thread: {exp.name} at scale {exp.scale}\n")
     tuning = len(measured.tuning.table)
-    print(f"- engine runs: {tally.calls[CELL]} for {measured.cost.cells} cells of the sweep "
-          f"(the targets of one setting share a run) and {tuning} of tuning, "
-          f"{len(exp.seeds)} seeds a sweep cell")  # fmt: skip
+    print(f"- engine runs: {tally.calls[CELL] - tuning} for the {measured.cost.cells} cells of "
+          f"the sweep (the targets of one setting share a run) and {tuning} for the {tuning} "
+          f"cells of tuning, {len(exp.seeds)} seeds a sweep cell")  # fmt: skip
     print(f"- replica-steps trained: {tally.replica_steps:,}; the sweep's runs needed "
           f"{measured.cost.replica_steps:,} (the rest: tuning, steps past the target up to the "
           f"next check, replays)")  # fmt: skip
