@@ -47,7 +47,7 @@ from .schedules import (
 )
 from .store import StoreReport, StoreVersionError, StoreWarning, check_store
 from .sweeps import sweep
-from .targets import Target, parse_target
+from .targets import Target, parse_target, parse_targets
 from .workloads import WORKLOADS, Workload, digits_data, mlp, read_idx, resnet20, workload
 
 __all__: list[str] = [
@@ -90,6 +90,7 @@ __all__: list[str] = [
     "BatchedOptimizer",
     "Target",
     "parse_target",
+    "parse_targets",
     "LossRecorder",
     "NoiseRecorder",
     "AdaptiveRecorder",

@@ -17,7 +17,7 @@ from .optimizers import optimizer as _optimizer
 from .problems import Problem
 from .sampling import FullBatch, Sampler
 from .schedules import Schedule
-from .targets import Target, parse_target
+from .targets import Target, parse_target, parse_targets
 from .workloads import Workload
 from .workloads import workload as _workload
 
@@ -407,15 +407,9 @@ def measure_targets(
     is the whole run's, the same in each result; ``replayed_steps`` is each target's own.
     ``record`` sees the replicas that still have a target to reach.
     """
-    allowed = "a non-empty sequence of distinct targets ('loss<=x', 'grad_norm_sq<=x', ...)"
-    if isinstance(targets, str | Target) or not isinstance(targets, Sequence):
-        raise validation.type_error("targets", targets, allowed)
-    parsed = [parse_target(t) for t in targets]
-    if not parsed or None in parsed or len({t.text for t in parsed}) < len(parsed):
-        raise validation.value_error("targets", targets, allowed)
     return _measure(
-        workload, optimizer, batch_size, parsed, lr=lr, seeds=seeds, max_steps=max_steps,
-        device=device, check_every=check_every, near=near, record=record,
+        workload, optimizer, batch_size, parse_targets(targets), lr=lr, seeds=seeds,
+        max_steps=max_steps, device=device, check_every=check_every, near=near, record=record,
         record_every=record_every, on_check=on_check, schedule=schedule, hyper=hyper,
     )  # fmt: skip
 

@@ -52,7 +52,7 @@ from .store import (
     read_cell,
     write_cell,
 )
-from .targets import Target, parse_target
+from .targets import Target, parse_target, parse_targets
 from .workloads import WORKLOADS, Workload
 from .workloads import workload as _workload
 
@@ -429,12 +429,7 @@ def _targets(target: Any) -> list[str | None]:
     if target is None or isinstance(target, str | Target):
         parsed = [parse_target(target)]
     else:
-        allowed = "a target ('loss<=x', ...), None, or a non-empty list of distinct targets"
-        if not isinstance(target, Sequence):
-            raise validation.type_error("target", target, allowed)
-        parsed = [parse_target(t) for t in target]
-        if not parsed or None in parsed or len({t.text for t in parsed}) < len(parsed):
-            raise validation.value_error("target", target, allowed)
+        parsed = parse_targets(target, "target")
     return [None if t is None else t.text for t in parsed]
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from .. import validation
 
-__all__ = ["Target", "parse_target", "TARGET_FORMS"]
+__all__ = ["Target", "parse_target", "parse_targets", "TARGET_FORMS"]
 
 #: The accepted target strings (x a finite number).
 TARGET_FORMS = ("loss<=x", "grad_norm_sq<=x", "accuracy>=x")
@@ -67,3 +68,21 @@ def parse_target(target: str | Target | None) -> Target | None:
     if not math.isfinite(value):
         raise validation.value_error("target", target, f"{allowed}, with a finite threshold x")
     return Target(match["measure"], value)
+
+
+def parse_targets(targets: Sequence[str | Target], name: str = "targets") -> list[Target]:
+    """Parse a non-empty sequence of distinct targets (each as :func:`parse_target`);
+    ``TypeError`` for anything but a sequence (one target alone included), ``ValueError`` for
+    an empty one, ``None`` in it, or one target twice; both name the argument ``name``.
+
+    >>> [t.text for t in parse_targets(["loss<=0.1", "grad_norm_sq<=0.001"])]
+    ['loss<=0.1', 'grad_norm_sq<=0.001']
+    """
+    forms = ", ".join(repr(f) for f in TARGET_FORMS)
+    allowed = f"a non-empty sequence of distinct targets of the forms {forms}"
+    if isinstance(targets, str | Target) or not isinstance(targets, Sequence):
+        raise validation.type_error(name, targets, allowed)
+    parsed = [parse_target(t) for t in targets]
+    if not parsed or None in parsed or len({t.text for t in parsed}) < len(parsed):
+        raise validation.value_error(name, targets, allowed)
+    return parsed
