@@ -526,7 +526,7 @@ def test_counts_say_per_batch_size_what_each_run_did():
     assert fit.counts.loc[4.0].tolist() == [1, 1, 1, 0]
     assert fit.counts["reached"].sum() == fit.n_points == 6
     assert fit.partly_reached == (4.0,) and fit.n_censored == 1 and fit.n_excluded == 2
-    assert fit.statistic == "median first-passage steps over seeds"
+    assert fit.statistic == "median steps to the target over seeds"
 
 
 def test_medians_per_batch_size_count_the_runs_over_budget():

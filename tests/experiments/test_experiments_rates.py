@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import batchsteps.experiments as ex
+import batchsteps.train as bt
 from batchsteps.analysis import choose_batch_size, fit_laws, rate_grid
 from batchsteps.train import Workload
 
@@ -127,3 +128,22 @@ def test_a_tuned_sweep_read_back_from_its_store_reports_what_computing_it_cost(t
     assert again.compute_time == pytest.approx(first.compute_time) and first.compute_time > 0
     pd.testing.assert_frame_equal(first.tuned[["batch_size", "lr", "steps"]],
                                   again.tuned[["batch_size", "lr", "steps"]])  # fmt: skip
+
+
+def test_tuned_sweep_counts_the_first_passage_with_check_every_one():
+    # SGD at large rates on digits: the loss hovers about the target, so the default checks
+    # count some runs late; check_every=1 gives each run's first passage
+    grid = {16: (0.4, 0.8)}
+    common = dict(seeds=3, target="loss<=0.1", max_steps=600, progress=False)
+    counted = ex.tuned_sweep("digits-mlp", "sgd", grid, **common)
+    exact = ex.tuned_sweep("digits-mlp", "sgd", grid, check_every=1, **common)
+    assert (exact.runs["check_every"] == 1).all()
+    for lr in grid[16]:
+        alone = bt.measure_steps(
+            "digits-mlp", "sgd", 16, lr=lr, seeds=3, target="loss<=0.1", max_steps=600,
+            check_every=1,
+        )  # fmt: skip
+        assert exact.runs.loc[exact.runs["lr"] == lr, "steps"].tolist() == alone.steps.tolist()
+    assert (counted.runs["steps"].to_numpy() >= exact.runs["steps"].to_numpy()).all()
+    with pytest.raises(ValueError, match="check_every"):
+        ex.tuned_sweep("digits-mlp", "sgd", grid, check_every=0, **common)

@@ -145,7 +145,7 @@ def test_each_way_a_run_ended_has_its_marker_and_count_and_the_budget_its_line()
         assert line.get_marker() == STATUS_MARKERS[status][0]
     (budget,) = _labelled(ax, "step budget")
     assert budget.get_ydata()[0] == pytest.approx(2000.0)
-    assert "median first-passage" in ax.get_ylabel()
+    assert "median steps to the target" in ax.get_ylabel()
     assert status_summary(fit) == (
         f"{int(counts['reached'].sum())} reached, {int(counts['budget'].sum())} out of budget, "
         f"{int(counts['diverged'].sum())} diverged"

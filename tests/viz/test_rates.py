@@ -100,7 +100,7 @@ def test_rate_sweep_draws_one_curve_per_rate_and_the_tuned_curve_in_black():
     assert tuned.get_color() == "#000000" and tuned.get_linestyle() == "--"
     colours = {ln.get_color() for ln in ax.get_lines() if "constant-rate law fit" in ln.get_label()}
     assert len(colours) == 3
-    assert "median first-passage" in ax.get_ylabel()
+    assert "median steps to the target" in ax.get_ylabel()
     with pytest.raises(TypeError, match="sweep must be .*, got 3"):
         plot_rate_sweep(3)
     fig = Figure()

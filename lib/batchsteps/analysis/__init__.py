@@ -1,13 +1,20 @@
 """Analysis of measurements: fits of the steps-vs-batch laws, their intervals and coverage,
 noise-scale estimates, the constants of the Adam-type bound, the engine's checks against exact
-values, and the practitioner's recipe. numpy, scipy and pandas only: measurements come in as
-numbers (from :mod:`batchsteps.train`), never as models.
+values and its step counts against the first passage, and the practitioner's recipe. numpy,
+scipy and pandas only: measurements come in as numbers (from :mod:`batchsteps.train`), never
+as models.
 """
 
 from __future__ import annotations
 
 from .adaptive_constants import AdaptiveRun, adaptive_run, bound_at, envelope
 from .coverage import coverage_table, simulate_runs
+from .first_passage import (
+    FirstPassageAudit,
+    late_counts,
+    read_first_passage_audit,
+    tuned_audit_text,
+)
 from .fit import (
     LAWS,
     PARAMETERS,
@@ -93,4 +100,8 @@ __all__ = [
     "EngineCheck",
     "PoleCheck",
     "noise_floor_pole",
+    "FirstPassageAudit",
+    "read_first_passage_audit",
+    "late_counts",
+    "tuned_audit_text",
 ]

@@ -14,8 +14,9 @@ model is, in log space,
     \log\sigma(b) = \gamma_0 + \gamma_1\,(\log b - \overline{\log b}),
 
 with :math:`K(b;\theta)` a :class:`~batchsteps.analysis.Law` (``noise="power"``; ``"constant"``
-fixes :math:`\gamma_1 = 0`). :math:`\exp\log K(b;\theta)` is then the **median first-passage
-steps over seeds** at :math:`b`: the statistic the fitted law describes. The log-likelihood
+fixes :math:`\gamma_1 = 0`). :math:`\exp\log K(b;\theta)` is then the **median steps to the
+target over seeds** at :math:`b` (as the runs counted them: the engine's counts, never below
+the first passage): the statistic the fitted law describes. The log-likelihood
 (:math:`z_j = (\log K_j - \log K(b_j))/\sigma(b_j)`, :math:`c_j = (\log M_j - \log K(b_j))/
 \sigma(b_j)`) is
 
@@ -79,7 +80,7 @@ STATUSES = ("reached", "budget", "diverged", "excluded")
 """How a run ended: reached the target; ran out of steps (censored at ``max_steps``); diverged;
 excluded (did not reach, for a reason the fit cannot use)."""
 NOISE_MODELS = ("power", "constant")
-STATISTIC = "median first-passage steps over seeds"
+STATISTIC = "median steps to the target over seeds"
 
 _SWEEP_COLUMNS = ("batch_size", "steps", "reached")
 _REASONS = MappingProxyType({"reached": "reached", "max_steps": "budget", "diverged": "diverged"})
@@ -210,7 +211,7 @@ class Fit:
     r"""One law fitted to runs against batch size, with what is needed to judge it.
 
     ``law`` is the law's name and ``model`` the :class:`~batchsteps.analysis.Law`; ``params``
-    maps its parameter names to estimates of the **median first-passage steps over seeds**
+    maps its parameter names to estimates of the **median steps to the target over seeds**
     (``statistic``). ``ci`` maps each parameter and ``"critical_batch"`` to a ``(low, high)``
     interval at ``level`` (Wald in log, t quantile with ``df`` degrees of freedom, see the
     module; ``(nan, nan)`` for a parameter on a search bound), ``se_log`` the standard errors

@@ -72,7 +72,7 @@ def per_batch(
     censored: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per distinct batch size: ``batch_size, n, median, low, high, coverage,
-    censored``: the median first-passage steps over seeds and its interval.
+    censored``: the median steps to the target over seeds and its interval.
 
     The interval is :func:`median_interval` of the runs at that batch size. Both arrays are
     1-D of equal length; rows are sorted by batch size. ``censored`` (booleans, optional)

@@ -156,6 +156,7 @@ def tuned_sweep(
     store: str | None = None,
     progress: bool | None = None,
     executor: Any = None,
+    check_every: int | None = None,
     **hyper: float,
 ) -> TunedSweep:
     r"""Steps to ``target`` at every batch size of ``lrs`` (a mapping batch size -> rates, as
@@ -166,7 +167,10 @@ def tuned_sweep(
     ``target`` is a string naming a full-training-set measure and a threshold:
     ``"loss<=x"`` (training loss at most x), ``"grad_norm_sq<=x"`` (squared gradient norm, the
     theory's measure) or ``"accuracy>=x"`` (training accuracy at least x), x a finite number;
-    a run's steps are the first step after which it holds. ``max_steps`` is the step budget
+    a run's steps are the first step at which the engine's checks found it held, never
+    earlier than the first passage and later where the measure hovers about the target
+    (:class:`~batchsteps.train.StepsResult`); ``check_every=1`` counts the first passage
+    itself, with a full-data check after every step. ``max_steps`` is the step budget
     of every run (a run that has not met the target by then is not reached, reason
     ``"max_steps"``). ``seeds``: a number of seeds (``0 .. seeds-1``) or a list of them,
     default :data:`DEFAULT_SEEDS` (with fewer, the fits' intervals cover the truth less often
@@ -186,6 +190,7 @@ def tuned_sweep(
         for b, rates in lrs.items()
     }
     common = dict(seeds=seeds, target=target, max_steps=max_steps, store=store, device=device)
+    common["check_every"] = check_every
     common |= {"progress": False, **hyper}
     cells = sum(len(r) for r in grid.values())
     start = time.perf_counter()

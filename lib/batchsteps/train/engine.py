@@ -109,9 +109,14 @@ class StepsResult:
     ``"max_steps"``, ``"no target"``. The target is checked every ``check_every`` steps; a
     replica's state is saved at each check that finds it far from the target (see
     :data:`NEAR`), and when a check finds the target met, the run is replayed from that saved
-    state with finer and finer checks, down to single steps. So ``steps`` equals checking
-    after every step unless the measure crossed the target and moved back beyond the margin
-    ``near`` (default :data:`NEAR`) within one interval. ``replayed_steps`` counts the
+    state with finer and finer checks, down to single steps. A count is a step at which the
+    target held, so never below the first passage (the first step at which it holds: what
+    ``check_every=1`` counts, at the price of a full-data check after every step). It is later
+    than the first passage when the measure met the target between two checks and had moved
+    back beyond the margin ``near`` (default :data:`NEAR`) at the next one. That happens where
+    the measure hovers about the target (large rates, small batches), and in the book's
+    sweeps often enough to matter: ``benchmarks/first_passage.py`` measures it, cell by cell,
+    and the book reports what it found. ``replayed_steps`` counts the
     replica-steps spent replaying. ``lr`` is the base rate, ``schedule`` the learning-rate
     schedule it was multiplied by (``None``: constant).
     """
@@ -319,9 +324,11 @@ def _copy_rows(params, state, snap_p, snap_s, rows) -> None:
 
 def _default_check_every(problem: Problem, batch_size: int | None) -> int:
     """About one check per pass over the data: the checks then cost about as much as training
-    (every step for full batches)."""
+    (every step for full batches). A stream (the noisy quadratic) has closed-form measures
+    that cost less than a step: it is checked after every step, so its counts are its first
+    passages."""
     if problem.n is None:
-        return 8
+        return 1
     return max(1, min(_MAX_CHECK_EVERY, round(problem.n / (batch_size or problem.n))))
 
 
@@ -353,12 +360,14 @@ def measure_steps(
     (a :class:`~batchsteps.train.schedules.Schedule`; ``None``: constant), :math:`k` counting
     the updates made before. The target is a full-training-set measure (``"loss<=x"``,
     ``"grad_norm_sq<=x"``, ``"accuracy>=x"``), checked at step 0 and every ``check_every``
-    steps (default: about once per pass over the data); when a check first succeeds, the run
-    is replayed from the state saved at the replica's last check far from the target (within
-    the margin ``near``; default :data:`NEAR`), with finer and finer checks, to find the first
-    step exactly (see :class:`StepsResult` for the one caveat): a larger ``near`` or
-    ``check_every=1`` buys certainty with evaluations. A replica whose
-    mini-batch loss becomes NaN or inf stops with reason ``"diverged"``; the others go on.
+    steps (default: about once per pass over the data, every step on a stream); when a check
+    first succeeds, the run is replayed from the state saved at the replica's last check far
+    from the target (within the margin ``near``; default :data:`NEAR`), with finer and finer
+    checks, to find the first step at which the target held. That is the first passage unless
+    the measure met the target and left it again between checks (see :class:`StepsResult`:
+    the count is then late); ``check_every=1`` counts the first passage itself, at the price
+    of a check after every step. A replica whose mini-batch loss becomes NaN or inf stops
+    with reason ``"diverged"``; the others go on.
     CPU arithmetic flushes denormal floats to zero meanwhile (:func:`flushing_denormals`).
     ``batch_size=None`` trains on the whole training set at every step (gradient descent, no
     sampling; data workloads only). ``record(snapshot)`` (optional; a recorder such as
@@ -531,7 +540,8 @@ def _main_pass(
             reached = hold[i]
             for pos in where[reached].tolist():
                 steps[i, pos], reasons[i][pos] = t, "reached"
-            for start in sorted(set(snap_t[i][reached].tolist()) - {t}):
+            # with a check after every step, t is the first passage: nothing to replay
+            for start in sorted(set(snap_t[i][reached].tolist()) - {t}) if every > 1 else ():
                 group = reached & (snap_t[i] == start)
                 on = group.to(dev)
                 snap_p, snap_s = snaps[i]
@@ -574,7 +584,7 @@ def _main_pass(
         for i, run in enumerate(runs):
             reached, far = run.assess(params, pending[i], loss_finite)
             hold.append(reached)
-            if far.any():
+            if far.any() and every > 1:
                 snap_t[i][far] = t
                 _copy_rows(params, state, *snaps[i], far.to(dev))
     return steps, reasons
@@ -593,7 +603,8 @@ def steps_to_target(
     schedule: Schedule | None = None,
     **hyper: float,
 ) -> np.ndarray:
-    r"""Per seed, the first step at which ``target`` holds (checked after every step), else -1.
+    r"""Per seed, the steps :func:`measure_steps` counts to ``target`` (the first step at which
+    it holds, unless it held only briefly before, see :class:`StepsResult`), else -1.
 
     ``workload``: a name (``"digits-mlp"``, ``"teacher-student"``, ``"nqm"``,
     ``"fashion-mnist-mlp"``, ``"cifar10-resnet20"``) or a :class:`Workload`; ``optimizer``: one

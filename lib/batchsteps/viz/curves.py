@@ -52,7 +52,7 @@ STATUS_MARKERS = {
 }
 """How a run that did not reach is drawn: marker and words, per status of
 :data:`batchsteps.analysis.STATUSES`."""
-STEPS_LABEL = "median first-passage steps $K$ (over seeds)"
+STEPS_LABEL = "median steps to the target $K$ (over seeds)"
 """The statistic every measured point and fitted curve shows."""
 _GRID = 200
 
@@ -304,7 +304,7 @@ def plot_linearisation(
     ax.set_xlim(left=0.0)
     ax.set_ylim(bottom=0.0)
     ax.set_xlabel("inverse batch size $1/b$")
-    ax.set_ylabel("inverse median first-passage steps $1/K$")
+    ax.set_ylabel("inverse median steps to the target $1/K$")
     _legend(ax, series)
     return fig
 

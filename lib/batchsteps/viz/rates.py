@@ -89,7 +89,7 @@ def plot_rate_tuning(runs: pd.DataFrame, tuned: pd.DataFrame, *, ax: Axes | None
 
 
 def plot_rate_sweep(sweep: RateSweep, *, ax: Axes | None = None, level: float = 0.95) -> Figure:
-    r"""One optimizer's median first-passage steps against the batch size at each constant
+    r"""One optimizer's median steps to the target against the batch size at each constant
     rate of a :class:`batchsteps.experiments.RateSweep` (blues, light to dark as the rate
     grows), each with its constant-rate fit and :math:`b^\star = 2b_0` marked, beside the
     curve of the best of these rates per batch size (black) with its tuned-rate fit (dashed).

@@ -3,10 +3,12 @@ shared Part II sweep, every number the prose cites glued, with its figure."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .. import validation
-from ..analysis import Fit, compare_laws, resolve_law
+from ..analysis import FirstPassageAudit, Fit, compare_laws, late_counts, resolve_law
 from ..experiments import Measured, fit_optimizers
 from .curves import plot_measured
 from .display import glue
@@ -16,7 +18,12 @@ TARGETS = ("grad_norm_sq", "loss")
 
 
 def measured_section(
-    measured: Measured, optimizer: str, *, prefix: str | None = None
+    measured: Measured,
+    optimizer: str,
+    *,
+    prefix: str | None = None,
+    audit: FirstPassageAudit | None = None,
+    folder: str = "digits/sweep",
 ) -> dict[str, dict[str, Fit]]:
     r"""Fit both laws to ``optimizer``'s runs in ``measured`` for the gradient and the loss
     target, glue what a chapter's measured section cites with its figure, and return the fits
@@ -28,6 +35,10 @@ def measured_section(
     with ``bstar_low`` and ``bstar_high`` (its 95% interval) and ``kmin``; for the loss
     target ``loss_bstar`` and ``loss_kmin``; the law the AIC prefers for each target
     (``law_gradient``, ``law_loss``) and ``excluded``, the runs the gradient fit left out.
+    With an ``audit`` (:func:`~batchsteps.analysis.read_first_passage_audit`) of the store
+    ``folder`` the runs came from, also ``late`` of ``audited`` runs counted later than their
+    first passage, and ``exact_bstar`` (``exact_bstar_low``, ``exact_bstar_high``): the
+    gradient target's constant-rate fit to the first passages.
     """
     validation.instance("measured", measured, Measured, "a Measured (from experiments.measure)")
     exp = measured.experiment
@@ -61,6 +72,20 @@ def measured_section(
         "law_loss": preferred["loss"],
         "excluded": gradient.n_excluded,
     }
+    if audit is not None:
+        validation.instance("audit", audit, FirstPassageAudit, "a FirstPassageAudit or None")
+        exact = dataclasses.replace(measured, frame=audit.first_passage(measured.frame, folder))
+        mine = exact.frame[exact.frame["optimizer"] == optimizer]
+        late = late_counts(mine, by=("optimizer",))
+        first = fit_optimizers(exact, "grad_norm_sq", (optimizer,))[optimizer]["constant_lr"]
+        low, high = first.ci["critical_batch"]
+        values |= {
+            "late": int(late["late"].sum()),
+            "audited": int(late["runs"].sum()),
+            "exact_bstar": first.critical_batch,
+            "exact_bstar_low": low,
+            "exact_bstar_high": high,
+        }
     for key, value in values.items():
         glue(f"{prefix}_measured_{key}", value, display=False)
     return fits
