@@ -7,17 +7,20 @@
 
 Runs ``batchsteps.experiments.measure(experiment("digits", "book"))`` (tuning, then every
 optimizer x target x batch size) into a fresh store under /tmp, so nothing is reused, in this
-process on one thread. The problem's ``loss_grad`` and ``measure``, the registered
-optimizers' update functions (registered again as timed copies, here only) and the sampler's
-``batch`` are wrapped (public methods, patched on their classes here only) to count their
-calls, time them and add up their FLOPs from the shapes they see:
+process on one thread. The problem's ``loss_grad``, ``measure`` and ``bounded_loss``, the
+registered optimizers' update functions (registered again as timed copies, here only) and the
+sampler's ``batch`` are wrapped (public methods, patched on their classes here only) to count
+their calls, time them and add up their FLOPs from the shapes they see:
 
 - a training step of R replicas at batch b: ``R gradient_flops(b)`` (forward and backward
   products of 64-128-10, see ``benchmarks/engine.py``) plus the update, per parameter 2
   FLOPs (SGD), 4 (momentum) or 13 (Adam: moments 7, square root, bias corrections and the
   step 6);
 - a full-data check of R replicas on all n = 1797 rows: ``R forward_flops(n)`` (loss,
-  accuracy) or ``R gradient_flops(n)`` (squared gradient norm).
+  accuracy) or ``R gradient_flops(n)`` (squared gradient norm);
+- a loss target's check after every step (``bounded_loss``): the first block of 64 rows a
+  replica, plus the full measure of the replicas it could not decide from a few rows (the
+  blocks between are not counted: a lower bound).
 
 Reported: the split of the CPU time (one thread: the time the sweep had a core; wall-clock
 time on a shared machine also counts waits) between set-up (data, problem), training, checks,
@@ -58,6 +61,8 @@ UPDATE_FLOPS = {"sgd": 2, "momentum": 4, "nesterov": 6, "adam": 13, "amsgrad": 1
 PARAMETERS = sum(a * b + b for a, b in itertools.pairwise(SIZES))
 #: The wrapped call that contains the others: one cell of the engine.
 CELL = "engine runs (cells)"
+CHECKS = "checks: full-data measure"
+BOUND = "checks: loss bound, every step"
 
 
 class Tally:
@@ -68,14 +73,23 @@ class Tally:
         self.seconds: dict[str, float] = defaultdict(float)
         self.flops: dict[str, float] = defaultdict(float)
         self.replica_steps = 0
+        self.inside_bound = False
 
     def timed(self, original: Callable, category: str, flops: Callable) -> Callable:
-        """A timed, counted copy of ``original``."""
+        """A timed, counted copy of ``original``. A full-data measure called by the loss bound
+        (for the replicas it could not decide from a few rows) counts as part of the bound."""
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
+            if category == CHECKS and self.inside_bound:
+                self.flops[BOUND] += flops(*args, **kwargs)
+                return original(*args, **kwargs)
+            self.inside_bound = category == BOUND
             start = time.process_time()
-            out = original(*args, **kwargs)
+            try:
+                out = original(*args, **kwargs)
+            finally:
+                self.inside_bound = False
             self.seconds[category] += time.process_time() - start
             self.calls[category] += 1
             self.flops[category] += flops(*args, **kwargs)
@@ -101,6 +115,12 @@ def _check_flops(problem, params, what) -> float:
     return params[0].shape[0] * count(SIZES, problem.n)
 
 
+def _bound_flops(problem, params, threshold, scores) -> float:
+    # the first block of rows only (64 a replica); later blocks and the full measure of the
+    # replicas it cannot decide are added by the wrapper of measure
+    return params[0].shape[0] * forward_flops(SIZES, 64)
+
+
 def _update_flops(name: str, params, grads, state, k, lr, hyper) -> float:
     return params[0].shape[0] * PARAMETERS * UPDATE_FLOPS.get(name, 4)
 
@@ -109,7 +129,8 @@ def instrument(tally: Tally) -> None:
     """Wrap the four methods the engine spends its time in (see the module docstring)."""
     step = functools.partial(_step_flops, tally)
     tally.wrap(StackedMLP, "loss_grad", "train: forward+backward", step)
-    tally.wrap(StackedMLP, "measure", "checks: full-data measure", _check_flops)
+    tally.wrap(StackedMLP, "measure", CHECKS, _check_flops)
+    tally.wrap(StackedMLP, "bounded_loss", BOUND, _bound_flops)
     # the engine calls each registered optimizer's update function: register timed copies
     for declared in [unregister(name) for name in list(OPTIMIZERS)]:
         flops = functools.partial(_update_flops, declared.name)

@@ -189,6 +189,33 @@ CLAIMS = (
         "The AIC prefers {glue:text}`mine_preference`",
         glued=(("mine_preference", "law_preference(fits)"),),
     ),
+    # the engine's counts against the first passage (benchmarks/first_passage.py's audit)
+    Claim(
+        "optimal.md",
+        "On digits the loss target is checked after every step, and that costs little",
+        guard="optimal-loss-first-passage",
+    ),
+    Claim(
+        "optimal.md",
+        "the measured critical batch of the constant-rate fit with its 95% interval, both ways), "
+        "{glue:md}`optimal_audit_verdicts`",
+        glued=(("optimal_audit_verdicts", "ex.verdict_changes"),),
+    ),
+    Claim(
+        "tuned.md",
+        "The steps are first passages: the engine checks a loss target after every step",
+        guard="tuned-first-passage",
+    ),
+    Claim(
+        "tuned.md",
+        "with a full check after every step: {glue:md}`tuned_digits_audit`",
+        glued=(("tuned_digits_audit", "tuned_audit_text"),),
+    ),
+    Claim(
+        "your_model.md",
+        "with a check after every step: {glue:md}`mine_audit`",
+        glued=(("mine_audit", "tuned_audit_text"),),
+    ),
 )
 
 _GUARD_COMMENT = re.compile(r"^%\s*guard:\s*([a-z0-9-]+)\s*$", re.MULTILINE)

@@ -12,6 +12,7 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_sweep.py"
 PARTS = (
     "checks: full-data measure",
+    "checks: loss bound, every step",
     "train: batch indices",
     "train: forward+backward",
     "train: optimizer update",

@@ -53,3 +53,23 @@ def test_present_and_summary_put_the_numbers_into_words(synthetic):
         ex.summary([])
     with pytest.raises(ValueError, match="table must have the column.*critical_batch"):
         ex.present(pd.DataFrame())
+
+
+def test_verdict_changes_names_each_change_and_rejects_bad_tables():
+    before = pd.DataFrame(
+        {
+            "claim": ["1: a critical batch exists", "2a: larger critical batch than SGD"],
+            "optimizer": ["sgd", "momentum"],
+            "verdict": ["undecided", "holds"],
+            "target": ["loss target", "loss target"],
+        }
+    )
+    assert ex.verdict_changes(before, before) == "none of the 2 verdicts changes"
+    after = before.assign(verdict=["holds", "holds"])
+    assert ex.verdict_changes(before, after) == (
+        "1 of the 2 verdicts change: claim 1 for SGD (loss target): *undecided* becomes *holds*"
+    )
+    with pytest.raises(TypeError, match="before"):
+        ex.verdict_changes([1], after)
+    with pytest.raises(ValueError, match="verdict"):
+        ex.verdict_changes(before.drop(columns="verdict"), after)

@@ -59,7 +59,15 @@ from .running import (
     store_folder,
     tune_rates,
 )
-from .text import budget_verdict, left_end, left_end_summary, present, summary, theory_check
+from .text import (
+    budget_verdict,
+    left_end,
+    left_end_summary,
+    present,
+    summary,
+    theory_check,
+    verdict_changes,
+)
 
 __all__ = [
     # configuration and running
@@ -94,6 +102,7 @@ __all__ = [
     # words
     "present",
     "summary",
+    "verdict_changes",
     "theory_check",
     "budget_verdict",
     "left_end",

@@ -167,10 +167,12 @@ def tuned_sweep(
     ``target`` is a string naming a full-training-set measure and a threshold:
     ``"loss<=x"`` (training loss at most x), ``"grad_norm_sq<=x"`` (squared gradient norm, the
     theory's measure) or ``"accuracy>=x"`` (training accuracy at least x), x a finite number;
-    a run's steps are the first step at which the engine's checks found it held, never
-    earlier than the first passage and later where the measure hovers about the target
-    (:class:`~batchsteps.train.StepsResult`); ``check_every=1`` counts the first passage
-    itself, with a full-data check after every step. ``max_steps`` is the step budget
+    a run's steps are the first step at which the engine's checks found it held: its first
+    passage where a check follows every step (``check_every=1``, or by default a loss target
+    on a small MLP of ``Linear`` and ``ReLU`` layers, see
+    :func:`~batchsteps.train.measure_steps`), else never earlier than the first passage and
+    later where the measure hovers about the target (:class:`~batchsteps.train.StepsResult`).
+    ``max_steps`` is the step budget
     of every run (a run that has not met the target by then is not reached, reason
     ``"max_steps"``). ``seeds``: a number of seeds (``0 .. seeds-1``) or a list of them,
     default :data:`DEFAULT_SEEDS` (with fewer, the fits' intervals cover the truth less often

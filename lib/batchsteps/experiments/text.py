@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import validation
 from ..analysis import AIC_MARGIN, Preference
+from ..train import spec
 from .compare import CLAIM_TWO, NOT_SUPPORTED, VERDICTS
 from .running import Measured
 
@@ -21,6 +22,7 @@ __all__ = [
     "budget_verdict",
     "left_end",
     "left_end_summary",
+    "verdict_changes",
 ]
 
 
@@ -220,3 +222,25 @@ def summary(verdicts_table: pd.DataFrame) -> dict[str, str]:
             parts.append(f"{verdict} for {', '.join(where)}")
         sentences[str(claim)] = "; ".join(parts)
     return sentences
+
+
+def verdict_changes(before: pd.DataFrame, after: pd.DataFrame) -> str:
+    """Which verdicts differ between two tables of :func:`verdicts` (columns ``claim``,
+    ``optimizer``, ``verdict`` and, where both have it, ``target``), in words: "none of the N
+    verdicts changes", or "k of the N verdicts change: ..." with each change."""
+    for name, table in (("before", before), ("after", after)):
+        validation.instance(name, table, pd.DataFrame, "a table of verdicts")
+        validation.columns(name, table, ["claim", "optimizer", "verdict"])
+    keys = [k for k in ("claim", "target", "optimizer") if k in before and k in after]
+    pair = before.merge(after, on=keys, suffixes=("", "_after"), validate="one_to_one")
+    changed = pair[pair["verdict"] != pair["verdict_after"]]
+    if changed.empty:
+        return f"none of the {len(pair)} verdicts changes"
+    parts = []
+    for row in changed.itertuples():
+        where = f" ({row.target})" if "target" in keys else ""
+        parts.append(
+            f"claim {row.claim.split(':')[0]} for {spec(row.optimizer).label}{where}: "
+            f"*{row.verdict}* becomes *{row.verdict_after}*"
+        )
+    return f"{len(changed)} of the {len(pair)} verdicts change: " + "; ".join(parts)

@@ -104,19 +104,18 @@ def resolve_device(device: object) -> torch.device:
 class StepsResult:
     """What :func:`measure_steps` measured, one entry per seed.
 
-    ``steps[i]`` is the first step (number of updates) after which the target held for seed
-    ``seeds[i]``, or -1; ``reason[i]`` is one of ``"reached"``, ``"diverged"``,
-    ``"max_steps"``, ``"no target"``. The target is checked every ``check_every`` steps; a
-    replica's state is saved at each check that finds it far from the target (see
-    :data:`NEAR`), and when a check finds the target met, the run is replayed from that saved
-    state with finer and finer checks, down to single steps. A count is a step at which the
-    target held, so never below the first passage (the first step at which it holds: what
-    ``check_every=1`` counts, at the price of a full-data check after every step). It is later
-    than the first passage when the measure met the target between two checks and had moved
-    back beyond the margin ``near`` (default :data:`NEAR`) at the next one. That happens where
-    the measure hovers about the target (large rates, small batches), and in the book's
-    sweeps often enough to matter: ``benchmarks/first_passage.py`` measures it, cell by cell,
-    and the book reports what it found. ``replayed_steps`` counts the
+    ``steps[i]`` is the step count (number of updates) at which the target was found to hold
+    for seed ``seeds[i]``, or -1; ``reason[i]`` is one of ``"reached"``, ``"diverged"``,
+    ``"max_steps"``, ``"no target"``. The target is checked every ``check_every`` steps. With
+    ``check_every=1`` the count is the first passage, the first step at which the target holds.
+    With sparser checks, a replica's state is saved at each check that finds it far from the
+    target (see :data:`NEAR`), and when a check finds the target met, the run is replayed from
+    that saved state with finer and finer checks, down to single steps: the count is a step at
+    which the target held, so never below the first passage, and later than it when the
+    measure met the target between two checks and had moved back beyond the margin ``near``
+    (default :data:`NEAR`) at the next one. That happens where the measure hovers about the
+    target (large rates, small batches): ``benchmarks/first_passage.py`` measures how often,
+    cell by cell, and the book reports what it found. ``replayed_steps`` counts the
     replica-steps spent replaying. ``lr`` is the base rate, ``schedule`` the learning-rate
     schedule it was multiplied by (``None``: constant).
     """
@@ -184,6 +183,7 @@ class _Run:
         target: Target | None,
         near: float | None,
         schedule: Schedule | None,
+        every: int,
     ):
         self.problem = problem
         self.opt = opt
@@ -191,6 +191,10 @@ class _Run:
         self.margin = near if near is not None or target is None else NEAR[target.measure]
         self.schedule = schedule
         self.replayed = 0
+        self.every = every  # steps between this target's checks
+        # per replica and training row, the row's loss when last computed: set when a loss
+        # target is checked after every step (see Problem.bounded_loss)
+        self.scores: torch.Tensor | None = None
 
     def advance(
         self, params, state, sampler: Sampler, t0: int, t1: int, loss_sum=None, record=None
@@ -221,9 +225,16 @@ class _Run:
         if not rows.any():
             return hold, far
         on = rows.to(params[0].device)
-        value = self.problem.measure(
-            params if rows.all() else _select(params, on), self.target.measure
-        )
+        chosen = params if rows.all() else _select(params, on)
+        if self.scores is None:
+            value = self.problem.measure(chosen, self.target.measure)
+        else:
+            if rows.all():
+                value = self.problem.bounded_loss(chosen, self.target.threshold, self.scores)
+            else:
+                scores = self.scores[on]
+                value = self.problem.bounded_loss(chosen, self.target.threshold, scores)
+                self.scores[on] = scores
         finite = torch.isfinite(value)
         if loss_finite is not None:
             finite &= loss_finite[on]
@@ -322,12 +333,15 @@ def _copy_rows(params, state, snap_p, snap_s, rows) -> None:
         dst[rows] = src[rows]
 
 
-def _default_check_every(problem: Problem, batch_size: int | None) -> int:
-    """About one check per pass over the data: the checks then cost about as much as training
-    (every step for full batches). A stream (the noisy quadratic) has closed-form measures
-    that cost less than a step: it is checked after every step, so its counts are its first
-    passages."""
+def _default_check_every(problem: Problem, batch_size: int | None, target: Target | None) -> int:
+    """After every step where a check costs little next to a step: on a stream (the noisy
+    quadratic, whose measures are closed-form) and for a loss target on a problem whose loss
+    bound is cheap (``Problem.cheap_loss_bound``); the counts are then first passages. Else
+    about one check per pass over the data, so that the checks cost about as much as training
+    (every step for full batches)."""
     if problem.n is None:
+        return 1
+    if target is not None and target.measure == "loss" and problem.cheap_loss_bound:
         return 1
     return max(1, min(_MAX_CHECK_EVERY, round(problem.n / (batch_size or problem.n))))
 
@@ -360,14 +374,20 @@ def measure_steps(
     (a :class:`~batchsteps.train.schedules.Schedule`; ``None``: constant), :math:`k` counting
     the updates made before. The target is a full-training-set measure (``"loss<=x"``,
     ``"grad_norm_sq<=x"``, ``"accuracy>=x"``), checked at step 0 and every ``check_every``
-    steps (default: about once per pass over the data, every step on a stream); when a check
-    first succeeds, the run is replayed from the state saved at the replica's last check far
-    from the target (within the margin ``near``; default :data:`NEAR`), with finer and finer
-    checks, to find the first step at which the target held. That is the first passage unless
-    the measure met the target and left it again between checks (see :class:`StepsResult`:
-    the count is then late); ``check_every=1`` counts the first passage itself, at the price
-    of a check after every step. A replica whose mini-batch loss becomes NaN or inf stops
-    with reason ``"diverged"``; the others go on.
+    steps. By default a check comes after every step where that costs little: any target on
+    a stream, and a loss target on an MLP of ``Linear`` and ``ReLU`` layers whose full-data
+    forward pass costs at most ``CHEAP_FORWARD`` FLOPs (the digits MLP: the loss is a mean of
+    non-negative terms, so the rows with the largest losses prove it above the target from a
+    few per cent of the data: ``StackedMLP.bounded_loss`` in ``batchsteps.train.problems``);
+    the count is then the first passage. Other targets are checked about once per
+    pass over the data; when a check first succeeds, the run is replayed from the state saved
+    at the replica's last check far from the target (within the margin ``near``; default
+    :data:`NEAR`), with finer and finer checks, to find the first step at which the target
+    held. That is the first passage unless the measure met the target and left it again
+    between checks (see :class:`StepsResult`: the count is then late); ``check_every=1``
+    counts the first passage itself, at the price of a full-data check after every step. A
+    replica whose mini-batch loss becomes NaN or inf stops with reason ``"diverged"``; the
+    others go on.
     CPU arithmetic flushes denormal floats to zero meanwhile (:func:`flushing_denormals`).
     ``batch_size=None`` trains on the whole training set at every step (gradient descent, no
     sampling; data workloads only). ``record(snapshot)`` (optional; a recorder such as
@@ -459,7 +479,6 @@ def _measure(
     opt = _optimizer(opt_name, lr, **hyper)
     dev = resolve_device(device)
     problem = wl.problem(dev)
-    every = check_every or _default_check_every(problem, batch_size)
     if near is not None:
         near = validation.real("near", near, low=0, note="a margin, see NEAR")
         for tgt in targets:
@@ -467,11 +486,15 @@ def _measure(
                 raise validation.value_error(
                     "near", near, f">= 1 for a {tgt.measure} target (a factor)"
                 )
-    runs = [_Run(problem, opt, tgt, near, schedule) for tgt in targets]
+    runs = [
+        _Run(problem, opt, tgt, near, schedule,
+             check_every or _default_check_every(problem, batch_size, tgt))
+        for tgt in targets
+    ]  # fmt: skip
 
     with torch.no_grad(), flushing_denormals():
         steps, reasons = _main_pass(
-            runs, batch_size, seeds, max_steps, every, record, record_every, on_check
+            runs, batch_size, seeds, max_steps, record, record_every, on_check
         )
     wall_time = time.perf_counter() - start_time
     return tuple(
@@ -486,7 +509,7 @@ def _measure(
             reason=tuple(reasons[i]),
             target=None if run.target is None else run.target.text,
             max_steps=max_steps,
-            check_every=every,
+            check_every=run.every,
             wall_time=wall_time,
             device=str(dev),
             replayed_steps=run.replayed,
@@ -497,9 +520,7 @@ def _measure(
     )
 
 
-def _main_pass(
-    runs: list[_Run], batch_size, seeds, max_steps, every, record, record_every, on_check
-):
+def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_every, on_check):
     """Train every seed until each run's target holds (``runs``: one per target, or a single
     run without one); returns steps (one row per run) and reasons (one list per run)."""
     first = runs[0]
@@ -521,6 +542,12 @@ def _main_pass(
     # (its replays start there)
     snap_t = [torch.zeros(count, dtype=torch.long) for _ in runs]
     snaps = [(_clone(params), [_clone(x) for x in state]) for _ in runs]
+    # the main pass stops at every step where some target is checked; each target is checked
+    # at the multiples of its own cadence (and at max_steps), as in a run for it alone
+    every = min(run.every for run in runs)
+    for run in runs:  # a loss checked after every step: decided from the costliest rows first
+        if run.every == 1 and problem.n is not None and targeted and run.target.measure == "loss":
+            run.scores = torch.zeros(count, problem.n, dtype=params[0].dtype, device=dev)
 
     def recorder(k, p, s, grads, st):
         if k % record_every == 0:
@@ -541,7 +568,7 @@ def _main_pass(
             for pos in where[reached].tolist():
                 steps[i, pos], reasons[i][pos] = t, "reached"
             # with a check after every step, t is the first passage: nothing to replay
-            for start in sorted(set(snap_t[i][reached].tolist()) - {t}) if every > 1 else ():
+            for start in sorted(set(snap_t[i][reached].tolist()) - {t}) if run.every > 1 else ():
                 group = reached & (snap_t[i] == start)
                 on = group.to(dev)
                 snap_p, snap_s = snaps[i]
@@ -569,6 +596,9 @@ def _main_pass(
             params, state = _select(params, on), [_select(x, on) for x in state]
             snap_t = [s[keep] for s in snap_t]
             snaps = [(_select(p, on), [_select(x, on) for x in st]) for p, st in snaps]
+            for run in runs:
+                if run.scores is not None:
+                    run.scores = run.scores[on]
         if len(where) == 0 or t >= max_steps:
             break
         nxt = min(t + every, max_steps) if targeted else max_steps
@@ -582,9 +612,12 @@ def _main_pass(
         loss_finite = torch.isfinite(loss_sum)
         hold = []
         for i, run in enumerate(runs):
+            if t % run.every and t < max_steps:  # not this target's check
+                hold.append(none[: len(where)])
+                continue
             reached, far = run.assess(params, pending[i], loss_finite)
             hold.append(reached)
-            if far.any() and every > 1:
+            if far.any() and run.every > 1:
                 snap_t[i][far] = t
                 _copy_rows(params, state, *snaps[i], far.to(dev))
     return steps, reasons

@@ -60,7 +60,7 @@ __all__ = ["sweep", "cell_task", "cells_task", "RESULT_VERSION"]
 
 #: The ``version`` in every cell's key: bumped when a change to the engine changes results
 #: (old cells are then not reused). The file format is :data:`~.store.FORMAT_VERSION`.
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 
 
 def _values(name: str, value: Any, item: Callable[[str, Any], Any]) -> list:
