@@ -2,10 +2,10 @@
 
 JupyterLab (the one ``requirements.txt`` installs, with jupytext's extension and the settings
 ``install.sh`` copies from ``lab/overrides.json``) is started on 127.0.0.1 with a token, over a
-temporary copy of ``chapters/``, with its own settings, workspaces, runtime and sweep store.
-Headless Chromium opens ``chapters/sgd.md``, which opens as a notebook, runs all cells, and
-checks that no cell failed; then it types a new noise level into the SGD panel's slider and
-checks that the critical batch the panel shows is the one ``Bound.subs(...)`` gives.
+temporary copy of ``chapters/`` and ``data/``, with its own settings, workspaces, runtime and
+sweep store. Headless Chromium opens ``chapters/sgd.md``, which opens as a notebook, runs all
+cells, and checks that no cell failed; then it types a new noise level into the SGD panel's
+slider and checks that the critical batch the panel shows is the one ``Bound.subs(...)`` gives.
 """
 
 from __future__ import annotations
@@ -105,11 +105,13 @@ def stop(server: subprocess.Popen, url: str, token: str) -> None:
 
 @pytest.fixture(scope="module")
 def lab(browser, tmp_path_factory):
-    """JupyterLab on 127.0.0.1 over a copy of the chapters: ``(base URL, token, root)``."""
+    """JupyterLab on 127.0.0.1 over a copy of the chapters and of the data they read (as in a
+    reader's clone, ``../data`` from a chapter): ``(base URL, token, root)``."""
     tmp = tmp_path_factory.mktemp("jupyterlab")
     root = tmp / "root"
     root.mkdir()
     shutil.copytree(ROOT / "chapters", root / "chapters")
+    shutil.copytree(ROOT / "data", root / "data")
     shutil.copy(ROOT / "jupytext.toml", root / "jupytext.toml")
     settings = tmp / "settings"
     for name, value in SETTINGS.items():
