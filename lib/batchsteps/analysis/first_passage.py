@@ -183,10 +183,11 @@ def tuned_audit_text(
         validation.instance(name, value, TunedSweep, "a TunedSweep")
     runs = exact.runs
     validation.columns("exact.runs", runs, ["counted_steps", "audited"])
-    audited = runs[runs["audited"]]
-    late = audited["counted_steps"] != audited["steps"]
-    kept = audited.merge(counted.tuned[["batch_size", "lr"]].drop_duplicates(), how="inner")
-    kept_late = int((kept["counted_steps"] != kept["steps"]).sum())
+    every = late_counts(runs, by=("audited",))
+    kept = late_counts(
+        runs.merge(counted.tuned[["batch_size", "lr"]].drop_duplicates(), how="inner"),
+        by=("audited",),
+    )
     rates = [
         counted.tuned.groupby("batch_size")["lr"].first(),
         exact.tuned.groupby("batch_size")["lr"].first(),
@@ -195,8 +196,9 @@ def tuned_audit_text(
     before, after = law_preference(counted_fits), law_preference(exact_fits)
     was = "as with the counts" if before.law == after.law else f"with the counts: {before.text}"
     return (
-        f"{int(late.sum())} of {len(audited)} runs were counted late, {kept_late} of the "
-        f"{len(kept)} at the rates kept; with the first passages in place of the counts, the "
+        f"{int(every['late'].sum())} of {int(every['runs'].sum())} runs were counted late, "
+        f"{int(kept['late'].sum())} of the {int(kept['runs'].sum())} at the rates kept; with "
+        f"the first passages in place of the counts, the "
         f"best rate changes at {changed} of {len(rates[0])} batch sizes, and the AIC's "
         f"preference between the laws is {after.text} ({was})"
     )

@@ -228,12 +228,10 @@ class _Run:
         chosen = params if rows.all() else _select(params, on)
         if self.scores is None:
             value = self.problem.measure(chosen, self.target.measure)
-        else:
-            if rows.all():
-                value = self.problem.bounded_loss(chosen, self.target.threshold, self.scores)
-            else:
-                scores = self.scores[on]
-                value = self.problem.bounded_loss(chosen, self.target.threshold, scores)
+        else:  # the bound updates the scores of the replicas it is given
+            scores = self.scores if rows.all() else self.scores[on]
+            value = self.problem.bounded_loss(chosen, self.target.threshold, scores)
+            if not rows.all():
                 self.scores[on] = scores
         finite = torch.isfinite(value)
         if loss_finite is not None:
