@@ -214,30 +214,32 @@ class _Run:
         return self.target.holds(value) & torch.isfinite(value)
 
     def assess(
-        self, params, rows: torch.Tensor, loss_finite: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, params, rows: np.ndarray, loss_finite: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Where the target holds and where the measure is far from it (see :meth:`near`),
-        as CPU booleans, measured on the replicas where ``rows`` is true only (false
+        as boolean arrays, measured on the replicas where ``rows`` is true only (false
         elsewhere); a replica whose mini-batch losses are not finite (``loss_finite``
         false) is neither."""
-        hold = torch.zeros(len(rows), dtype=torch.bool)
-        far = torch.zeros(len(rows), dtype=torch.bool)
+        hold = np.zeros(len(rows), dtype=bool)
+        far = np.zeros(len(rows), dtype=bool)
         if not rows.any():
             return hold, far
-        on = rows.to(params[0].device)
-        chosen = params if rows.all() else _select(params, on)
+        every = rows.all()
+        on = None if every else torch.from_numpy(rows).to(params[0].device)
+        chosen = params if every else _select(params, on)
         if self.scores is None:
             value = self.problem.measure(chosen, self.target.measure)
         else:  # the bound updates the scores of the replicas it is given
-            scores = self.scores if rows.all() else self.scores[on]
+            scores = self.scores if every else self.scores[on]
             value = self.problem.bounded_loss(chosen, self.target.threshold, scores)
-            if not rows.all():
+            if not every:
                 self.scores[on] = scores
-        finite = torch.isfinite(value)
+        value = value.cpu()
+        finite = torch.isfinite(value).numpy()
         if loss_finite is not None:
-            finite &= loss_finite[on]
-        hold[rows] = (self.target.holds(value) & finite).cpu()
-        far[rows] = (~self.near(value) & finite).cpu()
+            finite &= loss_finite[rows]
+        hold[rows] = self.target.holds(value).numpy() & finite
+        far[rows] = ~self.near(value).numpy() & finite
         return hold, far
 
     def near(self, value: torch.Tensor) -> torch.Tensor:
@@ -533,12 +535,14 @@ def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_ev
     params = problem.init(seeds)
     state = opt.init_state(params)
     dev = params[0].device
-    where = torch.arange(count)  # positions (in seeds) of the replicas still running
+    # the bookkeeping is in numpy (on the host): cheap next to a step on small replica stacks
+    where = np.arange(count)  # positions (in seeds) of the replicas still running
     loss_sum = torch.zeros(count, dtype=params[0].dtype, device=dev)  # of mini-batch losses
-    pending = torch.ones((len(runs), count), dtype=torch.bool)  # run's target not yet settled
+    finite = np.ones(count, dtype=bool)  # where loss_sum is finite
+    pending = np.ones((len(runs), count), dtype=bool)  # run's target not yet settled
     # per run and replica: the state at the last check that was far from the run's target
     # (its replays start there)
-    snap_t = [torch.zeros(count, dtype=torch.long) for _ in runs]
+    snap_t = [np.zeros(count, dtype=np.int64) for _ in runs]
     snaps = [(_clone(params), [_clone(x) for x in state]) for _ in runs]
     # the main pass stops at every step where some target is checked; each target is checked
     # at the multiples of its own cadence (and at max_steps), as in a run for it alone
@@ -554,7 +558,7 @@ def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_ev
     if record is not None:
         recorder(0, params, sampler.seeds, None, state)
 
-    none = torch.zeros(count, dtype=torch.bool)
+    none = np.zeros(count, dtype=bool)
     if targeted:
         hold = [run.assess(params, pending[i], None)[0] for i, run in enumerate(runs)]
     else:
@@ -563,12 +567,14 @@ def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_ev
     while True:
         for i, run in enumerate(runs):
             reached = hold[i]
+            if not reached.any():
+                continue
             for pos in where[reached].tolist():
                 steps[i, pos], reasons[i][pos] = t, "reached"
             # with a check after every step, t is the first passage: nothing to replay
             for start in sorted(set(snap_t[i][reached].tolist()) - {t}) if run.every > 1 else ():
                 group = reached & (snap_t[i] == start)
-                on = group.to(dev)
+                on = torch.from_numpy(group).to(dev)
                 snap_p, snap_s = snaps[i]
                 firsts = run.locate(
                     _select(snap_p, on),
@@ -577,19 +583,23 @@ def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_ev
                     start,
                     t,
                 )
-                for pos, found in zip(where[group].tolist(), firsts, strict=True):
-                    steps[i, pos] = found
+                steps[i, where[group]] = firsts
             pending[i] &= ~reached
-        diverged = ~torch.isfinite(loss_sum).cpu()
-        for i in range(len(runs)):
-            for pos in where[diverged & pending[i]].tolist():
-                reasons[i][pos] = "diverged"
-        pending &= ~diverged
+        if not finite.all():
+            for i in range(len(runs)):
+                for pos in where[~finite & pending[i]].tolist():
+                    reasons[i][pos] = "diverged"
+            pending &= finite
         done = ~pending.any(0)
         if done.any():
             keep = ~done
-            on = keep.to(dev)
-            where, sampler, pending = where[keep], sampler.select(keep), pending[:, keep]
+            on = torch.from_numpy(keep).to(dev)
+            where, sampler, pending, finite = (
+                where[keep],
+                sampler.select(keep),
+                pending[:, keep],
+                finite[keep],
+            )
             loss_sum = loss_sum[on]
             params, state = _select(params, on), [_select(x, on) for x in state]
             snap_t = [s[keep] for s in snap_t]
@@ -602,22 +612,22 @@ def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_ev
         nxt = min(t + every, max_steps) if targeted else max_steps
         first.advance(params, state, sampler, t, nxt, loss_sum, recorder if record else None)
         t = nxt
+        finite = torch.isfinite(loss_sum).cpu().numpy()
         if on_check is not None:
             on_check(t)
         if not targeted:
             hold = [none[: len(where)]]
             continue
-        loss_finite = torch.isfinite(loss_sum)
         hold = []
         for i, run in enumerate(runs):
             if t % run.every and t < max_steps:  # not this target's check
                 hold.append(none[: len(where)])
                 continue
-            reached, far = run.assess(params, pending[i], loss_finite)
+            reached, far = run.assess(params, pending[i], finite)
             hold.append(reached)
             if far.any() and run.every > 1:
                 snap_t[i][far] = t
-                _copy_rows(params, state, *snaps[i], far.to(dev))
+                _copy_rows(params, state, *snaps[i], torch.from_numpy(far).to(dev))
     return steps, reasons
 
 
