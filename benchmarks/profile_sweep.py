@@ -18,9 +18,9 @@ their calls, time them and add up their FLOPs from the shapes they see:
   step 6);
 - a full-data check of R replicas on all n = 1797 rows: ``R forward_flops(n)`` (loss,
   accuracy) or ``R gradient_flops(n)`` (squared gradient norm);
-- a loss target's check after every step (``bounded_loss``): the first block of 64 rows a
-  replica, plus the full measure of the replicas it could not decide from a few rows (the
-  blocks between are not counted: a lower bound).
+- a loss target's check after every step (``bounded_loss``): a forward pass over the rows
+  it computed, counted as the entries of its ``scores`` that the call changed (every row
+  whose loss it computed, unless the loss came out bitwise as before).
 
 Reported: the split of the CPU time (one thread: the time the sweep had a core; wall-clock
 time on a shared machine also counts waits) between set-up (data, problem), training, checks,
@@ -73,23 +73,15 @@ class Tally:
         self.seconds: dict[str, float] = defaultdict(float)
         self.flops: dict[str, float] = defaultdict(float)
         self.replica_steps = 0
-        self.inside_bound = False
+        self.bound_rows: list[float] = []  # per bound call: share of the replicas' rows computed
 
     def timed(self, original: Callable, category: str, flops: Callable) -> Callable:
-        """A timed, counted copy of ``original``. A full-data measure called by the loss bound
-        (for the replicas it could not decide from a few rows) counts as part of the bound."""
+        """A timed, counted copy of ``original``."""
 
         @functools.wraps(original)
         def timed(*args, **kwargs):
-            if category == CHECKS and self.inside_bound:
-                self.flops[BOUND] += flops(*args, **kwargs)
-                return original(*args, **kwargs)
-            self.inside_bound = category == BOUND
             start = time.process_time()
-            try:
-                out = original(*args, **kwargs)
-            finally:
-                self.inside_bound = False
+            out = original(*args, **kwargs)
             self.seconds[category] += time.process_time() - start
             self.calls[category] += 1
             self.flops[category] += flops(*args, **kwargs)
@@ -115,10 +107,23 @@ def _check_flops(problem, params, what) -> float:
     return params[0].shape[0] * count(SIZES, problem.n)
 
 
-def _bound_flops(problem, params, threshold, scores) -> float:
-    # the first block of rows only (64 a replica); later blocks and the full measure of the
-    # replicas it cannot decide are added by the wrapper of measure
-    return params[0].shape[0] * forward_flops(SIZES, 64)
+def timed_bound(tally: Tally) -> None:
+    """Wrap ``bounded_loss``: timed, and its FLOPs counted from the rows whose scores changed."""
+    original = StackedMLP.bounded_loss
+
+    @functools.wraps(original)
+    def bounded(problem, params, threshold, scores):
+        before = scores.clone()
+        start = time.process_time()
+        out = original(problem, params, threshold, scores)
+        tally.seconds[BOUND] += time.process_time() - start
+        tally.calls[BOUND] += 1
+        rows = int((scores != before).sum())
+        tally.flops[BOUND] += forward_flops(SIZES, rows)
+        tally.bound_rows.append(rows / scores.numel())
+        return out
+
+    StackedMLP.bounded_loss = bounded
 
 
 def _update_flops(name: str, params, grads, state, k, lr, hyper) -> float:
@@ -130,7 +135,7 @@ def instrument(tally: Tally) -> None:
     step = functools.partial(_step_flops, tally)
     tally.wrap(StackedMLP, "loss_grad", "train: forward+backward", step)
     tally.wrap(StackedMLP, "measure", CHECKS, _check_flops)
-    tally.wrap(StackedMLP, "bounded_loss", BOUND, _bound_flops)
+    timed_bound(tally)
     # the engine calls each registered optimizer's update function: register timed copies
     for declared in [unregister(name) for name in list(OPTIMIZERS)]:
         flops = functools.partial(_update_flops, declared.name)
@@ -190,6 +195,13 @@ def report(
     rate = total / cpu / 1e9
     print(f"| **all** | | {cpu:.1f} | 100% | {total / 1e9:.1f} | {rate:.2f} "
           f"| {100 * rate / peak:.0f}% |")  # fmt: skip
+    if tally.bound_rows:
+        share = sorted(tally.bound_rows)
+        median, mean = share[len(share) // 2], sum(share) / len(share)
+        every = sum(x > 0.999 for x in share) / len(share)
+        print(f"\nloss bound: share of the replicas' rows computed per call, median "
+              f"{100 * median:.1f}%, mean {100 * mean:.1f}%; all rows in {100 * every:.1f}% "
+              f"of the calls")  # fmt: skip
     train = [c for c in tally.seconds if c.startswith("train")]
     t_sec = sum(tally.seconds[c] for c in train)
     t_flop = sum(tally.flops[c] for c in train)

@@ -377,8 +377,8 @@ def measure_steps(
     steps. By default a check comes after every step where that costs little: any target on
     a stream, and a loss target on an MLP of ``Linear`` and ``ReLU`` layers whose full-data
     forward pass costs at most ``CHEAP_FORWARD`` FLOPs (the digits MLP: the loss is a mean of
-    non-negative terms, so the rows with the largest losses prove it above the target from a
-    few per cent of the data: ``StackedMLP.bounded_loss`` in ``batchsteps.train.problems``);
+    non-negative terms, so the rows with the largest losses can prove it above the target from
+    part of the data: ``StackedMLP.bounded_loss`` in ``batchsteps.train.problems``);
     the count is then the first passage. Other targets are checked about once per
     pass over the data; when a check first succeeds, the run is replayed from the state saved
     at the replica's last check far from the target (within the margin ``near``; default
