@@ -107,6 +107,17 @@ def test_bounded_loss_is_the_loss_at_or_below_the_threshold_and_above_it_elsewhe
     assert torch.isnan(problem.bounded_loss(nan, threshold, torch.zeros(6, problem.n))[2])
 
 
+@pytest.mark.parametrize("name", ["digits-mlp", "teacher-student"])
+def test_row_losses_average_to_the_loss_and_pick_the_rows_asked_for(name):
+    problem = bt.workload(name).problem(torch.device("cpu"))
+    params = problem.init([0, 1, 2])
+    every = problem.row_losses(params)
+    assert every.shape == (3, problem.n) and (every >= 0).all()
+    torch.testing.assert_close(every.mean(1), problem.measure(params, "loss"))
+    rows = torch.randint(problem.n, (3, 40), generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(problem.row_losses(params, rows), every.gather(1, rows))
+
+
 @pytest.mark.slow
 def test_engine_follows_the_plain_torch_loop_on_the_same_batches():
     seeds = [0, 1, 2]

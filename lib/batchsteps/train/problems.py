@@ -319,8 +319,7 @@ class StackedMLP(_DataProblem):
                     break
                 part = params if len(alive) == len(total) else [p[alive] for p in params]
                 rows = top[alive, start:stop]
-                out = self._forward(part, self.X[rows])[-1]
-                losses = _per_row_loss(out, self.y[rows], self.loss)
+                losses = self.row_losses(part, rows)
                 scores[alive.unsqueeze(1), rows] = losses
                 total[alive] += losses.sum(1)
                 alive = alive[~(total[alive] > bound)]
@@ -333,12 +332,19 @@ class StackedMLP(_DataProblem):
             value[left] = losses.sum(1) / self.n
         return value
 
-    def row_losses(self, params: list[torch.Tensor]) -> torch.Tensor:
-        """Each training row's loss, (R, n), in chunks of rows as :meth:`measure` takes them."""
-        rows = self._rows(params[0].shape[0])
+    def row_losses(
+        self, params: list[torch.Tensor], rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Each replica's loss on each of its ``rows`` (R, m): training-row indices per
+        replica, or ``None`` for every row (then (R, n), in chunks as :meth:`measure` takes
+        them)."""
+        if rows is not None:
+            out = self._forward(params, self.X[rows])[-1]
+            return _per_row_loss(out, self.y[rows], self.loss)
+        chunk = self._rows(params[0].shape[0])
         parts = []
-        for start in range(0, self.n, rows):
-            x, t = self.X[start : start + rows], self.y[start : start + rows]
+        for start in range(0, self.n, chunk):
+            x, t = self.X[start : start + chunk], self.y[start : start + chunk]
             out = self._forward(params, x)[-1]
             parts.append(_per_row_loss(out, t.expand(params[0].shape[0], *t.shape), self.loss))
         return torch.cat(parts, dim=1)
