@@ -17,8 +17,8 @@ whose workers get Dask's ``MALLOC_TRIM_THRESHOLD_=65536``). As a control without
 between it and the in-process run is the machine's own parallel scaling, the gap between it
 and Dask is Dask's cost. Every run is checked to give the same steps. Prints a Markdown
 report with the load average, per-repeat rates, the median ratios, and the per-worker
-throughput. Needs ``dask`` and ``distributed`` (requirements-cluster.txt). Never run by the
-tests.
+throughput. Needs ``dask`` and ``distributed`` (requirements-cluster.txt);
+``tests/test_cluster_benchmark.py`` runs ``--quick`` where they are installed.
 """
 
 from __future__ import annotations

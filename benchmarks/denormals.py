@@ -8,7 +8,7 @@ book's sweep at a rate of its book grid, 2000 steps (the sweep's step budget), o
 runs ``measure_steps`` with :func:`batchsteps.train.engine.flushing_denormals` replaced by a
 context that does nothing (the engine as it was), "after" as it is; each repeat runs both,
 alternating which goes first. Reports CPU seconds, their ratio, and whether the two ended
-with bitwise-equal parameters. Never run by the tests.
+with bitwise-equal parameters. ``tests/test_denormals_benchmark.py`` runs ``--quick``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ def final_params(optimizer: str, lr: float, steps: int) -> tuple[float, list[tor
     """CPU seconds of one cell and its final stacked parameters."""
     final: list[torch.Tensor] = []
 
-    def keep(k: int, params: list[torch.Tensor], _seeds: list[int]) -> None:
-        if k == steps:
-            final.extend(p.clone() for p in params)
+    def keep(snapshot: bt.Snapshot) -> None:
+        if snapshot.step == steps:
+            final.extend(p.clone() for p in snapshot.params)
 
     start = time.process_time()
     bt.measure_steps(

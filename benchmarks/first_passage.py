@@ -17,7 +17,8 @@ folder the runs whose steps differ, by how much, and the CPU seconds of both way
 Workloads are rebuilt from a cell's key: the registered ones (``digits-mlp``,
 ``fashion-mnist-mlp`` with the key's options) and the recipe's ``my-fashion-mlp``
 (``chapters/your_model.md``: an MLP 784-64-10 on the first 4096 Fashion-MNIST images); cells of
-other workloads are listed as skipped. Never run by the tests.
+other workloads are listed as skipped. ``tests/test_first_passage_benchmark.py`` runs it on a
+small store.
 """
 
 from __future__ import annotations
