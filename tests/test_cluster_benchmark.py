@@ -1,23 +1,14 @@
 """benchmarks/cluster.py runs where Dask is installed: the same steps in process, through a
 process pool and on Dask workers (the script asserts it), one row of rates a repeat."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "cluster.py"
+import scripts
 
 
 @pytest.mark.slow  # starts a local Dask cluster and a process pool: about 20 s
 def test_the_quick_run_gets_the_same_steps_everywhere_and_reports_a_repeat():
     pytest.importorskip("distributed")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick"],
-        capture_output=True, text=True, check=True, env=env, timeout=600,
-    ).stdout  # fmt: skip
+    out = scripts.run("cluster", "--quick")
     assert any(line.startswith("| 1 | ") for line in out.splitlines()), out
     assert "median ratio, dask / in process" in out

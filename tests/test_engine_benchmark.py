@@ -1,24 +1,17 @@
 """benchmarks/engine.py's torch.func ensemble computes the plain loop's steps; its FLOP model."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
 import batchsteps.train as bt
+import scripts
 from batchsteps.train.problems import init_modules
 from batchsteps.train.sampling import CHUNK, draw_indices
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "engine.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("engine_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts.load("engine")
 
 
 def _plain(wl: bt.Workload, seed: int, batch: int, steps: int, lr: float, beta: float):

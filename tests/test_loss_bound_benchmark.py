@@ -1,25 +1,15 @@
 """benchmarks/loss_bound.py: its two alternative bounds decide like the full loss, and it runs."""
 
-import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 import batchsteps.train as bt
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "loss_bound.py"
+import scripts
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("loss_bound_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts.load("loss_bound")
 
 
 @pytest.mark.parametrize("way", ["sort_blocks", "topk_blocks"])
@@ -39,10 +29,6 @@ def test_the_alternatives_give_the_loss_below_the_threshold_and_exceed_it_above(
 
 
 def test_the_quick_run_prints_one_row_a_way_with_the_same_steps():
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick"],
-        capture_output=True, text=True, check=True, env=env, timeout=300,
-    ).stdout  # fmt: skip
+    out = scripts.run("loss_bound", "--quick")
     rows = [line for line in out.splitlines() if line.startswith("| ") and "True" in line]
     assert [row.split("|")[1].strip() for row in rows] == ["sort", "topk", "planned"], out

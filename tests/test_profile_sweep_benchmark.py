@@ -1,15 +1,12 @@
 """benchmarks/profile_sweep.py runs and times every part it reports (it once stopped doing so
 unnoticed when the engine's modules changed)."""
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_sweep.py"
+import scripts
+
 PARTS = (
     "checks: full-data measure",
     "checks: loss bound, every step",
@@ -21,11 +18,7 @@ PARTS = (
 
 @pytest.mark.slow  # the reduced sweep: about 20 s of CPU
 def test_the_reduced_profile_times_training_checks_and_updates():
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "BATCHSTEPS_WORKERS": "1"}
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--reduced"],
-        capture_output=True, text=True, check=True, env=env, timeout=600,
-    ).stdout  # fmt: skip
+    out = scripts.run("profile_sweep", "--reduced")
     runs = re.search(r"- engine runs: (\d+) for the (\d+) cells of the sweep", out)
     assert runs, out
     assert 0 < int(runs[1]) < int(runs[2])  # the two targets of a setting share a run
