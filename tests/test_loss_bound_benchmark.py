@@ -28,6 +28,7 @@ def test_the_alternatives_give_the_loss_below_the_threshold_and_exceed_it_above(
             assert (value[~below] > threshold).all()
 
 
+@pytest.mark.slow  # a fresh interpreter and three short engine runs: about 4 s
 def test_the_quick_run_prints_one_row_a_way_with_the_same_steps():
     out = scripts.run("loss_bound", "--quick")
     rows = [line for line in out.splitlines() if line.startswith("| ") and "True" in line]
