@@ -7,8 +7,8 @@ import pytest
 import sympy as sp
 
 import batchsteps as bs
-from batchsteps.theory import bound, names
-from batchsteps.theory.notation import BY_NAME
+from batchsteps.theory import Bound, bound, momentum_bound, names
+from batchsteps.theory.notation import BY_NAME, NAME_OF
 
 S = bs.theory.symbols
 SGD = bound("sgd")
@@ -91,6 +91,60 @@ def test_numeric_bound_agrees_with_sympy_at_random_points(name):
         exact_steps = [float(bnd.steps.subs(at).subs(S.b, x)) for x in batches]
         np.testing.assert_allclose(num.steps(batches), exact_steps, rtol=1e-9)
         np.testing.assert_allclose(num.sfo(batches), batches * num.steps(batches), rtol=1e-12)
+
+
+def _typical_point(rng, bnd):
+    """Every parameter drawn from its typical range (log-uniform where the slider is log)."""
+    values = {}
+    for sym, spec in bnd.assumptions.items():
+        lo, hi = np.log(spec.typical) if spec.log_scale else spec.typical
+        draw = rng.uniform(lo, hi)
+        values[NAME_OF[sym]] = float(np.exp(draw) if spec.log_scale else draw)
+    return values
+
+
+def _exact_constants(bnd, values):
+    """A, B, C and the target by exact substitution, or None where the analysis excludes the
+    point (a condition on the step size fails, or the target is not above C)."""
+    at = {sym: values[NAME_OF[sym]] for sym in bnd.assumptions}
+    for condition in bnd.conditions:
+        upper, value = float(condition.upper.subs(at)), values[NAME_OF[condition.symbol]]
+        if not (value <= upper if condition.inclusive else value < upper):
+            return None
+    A, B, C, target = (float(e.subs(at)) for e in (bnd.A, bnd.B, bnd.C, bnd.target))
+    return (A, B, C, target) if target > C else None
+
+
+@pytest.mark.parametrize("name", [*names(), "momentum family"])
+def test_subs_evaluates_as_the_exact_substitution_does(name):
+    # subs evaluates its constants in floating point: it must accept and refuse the same
+    # points as the exact substitution, with the same constants up to round-off
+    bnd = momentum_bound(S.t) if name == "momentum family" else bound(name)
+    rng = np.random.default_rng(11)
+    accepted = refused = 0
+    for _ in range(80):
+        values = _typical_point(rng, bnd)
+        exact = _exact_constants(bnd, values)
+        if exact is None:
+            with pytest.raises(ValueError):
+                bnd.subs(**values)
+            refused += 1
+            continue
+        num = bnd.subs(**values)
+        np.testing.assert_allclose((num.A, num.B, num.C, num.target), exact, rtol=1e-12)
+        accepted += 1
+    assert accepted >= 2 and refused >= 2  # both paths taken
+
+
+def test_subs_falls_back_to_the_exact_substitution_where_floats_overflow():
+    assumptions = {s: SGD.assumptions[s] for s in (S.L, S.sigma, S.epsilon)}
+    grows = Bound(
+        name="grows", A=sp.exp(1000 * S.L), B=S.sigma**2, C=sp.Integer(0),
+        measure="grad_norm_sq", assumptions=assumptions,
+    )  # fmt: skip
+    num = grows.subs(L=1.0, sigma=1.0, epsilon=0.5)
+    assert num.A == float(sp.exp(sp.Float(1000.0))) == math.inf
+    assert num.B == 1.0
 
 
 def test_numeric_steps_are_infinite_at_and_below_the_pole_and_scalar_for_scalars():

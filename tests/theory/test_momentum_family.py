@@ -71,7 +71,9 @@ def test_t_equal_one_minimises_a_at_random_points():
                 pass
 
 
-@pytest.mark.parametrize(("t", "error"), [(0, ValueError), (-1, ValueError), ("1", TypeError)])
+@pytest.mark.parametrize(
+    ("t", "error"), [(0, ValueError), (-1, ValueError), ("1", TypeError), ([1], TypeError)]
+)
 def test_momentum_bound_rejects_bad_t(t, error):
     with pytest.raises(
         error, match=r"t must be a finite real number > 0 \(or the symbol symbols.t\), got "

@@ -1,10 +1,14 @@
 """In a Jupyter kernel whose environment says ``MPLBACKEND=Agg``, figures still show as images."""
 
+import subprocess
+import sys
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
 import batchsteps.viz as viz
+from batchsteps.viz import display as display_module
 
 
 def run_cells(*sources: str) -> list[dict]:
@@ -55,3 +59,34 @@ def test_a_library_figure_ending_a_cell_shows_once_as_an_image(monkeypatch, back
         "fig"
     )
     assert len(outputs) == 1 and "image/png" in outputs[0]["data"]
+
+
+@pytest.mark.parametrize("display", [True, False])
+def test_glue_writes_the_output_myst_nb_glue_writes(monkeypatch, display):
+    # the book's pages read glued values as MyST-NB wrote them; the library writes the same
+    # output without importing MyST-NB (whose import costs every chapter's kernel 1.7 s)
+    from IPython.display import Markdown
+    from matplotlib.figure import Figure
+    from myst_nb.ext import glue as myst_glue
+
+    figure = Figure(figsize=(2, 1))
+    figure.add_subplot().plot([1, 2])
+    values = {"n": 3, "x": 0.25, "s": "loss<=0.1", "md": Markdown("`b*`"), "fig": figure}
+    written = {}
+    for module, attribute, glue in (
+        (myst_glue, "ipy_display", myst_glue.glue),
+        (display_module, "ipython_display", viz.glue),
+    ):
+        calls = written.setdefault(module.__name__, [])
+        monkeypatch.setattr(module, attribute, lambda *a, calls=calls, **k: calls.append((a, k)))
+        for name, value in values.items():
+            glue(name, value, display=display)
+    ours, theirs = written[display_module.__name__], written[myst_glue.__name__]
+    assert ours == theirs and len(ours) == len(values)
+
+
+@pytest.mark.slow
+def test_glue_imports_neither_myst_nb_nor_nbformat():
+    code = "import sys, batchsteps.viz; print(sorted({'myst_nb', 'nbformat'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -163,9 +163,7 @@ class Bound:
         cover, or a target not above the non-vanishing term ``C``; ``TypeError`` for non-numbers.
         """
         checked = self._check(values)
-        by_symbol = {sym: checked[NAME_OF[sym]] for sym in self.assumptions}
-        A, B, C = (float(e.subs(by_symbol)) for e in (self.A, self.B, self.C))
-        eps_t = float(self.target.subs(by_symbol))
+        A, B, C, eps_t = self._numbers(checked, (self.A, self.B, self.C, self.target))
         if not eps_t > C:
             need = C if self.measure == "variational" else math.sqrt(C)
             raise validation.value_error(
@@ -174,12 +172,36 @@ class Bound:
             )  # fmt: skip
         return NumericBound(self, checked, A, B, C, eps_t)
 
+    @cached_property
+    def _functions(self) -> dict[sp.Expr, object]:
+        """Each constant the numeric bound needs (``A, B, C``, the target, each condition's
+        upper limit) as a float function of the parameters, in the order of ``assumptions``."""
+        exprs = (self.A, self.B, self.C, self.target, *(c.upper for c in self.conditions))
+        return {e: sp.lambdify(tuple(self.assumptions), e, "math") for e in exprs}
+
+    def _numbers(self, checked: Mapping[str, float], exprs: tuple[sp.Expr, ...]) -> list[float]:
+        """``exprs`` at the checked values, as floats. Evaluated in floating point (a few
+        microseconds, where ``expr.subs`` takes milliseconds: sweeps over a parameter call
+        ``subs`` thousands of times); where that raises or is not finite, the exact
+        substitution decides, as it always did."""
+        args = [checked[NAME_OF[sym]] for sym in self.assumptions]
+        out = []
+        for expr in exprs:
+            try:
+                value = float(self._functions[expr](*args))
+            except (ArithmeticError, ValueError, TypeError):
+                value = math.nan
+            if not math.isfinite(value):
+                by_symbol = {sym: checked[NAME_OF[sym]] for sym in self.assumptions}
+                value = float(expr.subs(by_symbol))
+            out.append(value)
+        return out
+
     def _check(self, values: Mapping[str, float]) -> dict[str, float]:
         checked = check_values(f"{self.name} bound", self.assumptions, values)
-        by_symbol = {sym: checked[NAME_OF[sym]] for sym in self.assumptions}
-        for condition in self.conditions:
+        uppers = self._numbers(checked, tuple(c.upper for c in self.conditions))
+        for condition, upper in zip(self.conditions, uppers, strict=True):
             name = NAME_OF[condition.symbol]
-            upper = float(condition.upper.subs(by_symbol))
             inside = checked[name] <= upper if condition.inclusive else checked[name] < upper
             if not inside:
                 right = "]" if condition.inclusive else ")"

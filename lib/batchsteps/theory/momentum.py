@@ -17,6 +17,8 @@ Every other :math:`\rho > 0` with :math:`c(\rho) > 0` gives a valid bound too:
 
 from __future__ import annotations
 
+from functools import cache
+
 import sympy as sp
 
 from .. import validation
@@ -57,6 +59,7 @@ def descent_coefficient(free: sp.Expr = rho) -> sp.Expr:
     return 2 - free - S.L * effective_rate() - coupling() / free
 
 
+@cache
 def best_rho() -> sp.Expr:
     r"""The :math:`\rho` maximizing :math:`c(\rho)`: the positive root of :math:`c'(\rho) = 0`."""
     (root,) = sp.solve(sp.diff(descent_coefficient(), rho), rho)
@@ -91,8 +94,12 @@ def rate_limit(t: float | sp.Expr = 1) -> sp.Expr:
     r"""The largest :math:`\alpha` with :math:`c(t\sqrt q) > 0`:
     :math:`2(1-\beta)^2 / (L((1-\beta) + (t + 1/t)\beta))`; at ``t = 1``,
     :math:`2(1-\beta)^2/(L(1+\beta))`."""
-    free = _check_t(t) * best_rho()
-    (root,) = sp.solve(descent_coefficient(free), S.alpha)
+    return _rate_limit(_check_t(t))
+
+
+@cache
+def _rate_limit(t: sp.Expr) -> sp.Expr:
+    (root,) = sp.solve(descent_coefficient(t * best_rho()), S.alpha)
     return sp.factor(sp.simplify(root))
 
 
@@ -102,11 +109,16 @@ def momentum_bound(t: float | sp.Expr = 1) -> Bound:
     ``t = 1`` (the default, the headline bound of the book) is the :math:`\rho` that maximises
     :math:`c`, hence the best :math:`A`; other ``t > 0`` trade a larger :math:`A` for a smaller
     :math:`B`. ``t = symbols.t`` keeps ``t`` as a parameter of the bound (range :data:`YOUNG`).
+    Derived once per ``t`` in a process (cached, as :func:`best_rho` and :func:`rate_limit`).
 
     >>> momentum_bound(2).conditions[0].upper
     4*(\beta - 1)**2/(L*(3*\beta + 2))
     """
-    t = _check_t(t)
+    return _momentum_bound(_check_t(t))
+
+
+@cache
+def _momentum_bound(t: sp.Expr) -> Bound:
     A, B, C = constants(averaged_bound(t * best_rho()))
     assumptions = {**PARAMETERS, S.t: YOUNG} if t == S.t else PARAMETERS
     reason = "momentum's analysis needs alpha < 2(1-beta)^2/(L(1+beta))"

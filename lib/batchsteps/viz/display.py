@@ -5,9 +5,11 @@
   so a cell ending in a figure shows its repr, ``<Figure size ...>``. :func:`figures_as_images`
   registers IPython's PNG formatter for matplotlib figures in the running kernel, which is what
   the inline backend does; outside a kernel it does nothing.
-- :func:`glue` is ``myst_nb.glue`` for the book's prose; in a reader's notebook a value glued
-  with ``display=False`` is displayed as well, so the notebook shows every number and figure
-  the HTML shows.
+- :func:`glue` stores a value for the book's prose the way MyST-NB's glue protocol reads it
+  (``myst_nb.glue``'s output, without importing MyST-NB: its import brings nbformat and
+  jsonschema, 1.7 s in every chapter's kernel); in a reader's notebook a value glued with
+  ``display=False`` is displayed as well, so the notebook shows every number and figure the
+  HTML shows.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from ..environment import building_book
 
 try:  # IPython comes with Jupyter; the library itself runs without it
     from IPython import get_ipython
+    from IPython.core.formatters import format_display_data
     from IPython.core.pylabtools import select_figure_formats
     from IPython.display import display as ipython_display
 except ImportError:  # pragma: no cover - exercised only where IPython is absent
     get_ipython = None
-try:  # the book's toolchain: optional for the library
-    from myst_nb import glue as myst_glue
-except ImportError:  # pragma: no cover - exercised only where myst-nb is absent
-    myst_glue = None
+
+#: MyST-NB's glue protocol: a display output whose metadata carries ``scrapbook`` (the name,
+#: and the prefix of its MIME types); a value glued with ``display=False`` has its MIME types
+#: prefixed with this, so no notebook front end renders it, while the book still finds it.
+GLUE_PREFIX = "application/papermill.record/"
 
 
 def in_kernel() -> bool:
@@ -50,13 +54,19 @@ def figures_as_images() -> bool:
 
 
 def glue(name: str, value: Any, display: bool = True) -> None:
-    """Glue ``value`` under ``name`` for the book (``myst_nb.glue``); in a reader's notebook a
-    value glued with ``display=False`` is shown too: a figure as itself, anything else as
-    ``name = value``."""
+    """Glue ``value`` under ``name`` for the book: the output ``myst_nb.glue`` writes (its
+    display data, named in the ``scrapbook`` metadata, the MIME types prefixed with
+    ``GLUE_PREFIX`` unless ``display``). In a reader's notebook a value glued with
+    ``display=False`` is shown too: a figure as itself, anything else as ``name = value``."""
     validation.string("name", name, nonempty=True)
-    if myst_glue is None:
-        raise ImportError("glue needs myst-nb (pip install -r requirements.txt)")
-    myst_glue(name, value, display=display)
+    if get_ipython is None:
+        raise ImportError("glue needs IPython (pip install -r requirements.txt)")
+    bundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    ipython_display(
+        {prefix + mime: data for mime, data in bundle.items()}, raw=True, metadata=metadata
+    )
     if display or building_book() or not in_kernel():
         return
     if isinstance(value, Figure):
