@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from types import MappingProxyType
 
 import numpy as np
@@ -222,9 +223,11 @@ PARAMETERS = {
 """Parameters of the RMSProp bound; δ enters only through :math:`h_{\\min}, h_{\\max}`."""
 
 
+@cache
 def rmsprop_smooth_bound() -> Bound:
     r"""RMSProp's bound on :math:`\frac1K\sum_k\mathbb E\|\nabla f(\theta_k)\|^2`:
-    :math:`A = \Delta/(\alpha c)`, :math:`B = e\sigma^2/c`, :math:`C = 0`.
+    :math:`A = \Delta/(\alpha c)`, :math:`B = e\sigma^2/c`, :math:`C = 0` (derived once in a
+    process, then cached).
 
     >>> bnd = rmsprop_smooth_bound()
     >>> bnd.measure, bnd.C

@@ -10,6 +10,8 @@ The descent lemma in expectation gives, per step,
 
 from __future__ import annotations
 
+from functools import cache
+
 import sympy as sp
 
 from .bounds import Bound, Parameter, StepSizeCondition
@@ -44,8 +46,10 @@ def constants(average: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return A, B, sp.factor(C)
 
 
+@cache
 def sgd_bound() -> Bound:
-    """SGD's bound: ``A = 2Δ/(α(2 − Lα))``, ``B = Lασ²/(2 − Lα)``, ``C = 0``.
+    """SGD's bound: ``A = 2Δ/(α(2 − Lα))``, ``B = Lασ²/(2 − Lα)``, ``C = 0`` (derived once
+    in a process, then cached).
 
     >>> sgd_bound().critical_batch
     -2*L*\\alpha*\\sigma**2/(\\varepsilon**2*(L*\\alpha - 2))
