@@ -21,6 +21,7 @@ Chapters that share a sweep share its cells through the store's claims
 
 from __future__ import annotations
 
+import importlib
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
@@ -40,6 +41,10 @@ from batchsteps.environment import count_from_environment
 
 WORKERS_ENV = "BATCHSTEPS_BUILD_WORKERS"
 THREAD_ENVS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: The subpackages chapters/api.md documents import every module it names (torch, sympy, scipy,
+#: matplotlib: about 4 s). Autodoc would import them when Sphinx reads that page, after the
+#: chapters; this process imports them as soon as a core has no chapter left to run.
+API_PACKAGES = ("batchsteps.experiments", "batchsteps.viz")
 logger = logging.getLogger(__name__)
 
 
@@ -117,7 +122,10 @@ def execute_side_by_side(app, env, docnames: list[str]) -> None:
             args = (notebook, str(path.parent), config.execution_timeout)
             future = pool.submit(execute, *args, config.execution_allow_errors)
             futures[future] = (path, read_fmt)
-        for future in as_completed(futures):
+        for done, future in enumerate(as_completed(futures), start=1):
+            if len(futures) - done == workers - 1:  # from now on a core idles
+                for name in API_PACKAGES:
+                    importlib.import_module(name)
             path, read_fmt = futures[future]
             executed, seconds, cells, error = future.result()
             if error is not None:
