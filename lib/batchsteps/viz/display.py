@@ -6,7 +6,7 @@
   registers IPython's PNG formatter for matplotlib figures in the running kernel, which is what
   the inline backend does; outside a kernel it does nothing.
 - :func:`glue` stores a value for the book's prose the way MyST-NB's glue protocol reads it
-  (``myst_nb.glue``'s output, without importing MyST-NB: its import brings nbformat and
+  (``myst_nb.glue``'s output, without calling it: its first call imports nbformat and
   jsonschema, 1.7 s in every chapter's kernel); in a reader's notebook a value glued with
   ``display=False`` is displayed as well, so the notebook shows every number and figure the
   HTML shows.
