@@ -1,6 +1,7 @@
 """SGD and momentum bounds: known closed forms, the beta = 0 reduction, numeric evaluation."""
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -227,3 +228,12 @@ GOOD = dict(L=1.0, sigma=1.0, Delta=1.0, alpha=0.1, epsilon=0.1)
 def test_subs_rejects_bad_values_naming_them(bnd, values, error, pattern):
     with pytest.raises(error, match=pattern):
         bnd.subs(**values)
+
+
+def test_bounds_evaluated_numerically_still_pickle():
+    # process pools pickle what they are given; the compiled functions are made again on use
+    values = dict(L=1.0, sigma=1.0, Delta=1.0, epsilon=0.5)
+    for bnd, at in ((SGD, {**values, "alpha": 0.5}), (bs.theory.tuned_bound("sgd"), values)):
+        before = bnd.subs(**at).critical_batch
+        again = pickle.loads(pickle.dumps(bnd))
+        assert again.subs(**at).critical_batch == before

@@ -172,6 +172,10 @@ class Bound:
             )  # fmt: skip
         return NumericBound(self, checked, A, B, C, eps_t)
 
+    def __getstate__(self) -> dict:
+        """Pickled without ``_functions`` (generated code does not pickle; made again on use)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_functions"}
+
     @cached_property
     def _functions(self) -> dict[sp.Expr, object]:
         """Each constant the numeric bound needs (``A, B, C``, the target, each condition's

@@ -165,6 +165,10 @@ class TunedBound:
         r""":math:`E_{\min} = \lim_{b\to 0} b K^\star(b)`: the fewest samples, at tiny batches."""
         return sp.factor(sp.limit(self.sfo, S.b, 0, "+"))
 
+    def __getstate__(self) -> dict:
+        """Pickled without ``_functions`` (generated code does not pickle; made again on use)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_functions"}
+
     @cached_property
     def _functions(self) -> dict[str, Callable[..., np.ndarray]]:
         args = (*self.assumptions, S.b)
