@@ -25,7 +25,6 @@ _BOUNDS: dict[str, Callable[[], Bound]] = {
     "adabelief": adam.adabelief_bound,
     "rmsprop-smooth": adam_smooth.rmsprop_smooth_bound,
 }
-_CACHE: dict[str, Bound] = {}
 
 
 def names() -> tuple[str, ...]:
@@ -34,15 +33,14 @@ def names() -> tuple[str, ...]:
 
 
 def bound(name: str) -> Bound:
-    """The bound of optimizer ``name`` (one of :func:`names`).
+    """The bound of optimizer ``name`` (one of :func:`names`), derived once in a process (each
+    derivation caches its bound).
 
     >>> bound("sgd").measure
     'grad_norm_sq'
     """
     validation.one_of("name", name, _BOUNDS)
-    if name not in _CACHE:
-        _CACHE[name] = _BOUNDS[name]()
-    return _CACHE[name]
+    return _BOUNDS[name]()
 
 
 __all__ = [

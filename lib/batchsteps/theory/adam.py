@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import sympy as sp
@@ -355,6 +356,7 @@ def _family_bound(name: str, average: sp.Expr, parameters: dict) -> Bound:
     )
 
 
+@cache
 def adam_bound() -> Bound:
     r"""Adam, analysed under the monotone assumption :math:`h_{k+1} \ge h_k` (AMSGrad-type).
 
@@ -367,16 +369,19 @@ def adam_bound() -> Bound:
     return _family_bound("adam", averaged_bound(), PARAMETERS)
 
 
+@cache
 def amsgrad_bound() -> Bound:
     """AMSGrad: the same constants as :func:`adam_bound`; its max makes h monotone."""
     return _family_bound("amsgrad", averaged_bound(), PARAMETERS)
 
 
+@cache
 def adabelief_bound() -> Bound:
     """AdaBelief: the same constants; its h comes from the EMA of ``(g - m)^2`` (often small)."""
     return _family_bound("adabelief", averaged_bound(), PARAMETERS)
 
 
+@cache
 def rmsprop_bound() -> Bound:
     r"""RMSProp: the family at :math:`\beta_1 = 0` (no momentum, no cross term).
 
