@@ -142,10 +142,9 @@ def instrument(tally: Tally) -> None:
         step = tally.timed(declared.step, "train: optimizer update", flops)
         register(dataclasses.replace(declared, step=step))
     tally.wrap(Sampler, "batch", "train: batch indices", lambda *a, **k: 0.0)
-    # a cell: one run of the engine, for one target or several (``batchsteps.train.sweeps``)
+    # one run of the engine: for the cells of one batch size, stacked (``batchsteps.train.sweeps``)
     sweeps_module = importlib.import_module("batchsteps.train.sweeps")
-    tally.wrap(sweeps_module, "measure_steps", CELL, lambda *a, **k: 0.0)
-    tally.wrap(sweeps_module, "measure_targets", CELL, lambda *a, **k: 0.0)
+    tally.wrap(sweeps_module, "measure_stacked", CELL, lambda *a, **k: 0.0)
 
 
 def reduced(exp: ex.Experiment) -> ex.Experiment:
@@ -171,9 +170,10 @@ def report(
     inside = sum(sec for c, sec in tally.seconds.items() if c != CELL)
     print(f"## in one process, one thread: {exp.name} at scale {exp.scale}\n")
     tuning = len(measured.tuning.table)
-    print(f"- engine runs: {tally.calls[CELL] - tuning} for the {measured.cost.cells} cells of "
-          f"the sweep (the targets of one setting share a run) and {tuning} for the {tuning} "
-          f"cells of tuning, {len(exp.seeds)} seeds a sweep cell")  # fmt: skip
+    print(f"- engine runs: {tally.calls[CELL]} for the {measured.cost.cells} cells of the sweep "
+          f"and the {tuning} of tuning (the settings and targets of one batch size share a run, "
+          f"see `batchsteps.train.sweeps.STACK_ROWS`), {len(exp.seeds)} seeds a sweep "
+          f"cell")  # fmt: skip
     print(f"- replica-steps trained: {tally.replica_steps:,}; the sweep's runs needed "
           f"{measured.cost.replica_steps:,} (the rest: tuning, steps past the target up to the "
           f"next check, replays)")  # fmt: skip

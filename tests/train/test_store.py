@@ -407,13 +407,13 @@ def test_write_cell_replaces_a_damaged_file_in_its_place_with_a_warning(tmp_path
 
 def slowed(monkeypatch, seconds=0.3):
     """Every cell takes at least ``seconds``, so that two sweeps started together overlap."""
-    real = bt.sweeps.measure_steps
+    real = bt.sweeps.measure_stacked
 
     def slow(*args, **kwargs):
         time.sleep(seconds)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bt.sweeps, "measure_steps", slow)
+    monkeypatch.setattr(bt.sweeps, "measure_stacked", slow)
 
 
 def test_two_sweeps_on_one_store_compute_each_cell_once_and_agree(tmp_path, monkeypatch):

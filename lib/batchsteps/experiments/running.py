@@ -46,6 +46,7 @@ __all__ = [
     "worker_pool",
     "run_tasks",
     "run_curves",
+    "curve_tasks",
     "Tuning",
     "rate_rule",
     "tune_rates",
@@ -100,34 +101,59 @@ def _tune_one(exp: Experiment, optimizer: str, folder: str) -> pd.DataFrame:
 
 
 def run_curves(
-    exp: Experiment, optimizer: str, measures: Sequence[str], lr: float, folder: str
-) -> dict[str, tuple[pd.DataFrame, list[int]]]:
-    """One optimizer's runs at rate ``lr`` to each target of ``measures`` (stored in
-    ``folder``), batch sizes from the largest down, the targets of one batch size along the
-    same training runs (:func:`~batchsteps.train.measure_targets`); per measure, its runs and
-    the batch sizes its ``skip_after`` rule skipped."""
-    frames = {m: [] for m in measures}
-    skipped = {m: [] for m in measures}
-    misses = dict.fromkeys(measures, 0)
+    exp: Experiment, curves: Sequence[tuple[str, float]], measures: Sequence[str], folder: str
+) -> list[dict[str, tuple[pd.DataFrame, list[int]]]]:
+    """Runs of each curve ``(optimizer, rate)`` of ``curves`` to each target of ``measures``
+    (stored in ``folder``), batch sizes from the largest down, each curve and measure with its
+    own ``skip_after`` rule. At one batch size the curves that still measure the same targets
+    are one sweep: one training run per seed for all those targets, and all the curves in
+    one stack (see :func:`~batchsteps.train.sweep`). Per curve, per measure: its runs and
+    the batch sizes its rule skipped."""
+    frames = [{m: [] for m in measures} for _ in curves]
+    skipped = [{m: [] for m in measures} for _ in curves]
+    misses = [dict.fromkeys(measures, 0) for _ in curves]
     for b in sorted(exp.batch_sizes, reverse=True):
-        active = [m for m in measures if exp.skip_after is None or misses[m] < exp.skip_after]
-        for m in measures:
-            if m not in active:
-                skipped[m].append(b)
-        if not active:
-            continue
-        frame = sweep(
-            _workload(exp), optimizer, [b], lr=lr, seeds=list(exp.seeds),
-            target=[exp.targets[m] for m in active], max_steps=exp.max_steps, store=folder,
-            progress=False, device=exp.device,
-        )  # fmt: skip
-        for m in active:
-            text = parse_target(exp.targets[m]).text
-            part = frame[frame["target"] == text].reset_index(drop=True)
-            part.insert(0, "measure", m)
-            frames[m].append(part)
-            misses[m] = 0 if part["reached"].any() else misses[m] + 1
-    return {m: (pd.concat(frames[m], ignore_index=True), sorted(skipped[m])) for m in measures}
+        same: dict[tuple[str, ...], list[int]] = {}  # active measures -> curves
+        for c, miss in enumerate(misses):
+            limit = math.inf if exp.skip_after is None else exp.skip_after
+            active = tuple(m for m in measures if miss[m] < limit)
+            for m in measures:
+                if m not in active:
+                    skipped[c][m].append(b)
+            if active:
+                same.setdefault(active, []).append(c)
+        for active, chosen in same.items():
+            rates: dict[str, list[float]] = {}
+            for c in chosen:
+                rates.setdefault(curves[c][0], []).append(curves[c][1])
+            frame = sweep(
+                _workload(exp), list(rates), [b], lr=rates, seeds=list(exp.seeds),
+                target=[exp.targets[m] for m in active], max_steps=exp.max_steps,
+                store=folder, progress=False, device=exp.device,
+            )  # fmt: skip
+            for c in chosen:
+                optimizer, lr = curves[c]
+                mine = frame[(frame["optimizer"] == optimizer) & (frame["lr"] == lr)]
+                for m in active:
+                    text = parse_target(exp.targets[m]).text
+                    part = mine[mine["target"] == text].reset_index(drop=True)
+                    part.insert(0, "measure", m)
+                    frames[c][m].append(part)
+                    misses[c][m] = 0 if part["reached"].any() else misses[c][m] + 1
+    return [
+        {m: (pd.concat(frames[c][m], ignore_index=True), sorted(skipped[c][m])) for m in measures}
+        for c in range(len(curves))
+    ]
+
+
+def curve_tasks(
+    pool: Executor | None, exp: Experiment, curves: list[tuple[str, float]], measures, folder
+) -> list[tuple]:
+    """The :func:`run_curves` tasks for ``curves``: one a curve in a pool (its workers run them
+    side by side), else one for all (its cells of one batch size stacked)."""
+    if pool is None:
+        return [(exp, curves, list(measures), folder)]
+    return [(exp, [curve], list(measures), folder) for curve in curves]
 
 
 def worker_pool(exp: Experiment) -> ProcessPoolExecutor | None:
@@ -318,16 +344,10 @@ def measure(
     pool = worker_pool(exp)
     try:
         tuning = _tune(exp, store, pool)
-        tasks = [
-            (exp, o, list(exp.targets), tuning.lr[o], str(folder / "sweep")) for o in exp.optimizers
-        ]
-        results = dict(
-            zip(
-                exp.optimizers,
-                run_tasks(pool, tasks, run_curves, f"{exp.name}: steps-vs-batch curves"),
-                strict=True,
-            )
-        )
+        curves = [(o, tuning.lr[o]) for o in exp.optimizers]
+        tasks = curve_tasks(pool, exp, curves, exp.targets, str(folder / "sweep"))
+        done = run_tasks(pool, tasks, run_curves, f"{exp.name}: steps-vs-batch curves")
+        results = dict(zip(exp.optimizers, [c for task in done for c in task], strict=True))
     finally:
         if pool is not None:
             pool.shutdown()

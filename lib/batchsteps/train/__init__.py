@@ -9,6 +9,7 @@ from __future__ import annotations
 from .engine import (
     Snapshot,
     StepsResult,
+    measure_stacked,
     measure_steps,
     measure_targets,
     resolve_device,
@@ -59,6 +60,7 @@ __all__: list[str] = [
     "StoreWarning",
     "measure_steps",
     "measure_targets",
+    "measure_stacked",
     "StepsResult",
     "Snapshot",
     "resolve_device",

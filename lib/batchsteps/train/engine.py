@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import numbers
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +27,7 @@ __all__ = [
     "Snapshot",
     "measure_steps",
     "measure_targets",
+    "measure_stacked",
     "steps_to_target",
     "default_device",
     "resolve_device",
@@ -173,41 +175,93 @@ def _select(tensors, keep):
     return [t[keep] for t in tensors]
 
 
+class _Replicas:
+    """The replicas a loop trains: their batches (a :class:`Sampler` or :class:`FullBatch`)
+    and, per replica, the index of the optimizer that updates it (``member``; one
+    optimizer's replicas are consecutive, and selecting keeps them so)."""
+
+    def __init__(self, sampler: Sampler | FullBatch, member: np.ndarray, members: int):
+        self.sampler, self.member, self.members = sampler, member, members
+        starts = np.flatnonzero(np.diff(member)) + 1
+        bounds = [0, *starts.tolist(), len(member)]
+        #: (optimizer index, first row, end row) of each optimizer's consecutive replicas
+        self.blocks = [(int(member[a]), a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+    @property
+    def seeds(self) -> list[int]:
+        return self.sampler.seeds
+
+    def counts(self) -> np.ndarray:
+        """Replicas per optimizer."""
+        return np.bincount(self.member, minlength=self.members)
+
+    def batch(self, step: int) -> torch.Tensor:
+        return self.sampler.batch(step)
+
+    def select(self, keep) -> _Replicas:
+        """The replicas where boolean ``keep`` (numpy, or a torch tensor on the CPU) is true."""
+        mask = keep.numpy() if isinstance(keep, torch.Tensor) else keep
+        return _Replicas(self.sampler.select(keep), self.member[mask], self.members)
+
+
 class _Run:
     """Training loop pieces shared by the main pass and the replays."""
 
     def __init__(
         self,
         problem: Problem,
-        opt: BatchedOptimizer,
+        opts: list[BatchedOptimizer],
         target: Target | None,
         near: float | None,
         schedule: Schedule | None,
         every: int,
     ):
         self.problem = problem
-        self.opt = opt
+        self.opts = opts
+        # the state holds every optimizer's slots, for all replicas: optimizer i's are these
+        ends = np.cumsum([0] + [len(opt.spec.state) for opt in opts]).tolist()
+        self.slots = [slice(a, b) for a, b in itertools.pairwise(ends)]
         self.target = target
         self.margin = near if near is not None or target is None else NEAR[target.measure]
         self.schedule = schedule
-        self.replayed = 0
+        self.replayed = np.zeros(len(opts), dtype=np.int64)  # replica-steps, per optimizer
         self.every = every  # steps between this target's checks
         # per replica and training row, the row's loss when last computed: set when a loss
         # target is checked after every step (see Problem.bounded_loss)
         self.scores: torch.Tensor | None = None
 
+    def init_state(self, params) -> list[list[torch.Tensor]]:
+        """Every optimizer's zero state (its slots, shaped like ``params``), one after the other."""
+        return [slot for opt in self.opts for slot in opt.init_state(params)]
+
+    def _updates(self, params, state, replicas: _Replicas) -> list[tuple]:
+        """Per block of replicas: its optimizer, its rows (``None``: all) and views of its
+        parameters and of its optimizer's state."""
+        if len(replicas.blocks) == 1:
+            ((m, _, _),) = replicas.blocks
+            return [(self.opts[m], None, params, state[self.slots[m]])]
+        return [
+            (self.opts[m], slice(a, b), [p[a:b] for p in params],
+             [[x[a:b] for x in slot] for slot in state[self.slots[m]]])
+            for m, a, b in replicas.blocks
+        ]  # fmt: skip
+
     def advance(
-        self, params, state, sampler: Sampler, t0: int, t1: int, loss_sum=None, record=None
+        self, params, state, replicas: _Replicas, t0: int, t1: int, loss_sum=None, record=None
     ):
-        update, lr, hyper, schedule = self.opt.spec.step, self.opt.lr, self.opt.hyper, self.schedule
+        schedule = self.schedule
+        updates = self._updates(params, state, replicas)
         for k in range(t0, t1):
-            loss, grads = self.problem.loss_grad(params, sampler.batch(k))
+            loss, grads = self.problem.loss_grad(params, replicas.batch(k))
             if loss_sum is not None:
                 loss_sum.add_(loss)  # non-finite from the first NaN or inf loss on
-            rate = lr if schedule is None else lr * schedule(k)  # update k + 1 at alpha_k
-            update(params, grads, state, k + 1, rate, hyper)
+            factor = None if schedule is None else schedule(k)  # update k + 1 at alpha_k
+            for opt, rows, p, st in updates:
+                rate = opt.lr if factor is None else opt.lr * factor
+                g = grads if rows is None else [x[rows] for x in grads]
+                opt.spec.step(p, g, st, k + 1, rate, opt.hyper)
             if record is not None:
-                record(k + 1, params, sampler.seeds, grads, state)
+                record(k + 1, params, replicas.seeds, grads, state)
 
     def check(self, params) -> torch.Tensor:
         value = self.problem.measure(params, self.target.measure)
@@ -250,7 +304,7 @@ class _Run:
             return value >= tgt.threshold - self.margin
         return value <= tgt.threshold * self.margin + 1e-12
 
-    def locate(self, params, state, sampler: Sampler, t0: int, t1: int) -> list[int]:
+    def locate(self, params, state, replicas: _Replicas, t0: int, t1: int) -> list[int]:
         """First step in (t0, t1] where the target holds, for replicas known to hold at t1.
 
         Replays from the state at ``t0`` (``params`` and ``state``, modified in place) with
@@ -259,7 +313,7 @@ class _Run:
         saved state to the check where the target holds is searched again, recursively, down
         to single steps.
         """
-        count = len(sampler.seeds)
+        count = len(replicas.seeds)
         found = [t1] * count
         every = -(-(t1 - t0) // SPLIT)
         if t1 - t0 == 1:
@@ -270,8 +324,8 @@ class _Run:
         t = t0
         while len(where):
             nxt = min(t + every, t1)
-            self.advance(params, state, sampler, t, nxt)
-            self.replayed += (nxt - t) * len(where)
+            self.advance(params, state, replicas, t, nxt)
+            self.replayed += (nxt - t) * replicas.counts()
             t = nxt
             if t == t1:
                 hold = torch.ones(len(where), dtype=torch.bool)
@@ -289,9 +343,9 @@ class _Run:
                     on = group.to(snap_p[0].device)
                     sub_p, sub_s = _select(snap_p, on), [_select(x, on) for x in snap_s]
                     if (start, t) == (t0, t1):  # no progress possible: scan step by step
-                        firsts = self._scan_each_step(sub_p, sub_s, sampler.select(group), t0, t1)
+                        firsts = self._scan_each_step(sub_p, sub_s, replicas.select(group), t0, t1)
                     else:
-                        firsts = self.locate(sub_p, sub_s, sampler.select(group), start, t)
+                        firsts = self.locate(sub_p, sub_s, replicas.select(group), start, t)
                 for pos, first in zip(where[group].tolist(), firsts, strict=True):
                     found[pos] = first
             if far.any():
@@ -300,18 +354,18 @@ class _Run:
             keep = ~hold
             if hold.any():
                 on = keep.to(params[0].device)
-                where, snap_t, sampler = where[keep], snap_t[keep], sampler.select(keep)
+                where, snap_t, replicas = where[keep], snap_t[keep], replicas.select(keep)
                 params, state = _select(params, on), [_select(x, on) for x in state]
                 snap_p, snap_s = _select(snap_p, on), [_select(x, on) for x in snap_s]
         return found
 
-    def _scan_each_step(self, params, state, sampler: Sampler, t0: int, t1: int) -> list[int]:
+    def _scan_each_step(self, params, state, replicas: _Replicas, t0: int, t1: int) -> list[int]:
         """First step in (t0, t1] where the target holds, checking after every step."""
-        found = [t1] * len(sampler.seeds)
-        left = torch.arange(len(sampler.seeds))
+        found = [t1] * len(replicas.seeds)
+        left = torch.arange(len(replicas.seeds))
         for k in range(t0, t1 - 1):
-            self.advance(params, state, sampler, k, k + 1)
-            self.replayed += len(left)
+            self.advance(params, state, replicas, k, k + 1)
+            self.replayed += replicas.counts()
             hold = self.check(params).cpu()
             for pos in left[hold].tolist():
                 found[pos] = k + 1
@@ -320,7 +374,7 @@ class _Run:
             if hold.any():
                 keep = ~hold
                 on = keep.to(params[0].device)
-                left, sampler = left[keep], sampler.select(keep)
+                left, replicas = left[keep], replicas.select(keep)
                 params, state = _select(params, on), [_select(x, on) for x in state]
         return found
 
@@ -397,10 +451,10 @@ def measure_steps(
 
     Returns a :class:`StepsResult`; :func:`steps_to_target` returns just its ``steps``.
     """
-    (result,) = _measure(
-        workload, optimizer, batch_size, [parse_target(target)], lr=lr, seeds=seeds,
-        max_steps=max_steps, device=device, check_every=check_every, near=near, record=record,
-        record_every=record_every, on_check=on_check, schedule=schedule, hyper=hyper,
+    ((result,),) = _measure(
+        workload, [_optimizer(optimizer, lr, **hyper)], batch_size, [parse_target(target)],
+        seeds=seeds, max_steps=max_steps, device=device, check_every=check_every, near=near,
+        record=record, record_every=record_every, on_check=on_check, schedule=schedule,
     )  # fmt: skip
     return result
 
@@ -436,21 +490,70 @@ def measure_targets(
     is the whole run's, the same in each result; ``replayed_steps`` is each target's own.
     ``record`` sees the replicas that still have a target to reach.
     """
+    (results,) = _measure(
+        workload, [_optimizer(optimizer, lr, **hyper)], batch_size, parse_targets(targets),
+        seeds=seeds, max_steps=max_steps, device=device, check_every=check_every, near=near,
+        record=record, record_every=record_every, on_check=on_check, schedule=schedule,
+    )  # fmt: skip
+    return results
+
+
+def measure_stacked(
+    workload: str | Workload,
+    optimizers: Sequence[BatchedOptimizer],
+    batch_size: int | None,
+    *,
+    seeds: Sequence[int] | int,
+    targets: Sequence[str | Target | None],
+    max_steps: int,
+    device: str | torch.device | None = None,
+    check_every: int | None = None,
+    near: float | None = None,
+    on_check: Callable[[int], None] | None = None,
+    schedule: Schedule | None = None,
+) -> tuple[tuple[StepsResult, ...], ...]:
+    r""":func:`measure_targets` for several optimizers at once: per entry of ``optimizers``
+    (each a registered optimizer at its rate and hyperparameters, made by
+    :func:`~batchsteps.train.optimizer`; the same one twice is allowed), the results that
+    :func:`measure_targets` gives for it alone, the same steps bit for bit.
+
+    All the optimizers' replicas (every optimizer trains every seed) form one stack: each step
+    computes the mini-batch gradients of all of them in one pass, then each optimizer updates
+    its own replicas, at its own rate; the checks measure all of them at once. On a CPU this
+    pays the per-operation cost of a step once for the whole stack, so cells of small batches
+    take less time together than one after the other (``benchmarks/README.md`` measures it).
+    ``targets``: distinct targets, or ``[None]`` (no checks: ``max_steps`` for every replica).
+    ``wall_time`` is the whole run's, the same in each result; ``replayed_steps`` is each
+    optimizer's and target's own. A diverged replica stops alone, as in
+    :func:`measure_steps`.
+    """
+    if isinstance(optimizers, BatchedOptimizer | str) or not isinstance(optimizers, Sequence):
+        raise validation.type_error(
+            "optimizers", optimizers, "a sequence of BatchedOptimizer (see optimizer())"
+        )
+    if not optimizers:
+        raise validation.value_error("optimizers", optimizers, "at least one optimizer")
+    for i, opt in enumerate(optimizers):
+        validation.instance(
+            f"optimizers[{i}]", opt, BatchedOptimizer, "a BatchedOptimizer (see optimizer())"
+        )
+    untargeted = isinstance(targets, Sequence) and len(targets) == 1 and targets[0] is None
+    parsed = [None] if untargeted else parse_targets(targets)
     return _measure(
-        workload, optimizer, batch_size, parse_targets(targets), lr=lr, seeds=seeds,
-        max_steps=max_steps, device=device, check_every=check_every, near=near, record=record,
-        record_every=record_every, on_check=on_check, schedule=schedule, hyper=hyper,
+        workload, list(optimizers), batch_size, parsed, seeds=seeds, max_steps=max_steps,
+        device=device, check_every=check_every, near=near, record=None, record_every=1,
+        on_check=on_check, schedule=schedule,
     )  # fmt: skip
 
 
 def _measure(
-    workload, optimizer, batch_size, targets: list[Target | None], *, lr, seeds, max_steps,
-    device, check_every, near, record, record_every, on_check, schedule, hyper,
-) -> tuple[StepsResult, ...]:  # fmt: skip
-    """Validate, train, and return one :class:`StepsResult` per target (``[None]``: none)."""
+    workload, opts: list[BatchedOptimizer], batch_size, targets: list[Target | None], *, seeds,
+    max_steps, device, check_every, near, record, record_every, on_check, schedule,
+) -> tuple[tuple[StepsResult, ...], ...]:  # fmt: skip
+    """Validate, train, and return per optimizer one :class:`StepsResult` per target
+    (``[None]``: none)."""
     start_time = time.perf_counter()
     wl = _workload(workload)
-    opt_name = optimizer
     if batch_size is not None:
         batch_size = validation.integer("batch_size", batch_size, low=1)
     elif wl.n is None:
@@ -458,7 +561,6 @@ def _measure(
             f"batch_size=None (full batch) needs a finite training set; workload {wl.name!r} "
             "streams its samples: give an int >= 1"
         )
-    lr = validation.positive("lr", lr)
     seeds = check_seeds(seeds)
     max_steps = validation.integer("max_steps", max_steps, low=1)
     for tgt in targets:
@@ -476,7 +578,6 @@ def _measure(
         )
     if record is not None and not callable(record):
         raise validation.type_error("record", record, "a callable(Snapshot) or None")
-    opt = _optimizer(opt_name, lr, **hyper)
     dev = resolve_device(device)
     problem = wl.problem(dev)
     if near is not None:
@@ -487,7 +588,7 @@ def _measure(
                     "near", near, f">= 1 for a {tgt.measure} target (a factor)"
                 )
     runs = [
-        _Run(problem, opt, tgt, near, schedule,
+        _Run(problem, opts, tgt, near, schedule,
              check_every or _default_check_every(problem, batch_size, tgt))
         for tgt in targets
     ]  # fmt: skip
@@ -497,34 +598,41 @@ def _measure(
             runs, batch_size, seeds, max_steps, record, record_every, on_check
         )
     wall_time = time.perf_counter() - start_time
+    count = len(seeds)
     return tuple(
-        StepsResult(
-            workload=wl.name,
-            optimizer=opt_name,
-            batch_size=batch_size,
-            lr=lr,
-            hyper=dict(opt.hyper),
-            seeds=tuple(seeds),
-            steps=steps[i],
-            reason=tuple(reasons[i]),
-            target=None if run.target is None else run.target.text,
-            max_steps=max_steps,
-            check_every=run.every,
-            wall_time=wall_time,
-            device=str(dev),
-            replayed_steps=run.replayed,
-            near=run.margin,
-            schedule=schedule,
+        tuple(
+            StepsResult(
+                workload=wl.name,
+                optimizer=opt.name,
+                batch_size=batch_size,
+                lr=opt.lr,
+                hyper=dict(opt.hyper),
+                seeds=tuple(seeds),
+                steps=steps[i, m * count : (m + 1) * count],
+                reason=tuple(reasons[i][m * count : (m + 1) * count]),
+                target=None if run.target is None else run.target.text,
+                max_steps=max_steps,
+                check_every=run.every,
+                wall_time=wall_time,
+                device=str(dev),
+                replayed_steps=int(run.replayed[m]),
+                near=run.margin,
+                schedule=schedule,
+            )
+            for i, run in enumerate(runs)
         )
-        for i, run in enumerate(runs)
+        for m, opt in enumerate(opts)
     )
 
 
 def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_every, on_check):
-    """Train every seed until each run's target holds (``runs``: one per target, or a single
-    run without one); returns steps (one row per run) and reasons (one list per run)."""
+    """Train every seed with every optimizer until each run's target holds (``runs``: one per
+    target, or a single run without one); returns steps (one row per run) and reasons (one
+    list per run), each optimizer's seeds one after the other."""
     first = runs[0]
-    problem, opt, targeted = first.problem, first.opt, first.target is not None
+    problem, targeted, members = first.problem, first.target is not None, len(first.opts)
+    member = np.repeat(np.arange(members), len(seeds))
+    seeds = list(seeds) * members
     count = len(seeds)
     steps = np.full((len(runs), count), -1, dtype=np.int64)
     reasons = [["max_steps" if targeted else "no target"] * count for _ in runs]
@@ -532,8 +640,9 @@ def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_ev
         sampler = FullBatch(seeds, problem.n, problem.device)
     else:
         sampler = Sampler(seeds, lambda s, c: problem.draw(s, c, batch_size))
+    replicas = _Replicas(sampler, member, members)
     params = problem.init(seeds)
-    state = opt.init_state(params)
+    state = first.init_state(params)
     dev = params[0].device
     # the bookkeeping is in numpy (on the host): cheap next to a step on small replica stacks
     where = np.arange(count)  # positions (in seeds) of the replicas still running
@@ -551,12 +660,12 @@ def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_ev
         if run.every == 1 and problem.n is not None and targeted and run.target.measure == "loss":
             run.scores = torch.zeros(count, problem.n, dtype=params[0].dtype, device=dev)
 
-    def recorder(k, p, s, grads, st):
+    def recorder(k, p, s, grads, st):  # one optimizer only (measure_stacked takes no record)
         if k % record_every == 0:
-            record(Snapshot(k, p, s, grads, st, opt, problem))
+            record(Snapshot(k, p, s, grads, st, first.opts[0], problem))
 
     if record is not None:
-        recorder(0, params, sampler.seeds, None, state)
+        recorder(0, params, replicas.seeds, None, state)
 
     none = np.zeros(count, dtype=bool)
     if targeted:
@@ -579,7 +688,7 @@ def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_ev
                 firsts = run.locate(
                     _select(snap_p, on),
                     [_select(x, on) for x in snap_s],
-                    sampler.select(group),
+                    replicas.select(group),
                     start,
                     t,
                 )
@@ -594,9 +703,9 @@ def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_ev
         if done.any():
             keep = ~done
             on = torch.from_numpy(keep).to(dev)
-            where, sampler, pending, finite = (
+            where, replicas, pending, finite = (
                 where[keep],
-                sampler.select(keep),
+                replicas.select(keep),
                 pending[:, keep],
                 finite[keep],
             )
@@ -610,7 +719,7 @@ def _main_pass(runs: list[_Run], batch_size, seeds, max_steps, record, record_ev
         if len(where) == 0 or t >= max_steps:
             break
         nxt = min(t + every, max_steps) if targeted else max_steps
-        first.advance(params, state, sampler, t, nxt, loss_sum, recorder if record else None)
+        first.advance(params, state, replicas, t, nxt, loss_sum, recorder if record else None)
         t = nxt
         finite = torch.isfinite(loss_sum).cpu().numpy()
         if on_check is not None:

@@ -1,0 +1,145 @@
+"""Stacked runs (several optimizers in one engine run) and the sweeps that stack their cells:
+the same steps as alone, bit for bit."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import batchsteps.train as bt
+import batchsteps.train.sweeps as sweeps
+
+
+def _wild_factory():
+    """An MLP whose initial weights are multiplied by 1e6 for about half the seeds."""
+    model = bt.mlp((16, 32, 1))
+    if torch.rand(()) < 0.5:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(1e6)
+    return model
+
+
+def _wild():
+    base = bt.workload("teacher-student")
+    return bt.Workload("wild-teacher", base.X, base.y, _wild_factory, "mse")
+
+
+def assert_stacked_equals_alone(workload, batch_size, settings, targets, **common):
+    opts = [bt.optimizer(name, lr, **hyper) for name, lr, hyper in settings]
+    stacked = bt.measure_stacked(workload, opts, batch_size, targets=targets, **common)
+    assert len(stacked) == len(settings)
+    for (name, lr, hyper), results in zip(settings, stacked, strict=True):
+        alone = bt.measure_targets(
+            workload, name, batch_size, lr=lr, targets=targets, **common, **hyper
+        )
+        for mine, own in zip(results, alone, strict=True):
+            assert (mine.optimizer, mine.lr, mine.hyper) == (own.optimizer, own.lr, own.hyper)
+            assert mine.target == own.target and mine.seeds == own.seeds
+            np.testing.assert_array_equal(mine.steps, own.steps)
+            assert mine.reason == own.reason
+            assert mine.replayed_steps == own.replayed_steps
+            assert mine.check_every == own.check_every
+    return stacked
+
+
+def test_three_optimizers_in_one_stack_take_the_steps_they_take_alone():
+    # loss checked after every step (its bound), grad_norm_sq sparsely with replays
+    stacked = assert_stacked_equals_alone(
+        "digits-mlp", 8, [("sgd", 0.1, {}), ("momentum", 0.02, {}), ("adam", 0.002, {})],
+        ["loss<=0.3", "grad_norm_sq<=0.05"], seeds=[3, 0, 7], max_steps=400,
+    )  # fmt: skip
+    assert all((r[0].steps > 0).all() for r in stacked)
+    assert sum(r[1].replayed_steps for r in stacked) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("workload", "batch_size", "settings", "targets", "extra"),
+    [
+        ("digits-mlp", 64, [("momentum", 0.05, {"beta": 0.5}), ("rmsprop", 0.001, {}),
+                            ("nesterov", 0.02, {})], ["accuracy>=0.9", "grad_norm_sq<=0.01"], {}),
+        ("digits-mlp", None, [("sgd", 0.1, {}), ("amsgrad", 0.002, {})], ["loss<=0.5"], {}),
+        ("nqm", 8, [("sgd", 0.5, {}), ("adabelief", 0.01, {})], ["loss<=1.0"], {}),
+        ("digits-mlp", 16, [("sgd", 0.4, {}), ("adam", 0.004, {}), ("sgd", 0.1, {})],
+         ["loss<=0.2"], {"schedule": bt.inverse_time(50.0)}),
+    ],
+)  # fmt: skip
+def test_stacks_of_every_kind_take_the_steps_their_optimizers_take_alone(
+    workload, batch_size, settings, targets, extra
+):
+    common = dict(seeds=[3, 0, 7, 2], max_steps=600, **extra)
+    assert_stacked_equals_alone(workload, batch_size, settings, targets, **common)
+
+
+def test_a_diverging_optimizer_stops_alone_and_leaves_the_stack_running():
+    settings = [("sgd", 0.2, {}), ("sgd", 0.05, {})]
+    common = dict(seeds=list(range(8)), max_steps=300)
+    stacked = assert_stacked_equals_alone(
+        _wild(), 32, settings, ["loss<=0.5", "grad_norm_sq<=0.01"], **common
+    )
+    assert "diverged" in stacked[0][0].reason
+    assert "reached" in stacked[1][0].reason
+
+
+def test_the_same_optimizer_twice_gives_the_same_results_twice():
+    opt = bt.optimizer("momentum", 0.02)
+    first, second = bt.measure_stacked(
+        "digits-mlp", [opt, opt], 16, seeds=[1, 2], targets=["loss<=0.5"], max_steps=300
+    )
+    np.testing.assert_array_equal(first[0].steps, second[0].steps)
+    assert (first[0].steps > 0).all()
+
+
+def test_a_stack_without_target_trains_max_steps():
+    opts = [bt.optimizer("sgd", 0.1), bt.optimizer("adam", 0.001)]
+    results = bt.measure_stacked("nqm", opts, 4, seeds=2, targets=[None], max_steps=7)
+    for (result,) in results:
+        assert result.reason == ("no target", "no target") and result.target is None
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "name"),
+    [
+        ({"optimizers": "sgd"}, TypeError, "optimizers"),
+        ({"optimizers": bt.optimizer("sgd", 0.1)}, TypeError, "optimizers"),
+        ({"optimizers": []}, ValueError, "optimizers"),
+        ({"optimizers": [bt.optimizer("sgd", 0.1), "adam"]}, TypeError, r"optimizers\[1\]"),
+        ({"targets": None}, TypeError, "target"),
+        ({"targets": "loss<=0.5"}, TypeError, "target"),
+        ({"targets": []}, ValueError, "target"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"seeds": [1, 1]}, ValueError, "seeds"),
+    ],
+)
+def test_bad_stacks_are_refused_naming_the_argument(change, error, name):
+    args = dict(
+        workload="digits-mlp", optimizers=[bt.optimizer("sgd", 0.1)], batch_size=8,
+        seeds=[0], targets=["loss<=0.5"], max_steps=5,
+    )  # fmt: skip
+    with pytest.raises(error, match=name):
+        bt.measure_stacked(**(args | change))
+
+
+def test_a_sweep_stacks_the_settings_of_a_batch_size_within_stack_rows(monkeypatch):
+    calls = []
+    real = sweeps.measure_stacked
+
+    def counted(workload, optimizers, batch_size, **kwargs):
+        calls.append((batch_size, len(optimizers)))
+        return real(workload, optimizers, batch_size, **kwargs)
+
+    monkeypatch.setattr(sweeps, "measure_stacked", counted)
+    args = dict(
+        lr={"sgd": [0.05, 0.1], "momentum": 0.02}, seeds=[0, 1], target=["loss<=0.6"],
+        max_steps=200, progress=False,
+    )  # fmt: skip
+    stacked = bt.sweep("digits-mlp", ["sgd", "momentum"], [4, 16], **args)
+    assert sorted(calls) == [(4, 3), (16, 3)]
+    calls.clear()
+    monkeypatch.setattr(sweeps, "STACK_ROWS", 2 * 16)  # 2 seeds x 16 rows: one setting a stack
+    narrow = bt.sweep("digits-mlp", ["sgd", "momentum"], [4, 16], **args)
+    assert sorted(calls) == [(4, 3), (16, 1), (16, 1), (16, 1)]
+    columns = ["optimizer", "batch_size", "lr", "seed", "steps", "reason", "check_every"]
+    pd.testing.assert_frame_equal(stacked[columns], narrow[columns])
+    assert (stacked.steps > 0).any()
