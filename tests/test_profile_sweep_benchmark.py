@@ -21,7 +21,7 @@ def test_the_reduced_profile_times_training_checks_and_updates():
     out = scripts.run("profile_sweep", "--reduced")
     runs = re.search(r"- engine runs: (\d+) for the (\d+) cells of the sweep", out)
     assert runs, out
-    assert 0 < int(runs[1]) < int(runs[2])  # the two targets of a setting share a run
+    assert 0 < int(runs[1]) < int(runs[2])  # a batch size's settings and targets share a run
     for part in PARTS:
         row = re.search(rf"^\| {re.escape(part)} \| ([\d,]+) \| ([\d.]+) \|", out, re.MULTILINE)
         assert row, f"no row for {part!r} in:\n{out}"

@@ -166,19 +166,7 @@ def test_a_seed_does_not_depend_on_the_seeds_beside_it():
     np.testing.assert_array_equal(few, many[[4, 1]])
 
 
-def _wild_factory():
-    """An MLP whose initial weights are multiplied by 1e6 for about half the seeds."""
-    model = bt.mlp((16, 32, 1))
-    if torch.rand(()) < 0.5:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.mul_(1e6)
-    return model
-
-
-def test_diverged_replicas_stop_with_reason_and_leave_the_others_alone():
-    base = bt.workload("teacher-student")
-    wild = bt.Workload("wild-teacher", base.X, base.y, _wild_factory, "mse")
+def test_diverged_replicas_stop_with_reason_and_leave_the_others_alone(wild):
     seeds = list(range(8))
     result = bt.measure_steps(
         wild, "sgd", 32, lr=0.2, seeds=seeds, target="loss<=0.5", max_steps=300
@@ -218,9 +206,7 @@ def test_several_targets_along_one_run_give_each_targets_own_steps(
     assert any((r.steps > 0).any() for r in both)
 
 
-def test_several_targets_settle_diverged_replicas_for_each_target():
-    base = bt.workload("teacher-student")
-    wild = bt.Workload("wild-teacher", base.X, base.y, _wild_factory, "mse")
+def test_several_targets_settle_diverged_replicas_for_each_target(wild):
     targets = ["loss<=0.5", "grad_norm_sq<=0.01"]
     common = dict(lr=0.2, seeds=list(range(8)), max_steps=300)
     both = bt.measure_targets(wild, "sgd", 32, targets=targets, **common)

@@ -4,25 +4,9 @@ the same steps as alone, bit for bit."""
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import batchsteps.train as bt
 import batchsteps.train.sweeps as sweeps
-
-
-def _wild_factory():
-    """An MLP whose initial weights are multiplied by 1e6 for about half the seeds."""
-    model = bt.mlp((16, 32, 1))
-    if torch.rand(()) < 0.5:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.mul_(1e6)
-    return model
-
-
-def _wild():
-    base = bt.workload("teacher-student")
-    return bt.Workload("wild-teacher", base.X, base.y, _wild_factory, "mse")
 
 
 def assert_stacked_equals_alone(workload, batch_size, settings, targets, **common):
@@ -72,11 +56,11 @@ def test_stacks_of_every_kind_take_the_steps_their_optimizers_take_alone(
     assert_stacked_equals_alone(workload, batch_size, settings, targets, **common)
 
 
-def test_a_diverging_optimizer_stops_alone_and_leaves_the_stack_running():
+def test_a_diverging_optimizer_stops_alone_and_leaves_the_stack_running(wild):
     settings = [("sgd", 0.2, {}), ("sgd", 0.05, {})]
     common = dict(seeds=list(range(8)), max_steps=300)
     stacked = assert_stacked_equals_alone(
-        _wild(), 32, settings, ["loss<=0.5", "grad_norm_sq<=0.01"], **common
+        wild, 32, settings, ["loss<=0.5", "grad_norm_sq<=0.01"], **common
     )
     assert "diverged" in stacked[0][0].reason
     assert "reached" in stacked[1][0].reason

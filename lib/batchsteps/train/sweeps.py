@@ -65,10 +65,11 @@ RESULT_VERSION = 2
 #: A sweep run in its own process trains the cells of one batch size together
 #: (:func:`~batchsteps.train.measure_stacked`), as many settings in one stack as keep
 #: seeds x settings x batch size within this many rows (always at least one setting). On a
-#: CPU core a stack's step costs less per replica than separate steps while the stack is
-#: small (digits MLP, momentum: 13.2 -> 7.5 ms per replica and 300 steps at batch 32 from 5
-#: to 15 replicas) and about the same from 2,500 rows on; the bound keeps the stack's
-#: memory near that of one large cell.
+#: CPU core a step of a stack costs less per replica than separate steps while the stack is
+#: small (digits MLP, momentum, batch 32, 150 steps: 13.2 ms a replica alone in a stack of 5,
+#: 7.5 ms in a stack of 15) and about the same from about 2,000 rows on
+#: (``benchmarks/stacking.py``); the bound keeps a stack's memory near that of one large cell.
+#: ``0`` runs every setting alone.
 STACK_ROWS = 4096
 
 
@@ -292,11 +293,11 @@ def sweep(
 
     ``executor``: ``None`` runs the cells here, the settings of one batch size stacked into
     one training run (:func:`~batchsteps.train.measure_stacked`: the same steps as alone,
-    fewer seconds at small batches; at most :data:`STACK_ROWS` rows a stack); a
-    ``concurrent.futures.Executor`` (a process pool, ``dask.distributed.Client.get_executor()``)
-    or a Dask ``Client`` runs each setting (its cells for every target) as one task. A task
-    reads its cells from the store if they are there, else computes and commits them, so a
-    retried or duplicated task is harmless.
+    fewer seconds at small batches; at most ``batchsteps.train.sweeps.STACK_ROWS`` rows a
+    stack); a ``concurrent.futures.Executor`` (a process pool,
+    ``dask.distributed.Client.get_executor()``) or a Dask ``Client`` runs each setting (its
+    cells for every target) as one task. A task reads its cells from the store if they are
+    there, else computes and commits them, so a retried or duplicated task is harmless.
     With a store, it must be a path every worker sees (a shared filesystem on a cluster). A
     workload given by name is built by each worker from its own data (checked against the
     driver's by its key); a ``Workload`` object is pickled with every task.
