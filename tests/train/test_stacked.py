@@ -4,6 +4,7 @@ the same steps as alone, bit for bit."""
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import batchsteps.train as bt
 import batchsteps.train.sweeps as sweeps
@@ -127,3 +128,19 @@ def test_a_sweep_stacks_the_settings_of_a_batch_size_within_stack_rows(monkeypat
     columns = ["optimizer", "batch_size", "lr", "seed", "steps", "reason", "check_every"]
     pd.testing.assert_frame_equal(stacked[columns], narrow[columns])
     assert (stacked.steps > 0).any()
+
+
+@pytest.mark.slow
+def test_a_generic_module_stacks_through_torch_func_with_the_same_steps():
+    digits = bt.workload("digits-mlp")
+    tanh_net = bt.Workload(
+        "digits-tanh", digits.X, digits.y,
+        lambda: torch.nn.Sequential(
+            torch.nn.Linear(64, 32), torch.nn.Tanh(), torch.nn.Linear(32, 10)
+        ),
+    )  # fmt: skip
+    settings = [("momentum", 0.05, {}), ("adam", 0.01, {})]
+    stacked = assert_stacked_equals_alone(
+        tanh_net, 16, settings, ["loss<=0.8", "accuracy>=0.8"], seeds=[0, 1], max_steps=200
+    )
+    assert all((r[0].steps > 0).all() for r in stacked)
