@@ -144,3 +144,30 @@ def test_a_generic_module_stacks_through_torch_func_with_the_same_steps():
         tanh_net, 16, settings, ["loss<=0.8", "accuracy>=0.8"], seeds=[0, 1], max_steps=200
     )
     assert all((r[0].steps > 0).all() for r in stacked)
+
+
+def test_a_setting_computes_only_the_targets_the_store_lacks(tmp_path, monkeypatch):
+    args = dict(seeds=[0, 1], max_steps=200, progress=False)
+    targets = ["loss<=0.6", "grad_norm_sq<=0.05"]
+    bt.sweep("digits-mlp", "sgd", [16], lr=0.1, target=targets[0], store=tmp_path, **args)
+    calls = []
+    real = sweeps.measure_stacked
+
+    def counted(workload, optimizers, batch_size, **kwargs):
+        calls.append(([(o.name, o.lr) for o in optimizers], kwargs["targets"]))
+        return real(workload, optimizers, batch_size, **kwargs)
+
+    monkeypatch.setattr(sweeps, "measure_stacked", counted)
+    lr = {"sgd": 0.1, "momentum": 0.02}
+    stored = bt.sweep(
+        "digits-mlp", ["sgd", "momentum"], [16], lr=lr, target=targets, store=tmp_path, **args
+    )
+    gnorm, loss = bt.parse_target(targets[1]).text, bt.parse_target(targets[0]).text
+    assert sorted(calls) == [
+        ([("momentum", 0.02)], sorted([gnorm, loss])),
+        ([("sgd", 0.1)], [gnorm]),
+    ]
+    fresh = bt.sweep("digits-mlp", ["sgd", "momentum"], [16], lr=lr, target=targets, **args)
+    columns = ["optimizer", "batch_size", "lr", "target", "seed", "steps", "reason"]
+    pd.testing.assert_frame_equal(stored[columns], fresh[columns])
+    assert stored.cached.sum() == 2  # the stored cell's two seeds

@@ -515,7 +515,9 @@ def measure_stacked(
     r""":func:`measure_targets` for several optimizers at once: per entry of ``optimizers``
     (each a registered optimizer at its rate and hyperparameters, made by
     :func:`~batchsteps.train.optimizer`; the same one twice is allowed), the results that
-    :func:`measure_targets` gives for it alone, the same steps bit for bit.
+    :func:`measure_targets` gives for it alone: the same steps bit for bit on a CPU (tested;
+    on a GPU the batched products' kernels may change with the stack's size, and the steps
+    with their round-off).
 
     All the optimizers' replicas (every optimizer trains every seed) form one stack: each step
     computes the mini-batch gradients of all of them in one pass, then each optimizer updates

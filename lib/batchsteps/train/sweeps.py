@@ -115,28 +115,38 @@ def _setting(cell: dict) -> tuple:
 
 def _run_cells(wl: Workload, cells: list[dict], device, check_every, on_check=None) -> list[dict]:
     """The records of ``cells`` (equal but for the optimizer, rate, hyperparameters and
-    target), from one stacked training run per seed (:func:`measure_stacked`, every target
-    for every setting); the run's seconds are shared evenly among them."""
+    target): the settings with the same targets to compute trained as one stack
+    (:func:`measure_stacked`, one training run per seed for all those targets), each run's
+    seconds shared evenly among its cells."""
     cell = cells[0]
-    settings = list(dict.fromkeys(_setting(c) for c in cells))
-    targets = list(dict.fromkeys(c["target"] for c in cells))
-    stacked = measure_stacked(
-        wl, [optimizer(o, lr, **dict(h)) for o, lr, h in settings], cell["batch_size"],
-        seeds=cell["seeds"], targets=targets, max_steps=cell["max_steps"], device=device,
-        check_every=check_every, near=cell["near"], on_check=on_check,
-    )  # fmt: skip
-    results = [stacked[settings.index(_setting(c))][targets.index(c["target"])] for c in cells]
+    wanted: dict[tuple, list] = {}  # setting -> the targets of its cells
+    for c in cells:
+        wanted.setdefault(_setting(c), []).append(c["target"])
+    stacks: dict[tuple, list[tuple]] = {}  # targets -> the settings that compute them
+    for setting, targets in wanted.items():
+        stacks.setdefault(tuple(sorted(targets, key=str)), []).append(setting)
+    found: dict[tuple, tuple] = {}  # (setting, target) -> (result, seconds)
+    for targets, settings in stacks.items():
+        stacked = measure_stacked(
+            wl, [optimizer(o, lr, **dict(h)) for o, lr, h in settings], cell["batch_size"],
+            seeds=cell["seeds"], targets=list(targets), max_steps=cell["max_steps"],
+            device=device, check_every=check_every, near=cell["near"], on_check=on_check,
+        )  # fmt: skip
+        for setting, results in zip(settings, stacked, strict=True):
+            for target, result in zip(targets, results, strict=True):
+                found[setting, target] = result, result.wall_time / len(settings) / len(targets)
     return [
         {
             "key": key,
             "steps": result.steps.tolist(),
             "reason": list(result.reason),
             "check_every": result.check_every,
-            "wall_time": result.wall_time / len(cells),
+            "wall_time": seconds,
             "device": result.device,
             "worker": worker_name(),
         }
-        for key, result in zip(cells, results, strict=True)
+        for key in cells
+        for result, seconds in [found[_setting(key), key["target"]]]
     ]
 
 
@@ -167,8 +177,8 @@ def cells_task(
     """:func:`cell_task` for cells of one batch size that differ only in their optimizer,
     rate, hyperparameters and target: those not in the store are claimed (in the order of
     their files' names, so that two tasks never wait for each other) and computed together,
-    one stacked training run per seed for all their settings and targets (a setting trains
-    until each target of the cells computed holds)."""
+    one stacked training run per seed for the settings that have the same targets to
+    compute."""
     out: list[tuple[dict, bool] | None] = [None] * len(cells)
     if folder is None:
         return [(r, True) for r in _computed(wl, cells, device, check_every, on_check)]
