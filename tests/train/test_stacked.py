@@ -171,3 +171,52 @@ def test_a_setting_computes_only_the_targets_the_store_lacks(tmp_path, monkeypat
     columns = ["optimizer", "batch_size", "lr", "target", "seed", "steps", "reason"]
     pd.testing.assert_frame_equal(stored[columns], fresh[columns])
     assert stored.cached.sum() == 2  # the stored cell's two seeds
+
+
+def test_an_optimizer_made_directly_is_checked_and_completed_like_optimizer():
+    bad = bt.BatchedOptimizer("sgd", -0.5)
+    args = dict(seeds=[0, 1], targets=["loss<=0.5"], max_steps=150)
+    with pytest.raises(ValueError, match=r"optimizers\[1\].*lr"):
+        bt.measure_stacked("digits-mlp", [bt.optimizer("sgd", 0.1), bad], 16, **args)
+    bare = bt.BatchedOptimizer("adam", 0.003)  # no hyperparameters: the defaults, as optimizer()
+    (direct,), (made,) = bt.measure_stacked(
+        "digits-mlp", [bare, bt.optimizer("adam", 0.003)], 16, **args
+    )
+    np.testing.assert_array_equal(direct.steps, made.steps)
+    assert direct.hyper == made.hyper == dict(bt.DEFAULTS["adam"])
+
+
+@pytest.mark.slow
+def test_two_threads_give_the_steps_of_the_runs_alone():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert_stacked_equals_alone(
+            "digits-mlp", 64, [("sgd", 0.1, {}), ("adam", 0.002, {}), ("adam", 0.004, {})],
+            ["loss<=0.3", "grad_norm_sq<=0.05"], seeds=[0, 5], max_steps=300,
+        )  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("store", [False, True])
+def test_a_setting_given_twice_is_computed_once(tmp_path, store):
+    args = dict(seeds=[0, 1], target="loss<=0.6", max_steps=200, progress=False)
+    where = dict(store=tmp_path) if store else {}
+    twice = bt.sweep("digits-mlp", "sgd", [16, 16], lr=[0.1, 0.1], **args, **where)
+    once = bt.sweep("digits-mlp", "sgd", [16], lr=0.1, **args)
+    assert len(twice) == 4 * len(once)
+    for _, part in twice.groupby(twice.index // len(once)):
+        np.testing.assert_array_equal(part.steps, once.steps)
+    if store:
+        assert len(list(tmp_path.glob("cell-*.json"))) == 1
+
+
+def test_cells_of_different_stacks_are_refused():
+    cell = dict(
+        version=sweeps.RESULT_VERSION, workload="k", workload_name="digits-mlp",
+        optimizer="sgd", batch_size=8, lr=0.1, hyper={}, seeds=[0], target="loss<=0.5",
+        max_steps=5, check_every=None, near=None,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="batch_size"):
+        sweeps.cells_task("digits-mlp", [cell, {**cell, "batch_size": 16}], "cpu", None, None)

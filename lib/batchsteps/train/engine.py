@@ -16,6 +16,7 @@ from .. import validation
 from .optimizers import BatchedOptimizer
 from .optimizers import optimizer as _optimizer
 from .problems import Problem
+from .registry import spec
 from .sampling import FullBatch, Sampler
 from .schedules import Schedule
 from .targets import Target, parse_target, parse_targets
@@ -218,9 +219,12 @@ class _Run:
     ):
         self.problem = problem
         self.opts = opts
-        # the state holds every optimizer's slots, for all replicas: optimizer i's are these
-        ends = np.cumsum([0] + [len(opt.spec.state) for opt in opts]).tolist()
-        self.slots = [slice(a, b) for a, b in itertools.pairwise(ends)]
+        # the state holds the slots of each optimizer named in opts, for all replicas (the
+        # settings of one optimizer share them): setting i's are state[self.slots[i]]
+        self.kinds = list(dict.fromkeys(opt.name for opt in opts))
+        ends = np.cumsum([0] + [len(spec(k).state) for k in self.kinds]).tolist()
+        places = dict(zip(self.kinds, itertools.pairwise(ends), strict=True))
+        self.slots = [slice(*places[opt.name]) for opt in opts]
         self.target = target
         self.margin = near if near is not None or target is None else NEAR[target.measure]
         self.schedule = schedule
@@ -231,8 +235,8 @@ class _Run:
         self.scores: torch.Tensor | None = None
 
     def init_state(self, params) -> list[list[torch.Tensor]]:
-        """Every optimizer's zero state (its slots, shaped like ``params``), one after the other."""
-        return [slot for opt in self.opts for slot in opt.init_state(params)]
+        """Each optimizer's zero state (its slots, shaped like ``params``), one after the other."""
+        return [[torch.zeros_like(p) for p in params] for k in self.kinds for _ in spec(k).state]
 
     def _updates(self, params, state, replicas: _Replicas) -> list[tuple]:
         """Per block of replicas: its optimizer, its rows (``None``: all) and views of its
@@ -515,9 +519,10 @@ def measure_stacked(
     r""":func:`measure_targets` for several optimizers at once: per entry of ``optimizers``
     (each a registered optimizer at its rate and hyperparameters, made by
     :func:`~batchsteps.train.optimizer`; the same one twice is allowed), the results that
-    :func:`measure_targets` gives for it alone: the same steps bit for bit on a CPU (tested;
-    on a GPU the batched products' kernels may change with the stack's size, and the steps
-    with their round-off).
+    :func:`measure_targets` gives for it alone: the same steps bit for bit on a CPU (tested
+    on one and two threads, MLPs and a generic module through ``torch.func``; on a GPU the
+    batched products' kernels may change with the stack's size, and the steps with their
+    round-off).
 
     All the optimizers' replicas (every optimizer trains every seed) form one stack: each step
     computes the mini-batch gradients of all of them in one pass, then each optimizer updates
@@ -535,14 +540,19 @@ def measure_stacked(
         )
     if not optimizers:
         raise validation.value_error("optimizers", optimizers, "at least one optimizer")
+    checked = []
     for i, opt in enumerate(optimizers):
         validation.instance(
             f"optimizers[{i}]", opt, BatchedOptimizer, "a BatchedOptimizer (see optimizer())"
         )
+        try:  # what optimizer() checks, for one made directly
+            checked.append(_optimizer(opt.name, opt.lr, **opt.hyper))
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"optimizers[{i}]: {error}") from None
     untargeted = isinstance(targets, Sequence) and len(targets) == 1 and targets[0] is None
     parsed = [None] if untargeted else parse_targets(targets)
     return _measure(
-        workload, list(optimizers), batch_size, parsed, seeds=seeds, max_steps=max_steps,
+        workload, checked, batch_size, parsed, seeds=seeds, max_steps=max_steps,
         device=device, check_every=check_every, near=near, record=None, record_every=1,
         on_check=on_check, schedule=schedule,
     )  # fmt: skip

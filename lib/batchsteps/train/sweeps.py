@@ -68,9 +68,11 @@ RESULT_VERSION = 2
 #: CPU core a step of a stack costs less per replica than separate steps while the stack is
 #: small (digits MLP, momentum, batch 32, 150 steps: 13.2 ms a replica alone in a stack of 5,
 #: 7.5 ms in a stack of 15) and about the same from about 2,000 rows on
-#: (``benchmarks/stacking.py``); the bound keeps a stack's memory near that of one large cell.
-#: ``0`` runs every setting alone.
-STACK_ROWS = 4096
+#: (``benchmarks/stacking.py``: 1.02x at 1,920 rows, 0.89x at 3,840). A stack's
+#: activations are then those of one cell of that many rows; its optimizer state holds the
+#: slots of each optimizer named in it for every replica. ``0`` runs every setting alone.
+#: Sweeps stack on a CPU only.
+STACK_ROWS = 2048
 
 
 def _values(name: str, value: Any, item: Callable[[str, Any], Any]) -> list:
@@ -119,9 +121,9 @@ def _run_cells(wl: Workload, cells: list[dict], device, check_every, on_check=No
     (:func:`measure_stacked`, one training run per seed for all those targets), each run's
     seconds shared evenly among its cells."""
     cell = cells[0]
-    wanted: dict[tuple, list] = {}  # setting -> the targets of its cells
-    for c in cells:
-        wanted.setdefault(_setting(c), []).append(c["target"])
+    wanted: dict[tuple, dict] = {}  # setting -> the targets of its cells (a cell given twice
+    for c in cells:  # is computed once)
+        wanted.setdefault(_setting(c), {})[c["target"]] = None
     stacks: dict[tuple, list[tuple]] = {}  # targets -> the settings that compute them
     for setting, targets in wanted.items():
         stacks.setdefault(tuple(sorted(targets, key=str)), []).append(setting)
@@ -178,7 +180,13 @@ def cells_task(
     rate, hyperparameters and target: those not in the store are claimed (in the order of
     their files' names, so that two tasks never wait for each other) and computed together,
     one stacked training run per seed for the settings that have the same targets to
-    compute."""
+    compute. A cell given twice is computed once."""
+    shared = ("version", "workload", "batch_size", "seeds", "max_steps", "check_every", "near")
+    for cell in cells[1:]:
+        if differ := {k: cell[k] for k in shared if cell[k] != cells[0][k]}:
+            raise validation.value_error(
+                "cells", differ, f"cells that agree with the first on {', '.join(shared)}"
+            )
     out: list[tuple[dict, bool] | None] = [None] * len(cells)
     if folder is None:
         return [(r, True) for r in _computed(wl, cells, device, check_every, on_check)]
@@ -193,18 +201,26 @@ def cells_task(
             missing.append(i)
         else:
             out[i] = (found, False)
+    copies: dict[str, list[int]] = {}  # a missing cell's file name -> its places in cells
+    for i in missing:
+        copies.setdefault(cell_path(folder, cells[i]).name, []).append(i)
     with contextlib.ExitStack() as claims:
         todo = []
-        for i in sorted(missing, key=lambda i: cell_path(folder, cells[i]).name):
-            found = claims.enter_context(claim(folder, cells[i]))
+        for name in sorted(copies):
+            first = copies[name][0]
+            found = claims.enter_context(claim(folder, cells[first]))
             if found is None:
-                todo.append(i)
+                todo.append(name)
             else:
-                out[i] = (found, False)
+                for i in copies[name]:
+                    out[i] = (found, False)
         if todo:
-            records = _computed(wl, [cells[i] for i in todo], device, check_every, on_check)
-            for i, record in zip(todo, records, strict=True):
-                out[i] = (write_cell(folder, record), True)
+            chosen = [cells[copies[name][0]] for name in todo]
+            records = _computed(wl, chosen, device, check_every, on_check)
+            for name, record in zip(todo, records, strict=True):
+                written = write_cell(folder, record)
+                for i in copies[name]:
+                    out[i] = (written, True)
     return out
 
 
@@ -301,10 +317,10 @@ def sweep(
     the cells (``tqdm.auto``: a widget in Jupyter, text in a terminal); ``None`` shows it
     everywhere but in the book's build.
 
-    ``executor``: ``None`` runs the cells here, the settings of one batch size stacked into
-    one training run (:func:`~batchsteps.train.measure_stacked`: the same steps as alone,
-    fewer seconds at small batches; at most ``batchsteps.train.sweeps.STACK_ROWS`` rows a
-    stack); a ``concurrent.futures.Executor`` (a process pool,
+    ``executor``: ``None`` runs the cells here, on a CPU the settings of one batch size
+    stacked into one training run (:func:`~batchsteps.train.measure_stacked`: the same steps
+    as alone, fewer seconds at small batches; at most ``batchsteps.train.sweeps.STACK_ROWS``
+    rows a stack); a ``concurrent.futures.Executor`` (a process pool,
     ``dask.distributed.Client.get_executor()``) or a Dask ``Client`` runs each setting (its
     cells for every target) as one task. A task reads its cells from the store if they are
     there, else computes and commits them, so a retried or duplicated task is harmless.
@@ -399,7 +415,8 @@ def sweep(
     started, per_worker = time.monotonic(), {}
     waiting = set(todo)
     groups = [task for g in groups if (task := [i for i in g if i in waiting])]
-    tasks = groups if pool is not None else _stacks(groups, cells)
+    # stacks on a CPU only: there they pay, and the steps are those of the cells alone
+    tasks = _stacks(groups, cells) if pool is None and device == "cpu" else groups
 
     def finish(i: int, outcome: tuple[dict, bool]) -> None:
         record, computed = outcome
