@@ -149,3 +149,26 @@ def test_a_bad_batchsteps_workers_names_the_variable_and_the_value(monkeypatch, 
         ValueError, match=rf"\$BATCHSTEPS_WORKERS must be a whole number >= 1, got '{given}'"
     ):
         environment.worker_limit(2)
+
+
+@pytest.mark.slow
+def test_curves_whose_skip_rules_part_run_as_one_sweep_per_target_set(tiny, tmp_path, monkeypatch):
+    exp = tiny(targets={"loose": "loss<=1.0", "tight": "loss<=0.3"}, max_steps=120, skip_after=1)
+    curves = [("sgd", 0.4), ("sgd", 0.05), ("momentum", 0.02)]
+    calls = []
+    real = running.sweep
+
+    def counted(workload, optimizers, sizes, **kwargs):
+        calls.append((sizes[0], tuple(optimizers), len(kwargs["target"])))
+        return real(workload, optimizers, sizes, **kwargs)
+
+    monkeypatch.setattr(running, "sweep", counted)
+    together = running.run_curves(exp, curves, list(exp.targets), str(tmp_path / "together"))
+    assert [c for c in calls if c[0] == 32] == [(32, ("sgd",), 2), (32, ("momentum",), 1)]
+    for curve, joint in zip(curves, together, strict=True):
+        (alone,) = running.run_curves(exp, [curve], list(exp.targets), str(tmp_path / "alone"))
+        for measure in exp.targets:
+            columns = ["measure", "optimizer", "batch_size", "lr", "seed", "steps", "reason"]
+            pd.testing.assert_frame_equal(joint[measure][0][columns], alone[measure][0][columns])
+            assert joint[measure][1] == alone[measure][1]
+    assert together[1]["loose"][1] == [8, 32]  # the slow rate missed at 128: skipped after
