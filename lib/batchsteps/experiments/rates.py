@@ -25,15 +25,7 @@ from ..analysis import TunedSweep, best_rate, law_preference
 from ..environment import show_progress
 from ..train import Workload, sweep
 from .compare import fit_runs
-from .running import (
-    Measured,
-    check_measured,
-    curve_tasks,
-    run_curves,
-    run_tasks,
-    store_folder,
-    worker_pool,
-)
+from .running import Measured, check_measured, measure_curves, store_folder, worker_pool
 from .text import interval_text
 
 __all__ = ["RATE_FACTORS", "RateSweep", "rate_sweep", "DEFAULT_SEEDS", "tuned_sweep"]
@@ -123,13 +115,13 @@ def rate_sweep(
     others = [(optimizer, rate) for rate in rates if rate != lr]
     pool = worker_pool(dataclasses.replace(exp, workers=min(exp.workers, len(others))))
     try:
-        tasks = curve_tasks(pool, exp, others, [measure_name], folder)
-        done = run_tasks(pool, tasks, run_curves, f"{exp.name}: {optimizer} at other rates")
+        label = f"{exp.name}: {optimizer} at other rates"
+        done = measure_curves(pool, exp, others, [measure_name], folder, label)
     finally:
         if pool is not None:
             pool.shutdown()
     own = measured.runs(optimizer, measure_name)
-    added = [c[measure_name][0] for task in done for c in task]
+    added = [c[measure_name][0] for c in done]
     frame = pd.concat([own, *added], ignore_index=True)
     frame = frame[frame["lr"].isin(rates)].reset_index(drop=True)
     fits = {}

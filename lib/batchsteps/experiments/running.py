@@ -46,7 +46,7 @@ __all__ = [
     "worker_pool",
     "run_tasks",
     "run_curves",
-    "curve_tasks",
+    "measure_curves",
     "Tuning",
     "rate_rule",
     "tune_rates",
@@ -112,10 +112,11 @@ def run_curves(
     frames = [{m: [] for m in measures} for _ in curves]
     skipped = [{m: [] for m in measures} for _ in curves]
     misses = [dict.fromkeys(measures, 0) for _ in curves]
+    limit = math.inf if exp.skip_after is None else exp.skip_after
+    texts = {m: parse_target(exp.targets[m]).text for m in measures}
     for b in sorted(exp.batch_sizes, reverse=True):
         same: dict[tuple[str, ...], list[int]] = {}  # active measures -> curves
         for c, miss in enumerate(misses):
-            limit = math.inf if exp.skip_after is None else exp.skip_after
             active = tuple(m for m in measures if miss[m] < limit)
             for m in measures:
                 if m not in active:
@@ -135,8 +136,7 @@ def run_curves(
                 optimizer, lr = curves[c]
                 mine = frame[(frame["optimizer"] == optimizer) & (frame["lr"] == lr)]
                 for m in active:
-                    text = parse_target(exp.targets[m]).text
-                    part = mine[mine["target"] == text].reset_index(drop=True)
+                    part = mine[mine["target"] == texts[m]].reset_index(drop=True)
                     part.insert(0, "measure", m)
                     frames[c][m].append(part)
                     misses[c][m] = 0 if part["reached"].any() else misses[c][m] + 1
@@ -146,14 +146,22 @@ def run_curves(
     ]
 
 
-def curve_tasks(
-    pool: Executor | None, exp: Experiment, curves: list[tuple[str, float]], measures, folder
-) -> list[tuple]:
-    """The :func:`run_curves` tasks for ``curves``: one a curve in a pool (its workers run them
-    side by side), else one for all (its cells of one batch size stacked)."""
+def measure_curves(
+    pool: Executor | None,
+    exp: Experiment,
+    curves: Sequence[tuple[str, float]],
+    measures: Sequence[str],
+    folder: str,
+    label: str,
+) -> list[dict[str, tuple[pd.DataFrame, list[int]]]]:
+    """:func:`run_curves` for ``curves``, in their order: in a pool one task a curve (its
+    workers run them side by side), else all in one call (the curves of a batch size
+    stacked); ``label`` names the progress bar (:func:`run_tasks`)."""
     if pool is None:
-        return [(exp, curves, list(measures), folder)]
-    return [(exp, [curve], list(measures), folder) for curve in curves]
+        tasks = [(exp, list(curves), list(measures), folder)]
+    else:
+        tasks = [(exp, [curve], list(measures), folder) for curve in curves]
+    return [curve for task in run_tasks(pool, tasks, run_curves, label) for curve in task]
 
 
 def worker_pool(exp: Experiment) -> ProcessPoolExecutor | None:
@@ -345,9 +353,11 @@ def measure(
     try:
         tuning = _tune(exp, store, pool)
         curves = [(o, tuning.lr[o]) for o in exp.optimizers]
-        tasks = curve_tasks(pool, exp, curves, exp.targets, str(folder / "sweep"))
-        done = run_tasks(pool, tasks, run_curves, f"{exp.name}: steps-vs-batch curves")
-        results = dict(zip(exp.optimizers, [c for task in done for c in task], strict=True))
+        done = measure_curves(
+            pool, exp, curves, list(exp.targets), str(folder / "sweep"),
+            f"{exp.name}: steps-vs-batch curves",
+        )  # fmt: skip
+        results = dict(zip(exp.optimizers, done, strict=True))
     finally:
         if pool is not None:
             pool.shutdown()

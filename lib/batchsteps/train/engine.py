@@ -16,7 +16,6 @@ from .. import validation
 from .optimizers import BatchedOptimizer
 from .optimizers import optimizer as _optimizer
 from .problems import Problem
-from .registry import spec
 from .sampling import FullBatch, Sampler
 from .schedules import Schedule
 from .targets import Target, parse_target, parse_targets
@@ -221,8 +220,10 @@ class _Run:
         self.opts = opts
         # the state holds the slots of each optimizer named in opts, for all replicas (the
         # settings of one optimizer share them): setting i's are state[self.slots[i]]
-        self.kinds = list(dict.fromkeys(opt.name for opt in opts))
-        ends = np.cumsum([0] + [len(spec(k).state) for k in self.kinds]).tolist()
+        self.kinds: dict[str, BatchedOptimizer] = {}  # the first setting of each optimizer
+        for opt in opts:
+            self.kinds.setdefault(opt.name, opt)
+        ends = np.cumsum([0] + [len(k.spec.state) for k in self.kinds.values()]).tolist()
         places = dict(zip(self.kinds, itertools.pairwise(ends), strict=True))
         self.slots = [slice(*places[opt.name]) for opt in opts]
         self.target = target
@@ -236,7 +237,7 @@ class _Run:
 
     def init_state(self, params) -> list[list[torch.Tensor]]:
         """Each optimizer's zero state (its slots, shaped like ``params``), one after the other."""
-        return [[torch.zeros_like(p) for p in params] for k in self.kinds for _ in spec(k).state]
+        return [slot for kind in self.kinds.values() for slot in kind.init_state(params)]
 
     def _updates(self, params, state, replicas: _Replicas) -> list[tuple]:
         """Per block of replicas: its optimizer, its rows (``None``: all) and views of its
