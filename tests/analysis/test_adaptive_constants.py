@@ -47,6 +47,24 @@ def test_the_summed_one_step_identity_holds_on_a_run_that_obeys_the_update():
         assert measured == pytest.approx(run.stochastic_variational, rel=1e-10)
 
 
+def test_step_4_in_its_two_inequalities():
+    record = _record()
+    run = _run(record)
+    moved = np.ones(6, dtype=bool)
+    moved[4] = False
+    m = record["momentum"][:, moved]
+    assert run.momentum_sq == pytest.approx((m**2).sum(axis=1).mean())
+    steps = run.noise_steps()
+    assert steps["measured"] == run.terms()["noise_and_drift"][0]
+    assert steps["bound"] == run.terms()["noise_and_drift"][1]
+    c = 2 * ALPHA * (1 - BETA1)
+    assert steps["unweighted"] == pytest.approx(ALPHA**2 * run.momentum_sq / (run.h_min * c))
+    # h >= h_min gives the first; ||m_k|| <= G (m is a sub-average of the g_j) the second
+    assert steps["measured"] <= steps["unweighted"] <= steps["bound"]
+    fields = {f: getattr(run, f) for f in run.__dataclass_fields__ if f != "momentum_sq"}
+    assert np.isnan(AdaptiveRun(**fields).noise_steps()["unweighted"])  # not recorded
+
+
 def test_constants_are_read_off_the_record():
     record = _record()
     run = _run(record)
@@ -99,6 +117,36 @@ def test_bound_at_is_the_template_value():
         bound_at(bnd, values, 0, 8)
     with pytest.raises(TypeError, match="batch_size must be .*, got '8'"):
         bound_at(bnd, values, 10, "8")
+
+
+@pytest.mark.parametrize(
+    ("bnd", "values", "error", "pattern"),
+    [
+        ("amsgrad", None, TypeError, "values must be a mapping"),
+        (5, {}, TypeError, "bound must be a batchsteps.theory.Bound"),
+        ("amsgrad", {"foo": 1.0}, ValueError, "foo"),
+        ("amsgrad", {}, ValueError, "alpha"),
+        ("amsgrad", {"alpha": float("nan")}, ValueError, r"alpha must be .*, got nan"),
+        ("amsgrad", {"alpha": -1.0}, ValueError, r"alpha must be .*, got -1"),
+        ("amsgrad", {"epsilon": 0.1}, ValueError, "epsilon must be left out"),
+    ],
+)
+def test_bound_at_checks_its_arguments_first(bnd, values, error, pattern):
+    """Bad values are refused by name before anything is computed: every parameter but
+    epsilon, in its range (a bound with some values missing or replaced by bad ones)."""
+    base = _run().values()
+    given = None if values is None else {**base, **values}
+    if values == {}:
+        given = {k: v for k, v in base.items() if k != "alpha"}
+    with pytest.raises(error, match=pattern):
+        bound_at(bound(bnd) if isinstance(bnd, str) else bnd, given, 10, 8)
+
+
+def test_bound_constants_do_not_depend_on_the_target():
+    values = _run().values()
+    bnd = bound("amsgrad")
+    num = bnd.subs(**values, epsilon=1e3)
+    assert bnd.constants(**values) == pytest.approx((num.A, num.B, num.C))
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,7 @@ def test_the_section_glues_every_number_its_prose_cites_from_the_fits(glued):
     keys = {k.removeprefix("sgd_measured_") for k in glued}
     assert keys == {
         "figure", "bmin", "bmax", "lr", "target", "bstar", "bstar_low", "bstar_high",
-        "kmin", "loss_bstar", "loss_kmin", "law_gradient", "law_loss", "excluded",
+        "kmin", "loss_bstar", "loss_kmin", "law_gradient", "law_loss", "excluded", "status",
     }  # fmt: skip
     assert isinstance(glued["sgd_measured_figure"], Figure) and plt.get_fignums() == []
     assert (glued["sgd_measured_bmin"], glued["sgd_measured_bmax"]) == (8, 512)
@@ -67,6 +67,7 @@ def test_the_section_glues_every_number_its_prose_cites_from_the_fits(glued):
     assert glued["sgd_measured_loss_kmin"] == pytest.approx(FLOOR["loss"], rel=0.05)
     assert glued["sgd_measured_law_gradient"] == "constant-rate law"
     assert glued["sgd_measured_excluded"] == 0
+    assert glued["sgd_measured_status"] == "35 reached, 0 out of budget, 0 diverged"
     assert fits["grad_norm_sq"]["constant_lr"].critical_batch == glued["sgd_measured_bstar"]
 
 

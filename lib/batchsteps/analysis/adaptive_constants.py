@@ -58,7 +58,9 @@ class AdaptiveRun:
     :math:`\sum_k (\|\theta_k-\theta\|^2_{H_k} - \|\theta_{k+1}-\theta\|^2_{H_k})` (bounded by
     :math:`dDh_{\max}`), ``cross`` :math:`\frac1K\sum_k\langle\theta_k-\theta, m_{k-1}\rangle`
     (at least :math:`-\sqrt{dD}G`), ``weighted_momentum``
-    :math:`\frac1K\sum_k\|m_k\|^2_{H_k^{-1}}` (at most :math:`\mathbb E\|m\|^2/h_{\min}`).
+    :math:`\frac1K\sum_k\|m_k\|^2_{H_k^{-1}}` (at most ``momentum_sq`` :math:`/h_{\min}`), and
+    ``momentum_sq`` :math:`\frac1K\sum_k\|m_k\|^2` (``nan`` where a run did not record it),
+    the quantity step 4 bounds by :math:`2G^2 + 2(1-\beta_1)\sigma^2/((1+\beta_1)b)`.
     ``shrink_fraction``: share of coordinate-steps with
     :math:`h_{k+1,i} < h_{k,i}`; ``max_shrink``: the largest relative decrease.
 
@@ -94,6 +96,7 @@ class AdaptiveRun:
     seed: int
     reference: str
     amsgrad: bool = True
+    momentum_sq: float = math.nan
 
     def terms(self) -> dict[str, tuple[float, float]]:
         r"""Each term of the averaged identity: ``name -> (measured, its bound in the proof)``.
@@ -119,6 +122,24 @@ class AdaptiveRun:
             "noise_and_drift": self.alpha**2 * adam.second_moment_bound() / (BY_NAME["h_min"] * c),
         }
         return {name: (measured[name], float(upper[name].subs(at))) for name in measured}
+
+    def noise_steps(self) -> dict[str, float]:
+        r"""The term ``noise_and_drift`` of :meth:`terms` through the two inequalities of step 4.
+
+        With :math:`c = 2\alpha(1-\beta_1)`: ``measured`` is
+        :math:`\alpha^2\,\frac1K\sum_k\|m_k\|^2_{H_k^{-1}}/c`; ``unweighted`` is
+        :math:`\alpha^2\,\frac1K\sum_k\|m_k\|^2/(h_{\min}c)`, what the first inequality,
+        :math:`\|m\|^2_{H^{-1}} \le \|m\|^2/h_{\min}`, makes of it; ``bound`` is
+        :math:`B/b + \alpha G^2/((1-\beta_1)h_{\min})`, what the second,
+        :math:`\mathbb E\|m\|^2 \le 2G^2 + 2(1-\beta_1)\sigma^2/((1+\beta_1)b)`, makes of
+        that. ``measured <= unweighted`` on every run; ``unweighted/measured`` and
+        ``bound/unweighted`` say how much each inequality loses. ``unweighted`` is ``nan`` where
+        ``momentum_sq`` was not recorded.
+        """
+        measured, bound = self.terms()["noise_and_drift"]
+        c = 2 * self.alpha * (1 - self.beta1)
+        unweighted = self.alpha**2 * self.momentum_sq / (self.h_min * c)
+        return {"measured": measured, "unweighted": unweighted, "bound": bound}
 
     def values(self) -> dict[str, float]:
         """Keyword values for ``bound("amsgrad").subs`` (add ``epsilon``)."""
@@ -154,8 +175,8 @@ def adaptive_run(
     ``"final"``, ``"initial"`` or a flat point of shape ``(d,)``. Then
     :math:`G = \max_k \max(\|g_k\|, \|\nabla f(\theta_k)\|)`,
     :math:`D = \max_{k,i}(\theta_{k,i} - \theta_i)^2` and :math:`h_{\min}, h_{\max}` over the
-    coordinates whose mini-batch gradient was ever non-zero, and the three terms of the
-    summed one-step identity (see :class:`AdaptiveRun`).
+    coordinates whose mini-batch gradient was ever non-zero, the three terms of the
+    summed one-step identity and the mean of :math:`\|m_k\|^2` (see :class:`AdaptiveRun`).
     """
     theta_all = validation.real_array("theta", theta, ndim=2, min_size=0, finite=False)
     steps, d_total = theta_all.shape[0] - 1, theta_all.shape[1]
@@ -215,6 +236,7 @@ def adaptive_run(
         stochastic_variational=float((offset[:-1] * g).sum(axis=1).mean()),
         cross=float((offset[:-1] * m_before).sum(axis=1).mean()),
         weighted_momentum=float((m**2 / h).sum(axis=1).mean()),
+        momentum_sq=float((m**2).sum(axis=1).mean()),
         telescoped=float((h * (offset[:-1] ** 2 - offset[1:] ** 2)).sum()),
         shrink_fraction=float(shrink.mean()) if steps > 1 else 0.0,
         max_shrink=float(relative.max()) if steps > 1 else 0.0,
@@ -255,10 +277,12 @@ def bound_at(bound: Bound, values: Mapping[str, float], steps: int, batch_size: 
     r""":math:`A/K + B/b + C` of a numeric bound's constants at ``K = steps``, ``b = batch_size``.
 
     ``bound`` is a :class:`batchsteps.theory.Bound`; ``values`` its parameters without
-    ``epsilon`` (the value of the bound does not depend on the target).
+    ``epsilon`` (the value of the bound does not depend on the target), checked against their
+    ranges (:meth:`~batchsteps.theory.Bound.constants`).
     """
+    validation.instance("bound", bound, Bound, "a batchsteps.theory.Bound (see bound())")
+    validation.mapping_of("values", values, what="a mapping parameter name -> value")
     steps = validation.integer("steps", steps, low=1)
     batch_size = validation.positive("batch_size", batch_size)
-    at = {BY_NAME[name]: float(v) for name, v in values.items()}
-    A, B, C = (float(e.subs(at)) for e in (bound.A, bound.B, bound.C))
+    A, B, C = bound.constants(**values)
     return A / steps + B / batch_size + C

@@ -88,6 +88,16 @@ def check_values(
     return {NAME_OF[sym]: spec.check(NAME_OF[sym], values[NAME_OF[sym]]) for sym, spec in specs}
 
 
+def check_batch(b: object) -> np.ndarray:
+    """``b``, a batch size where a numeric bound is evaluated, as a float array of its shape: a
+    real number (not a bool) or an array of them, not nan (``inf`` and ``b <= 0`` allowed)."""
+    allowed = "a real number (not nan) or an array of them"
+    batch = validation.real_array("b", b, ndim=None, min_size=0, finite=False)
+    if np.isnan(batch).any():
+        raise validation.value_error("b", b, allowed)
+    return batch
+
+
 @dataclass(frozen=True)
 class Bound:
     r"""The bound :math:`A/K + B/b + C \le \tilde\varepsilon` of one optimizer, symbolically.
@@ -172,6 +182,18 @@ class Bound:
             )  # fmt: skip
         return NumericBound(self, checked, A, B, C, eps_t)
 
+    def constants(self, **values: float) -> tuple[float, float, float]:
+        """The constants ``(A, B, C)`` at the given values of every parameter but
+        ``epsilon`` (they do not depend on the target), each checked as :meth:`subs` checks it,
+        the step-size conditions included."""
+        if "epsilon" in values:
+            raise validation.value_error(
+                "epsilon", values["epsilon"], "left out (A, B and C do not depend on the target)"
+            )
+        checked = self._check({**values, "epsilon": 1.0})  # any target: A, B, C ignore it
+        A, B, C = self._numbers(checked, (self.A, self.B, self.C))
+        return A, B, C
+
     def __getstate__(self) -> dict:
         """Pickled without ``_functions`` (generated code does not pickle; made again on use)."""
         return {k: v for k, v in self.__dict__.items() if k != "_functions"}
@@ -230,7 +252,8 @@ def _numeric_template() -> dict[str, object]:
 class NumericBound:
     """A bound with numbers for every parameter: the constants, b0, b*, K_min as floats.
 
-    ``steps(b)`` and ``sfo(b)`` take scalars or arrays and give ``inf`` where ``b <= b0``.
+    ``steps(b)`` and ``sfo(b)`` take a real number or an array of them (not nan, not bool) and
+    give ``inf`` where ``b <= b0``.
     """
 
     bound: Bound
@@ -259,7 +282,7 @@ class NumericBound:
         return self._constant("min_steps")
 
     def _evaluate(self, name: str, b: np.ndarray | float) -> np.ndarray | float:
-        batch = np.asarray(b, dtype=float)
+        batch = check_batch(b)
         with np.errstate(divide="ignore", invalid="ignore"):
             value = _numeric_template()[name](self.A, self.B, self.C, self.target, batch)
         result = np.where(batch > self.min_batch, value, np.inf)

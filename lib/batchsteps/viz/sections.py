@@ -10,7 +10,7 @@ import numpy as np
 from .. import validation
 from ..analysis import FirstPassageAudit, Fit, compare_laws, late_counts, resolve_law
 from ..experiments import Measured, fit_optimizers
-from .curves import plot_measured
+from .curves import plot_measured, status_summary
 from .display import glue
 
 #: The targets a measured section reports: the theorems' gradient measure, then the loss.
@@ -34,7 +34,9 @@ def measured_section(
     ``target``; for the gradient target the constant-rate fit's ``bstar`` :math:`= 2 b_0`
     with ``bstar_low`` and ``bstar_high`` (its 95% interval) and ``kmin``; for the loss
     target ``loss_bstar`` and ``loss_kmin``; the law the AIC prefers for each target
-    (``law_gradient``, ``law_loss``) and ``excluded``, the runs the gradient fit left out.
+    (``law_gradient``, ``law_loss``), ``excluded``, the runs the gradient fit left out, and
+    ``status``, how the gradient target's runs ended (:func:`status_summary`: the words for
+    the figure's markers).
     With an ``audit`` (:func:`~batchsteps.analysis.read_first_passage_audit`) of the store
     ``folder`` the runs came from, also ``late`` of ``audited`` runs counted later than their
     first passage, and ``exact_bstar`` (``exact_bstar_low``, ``exact_bstar_high``): the
@@ -71,6 +73,7 @@ def measured_section(
         "law_gradient": preferred["grad_norm_sq"],
         "law_loss": preferred["loss"],
         "excluded": gradient.n_excluded,
+        "status": status_summary(gradient),
     }
     if audit is not None:
         validation.instance("audit", audit, FirstPassageAudit, "a FirstPassageAudit or None")
