@@ -22,7 +22,8 @@ Each repeat runs the three back to back (in a rotating order), so they share the
 load; the report gives per repeat wall-clock and CPU seconds, the ratios to the engine, their
 medians, and the achieved GFLOP/s of each (:func:`mlp_step_flops`) against the fp32 GEMM peak
 measured in the same run. Before timing, the vmap ensemble is checked to end where the engine
-ends (same parameters within float32 round-off). Never run by the tests.
+ends (same parameters within float32 round-off). The tests run that check
+(``tests/test_engine_benchmark.py``), never the timing.
 """
 
 from __future__ import annotations

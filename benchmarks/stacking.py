@@ -1,6 +1,6 @@
 """The book's sweeps with a batch size's settings in one stacked run, against one run a setting.
 
-    .venv/bin/python benchmarks/stacking.py            # the three sweeps, 2 paired repeats
+    .venv/bin/python benchmarks/stacking.py            # the four sweeps, 2 paired repeats
     .venv/bin/python benchmarks/stacking.py --quick    # small versions, for a smoke test
 
 In one process on one thread, each sweep runs twice per repeat into fresh stores under /tmp,

@@ -83,6 +83,20 @@ def test_coverage_table_checks_its_arguments():
         coverage_table(censoring=[-0.1], replications=1)
 
 
+@pytest.mark.parametrize(
+    ("laws", "error", "match"),
+    [
+        ([], ValueError, r"laws must be a sequence of at least 1 entry, got \[\]"),
+        ("constant_lr", TypeError, r"laws must be a sequence .*, got 'constant_lr' \(str\)"),
+        (["x"], ValueError, r"laws\[0\]: law must be one of .*, got 'x'"),
+        (["tuned_lr", 3], TypeError, r"laws\[1\]: law must be .*, got 3"),
+    ],
+)
+def test_coverage_table_checks_its_laws(laws, error, match):
+    with pytest.raises(error, match=match):
+        coverage_table(laws, seeds=[3], censoring=[0.0], replications=1)
+
+
 @pytest.mark.slow
 def test_intervals_cover_95_percent_at_every_number_of_seeds_and_censoring():
     table = coverage_table(replications=400, seed=2026)

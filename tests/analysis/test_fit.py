@@ -445,6 +445,8 @@ def test_frame_errors_name_what_is_wrong():
     few = frame[(frame.optimizer == "sgd") & (frame.batch_size <= 32)]
     with pytest.raises(ValueError, match="'optimizer': 'sgd'.*distinct"):
         fit_steps(few)
+    with pytest.raises(ValueError, match="frame must be a non-empty sweep .*, got Empty DataFrame"):
+        fit_steps(frame.iloc[:0], n_boot=0)  # as the array form: no runs, no fit
 
 
 # --- runs that ran out of budget or diverged -------------------------------------------------

@@ -66,3 +66,29 @@ def test_from_norms_rejects_bad_arrays_and_arguments():
         noise_scale_from_norms([1.0], [1.0], 1, 2)
     with pytest.raises(ValueError, match=r"confidence must be a real number in \(0, 1\), got 1.0"):
         noise_scale_from_norms([1.0, 2.0], [1.0, 1.0], 1, 2, confidence=1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(loss="abc"), TypeError, r"loss must be a real number .*, got 'abc' \(str\)"),
+        (dict(loss="1.5"), TypeError, r"loss must be a real number .*, got '1.5' \(str\)"),
+        (dict(loss=None), TypeError, r"loss must be a real number .*, got None"),
+        (dict(loss=[1.0]), TypeError, r"loss must be a real number .*, got \[1.0\]"),
+        (
+            dict(small_norm_sq=[-3.0, -3.2]),
+            ValueError,
+            r"small_norm_sq must be .* >= 0, got \[-3.0, -3.2\]",
+        ),
+        (dict(large_norm_sq=[1.2, -1.0]), ValueError, r"large_norm_sq must be .* >= 0, got"),
+    ],
+)
+def test_from_norms_rejects_a_bad_loss_and_negative_squared_norms(kwargs, error, match):
+    args = dict(small_norm_sq=[3.0, 3.2], large_norm_sq=[1.2, 1.2], small=1, large=10) | kwargs
+    with pytest.raises(error, match=match):
+        noise_scale_from_norms(**args)
+
+
+def test_from_norms_keeps_the_loss_given_and_nan_by_default():
+    assert noise_scale_from_norms([3.0, 3.2], [1.2, 1.2], 1, 10, loss=0.25).loss == 0.25
+    assert math.isnan(noise_scale_from_norms([3.0, 3.2], [1.2, 1.2], 1, 10).loss)

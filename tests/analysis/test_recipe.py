@@ -3,6 +3,7 @@ rate per batch size, both laws side by side, choosing a batch size, published da
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from batchsteps.analysis import (
     fit_laws,
     fit_steps,
     format_law_table,
+    law_preference,
     law_table,
     law_verdict,
     rate_grid,
@@ -108,6 +110,26 @@ def test_best_rate_rejects_what_is_not_a_sweep():
         best_rate(pd.DataFrame({"optimizer": ["sgd"], "batch_size": [4]}))
     with pytest.raises(ValueError, match="frame must be a non-empty sweep"):
         best_rate(_frame([]))
+
+
+@pytest.mark.parametrize(
+    ("change", "by", "error", "match"),
+    [
+        ({}, 5, TypeError, "by must be a non-empty str, got 5 \\(int\\)"),
+        ({}, None, TypeError, "by must be a non-empty str, got None"),
+        ({}, "model", ValueError, "frame must have the column.*, lacks 'model'"),
+        (
+            {"reached": [1, 0]},
+            "optimizer",
+            TypeError,
+            r"frame\['reached'\] must be a 1-d array of booleans",
+        ),
+    ],
+)
+def test_best_rate_checks_by_and_the_reached_column(change, by, error, match):
+    frame = _frame([("sgd", 1, 0.1, 0, 3), ("sgd", 1, 0.2, 0, 4)]).assign(**change)
+    with pytest.raises(error, match=match):
+        best_rate(frame, by=by)
 
 
 def _tuned_law(b, min_steps=100.0, noise=32.0):
@@ -221,10 +243,25 @@ def test_format_law_table_shows_each_law_with_its_own_second_parameter():
         format_law_table(3)
 
 
+@pytest.mark.parametrize(
+    ("digits", "error"), [(-1, ValueError), (0, ValueError), ("x", TypeError), (2.0, TypeError)]
+)
+def test_format_law_table_checks_its_digits(digits, error):
+    b = np.array([4, 8, 16, 32, 64, 128], dtype=float)
+    table = law_table({"d": fit_laws(b, 5000 * (1 + 16 / b), n_boot=0)})
+    with pytest.raises(error, match=f"digits must be an integer >= 1, got {digits!r}"):
+        format_law_table(table, digits=digits)
+
+
 def test_batch_sizes_around_span_the_guess_in_powers_of_two():
     assert batch_sizes_around(40.0, factor=4) == [8, 16, 32, 64, 128]
     assert batch_sizes_around(0.3) == [1, 2]  # never below one sample
     assert batch_sizes_around(40.0, n_max=100) == [4, 8, 16, 32, 64]  # never above the data
+    # the whole span above the data: the largest power of two it holds, never an empty list
+    assert batch_sizes_around(1000.0, n_max=1) == [1]
+    assert batch_sizes_around(1000.0, n_max=100) == [64]
+    with pytest.raises(ValueError, match="n_max must be an integer >= 1, got 0"):
+        batch_sizes_around(40.0, n_max=0)
     with pytest.raises(ValueError, match="factor must be .*, got 0.5"):
         batch_sizes_around(40.0, factor=0.5)
     with pytest.raises(ValueError, match="center must be .*, got -1"):
@@ -248,6 +285,24 @@ def test_law_verdict_names_the_law_each_data_set_prefers_and_the_ties():
     assert law_verdict(tie) == "the AIC cannot tell the two laws apart for x (|ΔAIC| 1)"
     with pytest.raises(ValueError, match=r"fits must be a mapping .*, got \{\}"):
         law_verdict({})
+
+
+@pytest.mark.parametrize(
+    ("fits", "error", "match"),
+    [
+        ({"a": 1}, TypeError, r"fits\['a'\] must be a mapping law -> Fit .*, got 1 \(int\)"),
+        ({"a": {}}, ValueError, r"fits\['a'\] must be a mapping law -> Fit .*, got \{\}"),
+        ({"a": {"constant_lr": 1}}, ValueError, r"fits\['a'\] must include every one of"),
+        (
+            {"a": {"constant_lr": 1, "tuned_lr": 2}},
+            TypeError,
+            r"fits\['a'\]\['constant_lr'\] must be a Fit, got 1 \(int\)",
+        ),
+    ],
+)
+def test_law_verdict_names_the_bad_entry(fits, error, match):
+    with pytest.raises(error, match=match):
+        law_verdict(fits)
 
 
 def test_law_tables_count_how_the_runs_ended():
@@ -281,3 +336,28 @@ def test_describe_rates_reads_every_rate_of_one_batch_size():
         describe_rates(sweep, 16)
     with pytest.raises(TypeError, match=r"sweep must be a TunedSweep .*\(DataFrame\)"):
         describe_rates(runs, 8)
+
+
+@pytest.mark.parametrize(
+    ("by_law", "error", "match"),
+    [
+        (
+            {"constant_lr": 1, "tuned_lr": 2},
+            TypeError,
+            r"by_law\['constant_lr'\] must be a Fit, got 1 \(int\)",
+        ),
+        (
+            {"constant_lr": SimpleNamespace(aic=1.0), "tuned_lr": None},
+            TypeError,
+            r"by_law\['tuned_lr'\] must be a Fit, got None",
+        ),
+        (
+            {"constant_lr": SimpleNamespace(aic="x"), "tuned_lr": SimpleNamespace(aic=1.0)},
+            TypeError,
+            r"by_law\['constant_lr'\].aic must be a real number, got 'x'",
+        ),
+    ],
+)
+def test_law_preference_names_the_bad_entry(by_law, error, match):
+    with pytest.raises(error, match=match):
+        law_preference(by_law)

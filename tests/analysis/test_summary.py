@@ -65,6 +65,17 @@ def test_per_batch_has_one_sorted_row_per_batch_size():
         ),
         (lambda: per_batch([1, np.inf], [3.0, 4.0]), ValueError, r"batch_sizes .*, got \[1, inf\]"),
         (lambda: per_batch([[1, 2]], [3.0, 4.0]), ValueError, r"batch_sizes .*, got \[\[1, 2\]\]"),
+        (
+            lambda: per_batch([-2, -2, 4], [10, 12, 7]),
+            ValueError,
+            r"batch_sizes must be .* > 0, got \[-2, -2, 4\]",
+        ),
+        (lambda: per_batch([0, 0, 4], [10, 12, 7]), ValueError, r"batch_sizes .* > 0, got \[0, 0"),
+        (
+            lambda: per_batch([2, 2, 4], [10, -1, 7]),
+            ValueError,
+            r"steps must be .* >= 0 \(censored runs excepted\), got \[10, -1, 7\]",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_error(call, error, match):

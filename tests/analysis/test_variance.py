@@ -72,6 +72,10 @@ def test_predicted_variance_is_sigma_sq_over_b_and_zero_at_n():
         ),
         (dict(per_sample_grads=GRADS, batch_sizes=[1], draws=2.0), TypeError, "draws"),
         (dict(per_sample_grads=GRADS, batch_sizes=[1], replacement="no"), TypeError, "replacement"),
+        (dict(per_sample_grads=GRADS, batch_sizes=[1], seed="a"), TypeError, "seed must be .*'a'"),
+        (dict(per_sample_grads=GRADS, batch_sizes=[1], seed=-1), ValueError, "seed .*, got -1"),
+        (dict(per_sample_grads=GRADS, batch_sizes=[1], seed=None), TypeError, "seed must .* None"),
+        (dict(per_sample_grads=GRADS, batch_sizes=[1], seed=1.7), TypeError, "seed must .* 1.7"),
     ],
 )
 def test_bad_inputs_are_named(kwargs, error, words):
@@ -82,3 +86,33 @@ def test_bad_inputs_are_named(kwargs, error, words):
 def test_batches_larger_than_n_are_allowed_with_replacement():
     curve = minibatch_variance(GRADS, [16], draws=20_000, replacement=True, seed=3)
     assert abs(curve.z_scores[0]) < 4.5
+
+
+def test_a_generator_may_stand_for_the_seed():
+    a = minibatch_variance(GRADS, [2, 4], draws=100, seed=np.random.default_rng(7))
+    b = minibatch_variance(GRADS, [2, 4], draws=100, seed=7)
+    np.testing.assert_array_equal(a.variance, b.variance)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        (("a", [1, 2]), {}, TypeError, r"sigma_sq must be .*, got 'a' \(str\)"),
+        ((-1.0, [1, 2]), {}, ValueError, "sigma_sq must be a finite real number >= 0, got -1.0"),
+        ((np.nan, [1]), {}, ValueError, "sigma_sq must be .*, got nan"),
+        ((1.0, [0, -2]), {}, ValueError, r"batch_sizes must be .* >= 1 .*, got \[0, -2\]"),
+        ((1.0, []), {}, ValueError, r"batch_sizes must be .* at least 1 entry, got \[\]"),
+        ((1.0, ["a"]), {}, TypeError, r"batch_sizes must be .*, got \['a'\]"),
+        ((1.0, [1, 2]), {"n": 1}, ValueError, "n must be an integer >= 2, got 1"),
+        ((1.0, [1, 2]), {"n": "3"}, TypeError, "n must be an integer >= 2, got '3'"),
+        ((1.0, [1, 5]), {"n": 3}, ValueError, r"batch_sizes must be at most n=3 .*, got \[1, 5\]"),
+    ],
+)
+def test_predicted_variance_rejects_bad_inputs(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        predicted_variance(*args, **kwargs)
+
+
+def test_predicted_variance_keeps_the_shape_of_its_batch_sizes():
+    assert predicted_variance(6.0, 3) == 2.0 and np.ndim(predicted_variance(6.0, 3)) == 0
+    assert predicted_variance(6.0, [[1.0, 2.0]]).shape == (1, 2)

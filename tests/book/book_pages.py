@@ -17,6 +17,10 @@ from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 - re-exported for the 
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
+STAMP = ROOT / "_build" / "tested-build.txt"
+"""Written by :func:`build_book` after a build that succeeded: the time stamp of the
+``searchindex.js`` that build wrote. A book built another way since (the README's own
+``jupyter-book build .``, without ``-W``, over a warm cache) no longer matches it."""
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 THEORY_CHAPTERS = (
     "chapters/template",
@@ -60,16 +64,25 @@ def _newest_source() -> float:
     return max((p.stat().st_mtime for p in files if p.is_file()), default=0.0)
 
 
-def book_is_stale(html: Path = HTML) -> bool:
-    """Whether the built book is missing or older than any of its sources.
+def book_is_stale(html: Path = HTML, stamp: Path = STAMP) -> bool:
+    """Whether the built book is missing, older than any of its sources, or not the one
+    :func:`build_book` made (cold, warnings as errors): ``stamp`` must hold the time stamp of
+    its ``searchindex.js``.
 
     The age of a build is that of ``searchindex.js``, which Sphinx writes at the end of every
     HTML build; ``index.html`` is only a redirect that Jupyter Book writes once, when missing.
     """
-    index, stamp = html / "index.html", html / "searchindex.js"
-    if not index.exists() or not stamp.exists():
+    index, search = html / "index.html", html / "searchindex.js"
+    if not index.exists() or not search.exists() or not stamp.exists():
         return True
-    return stamp.stat().st_mtime < _newest_source()
+    if stamp.read_text(encoding="utf-8").strip() != repr(search.stat().st_mtime):
+        return True
+    return search.stat().st_mtime < _newest_source()
+
+
+def stamp_build(html: Path = HTML, stamp: Path = STAMP) -> None:
+    """Record that the book in ``html`` is the one :func:`build_book` just made."""
+    stamp.write_text(repr((html / "searchindex.js").stat().st_mtime) + "\n", encoding="utf-8")
 
 
 PAIRED = ("notebooks/sgd.ipynb", "chapters/sgd.ipynb")
@@ -87,6 +100,7 @@ def build_book() -> subprocess.CompletedProcess:
     every figure as an image all the same. The notebooks of :data:`PAIRED` are made first, the
     reader's way, and removed afterwards (those the reader had already are left alone).
     """
+    STAMP.unlink(missing_ok=True)
     for folder in ("stores", ".jupyter_cache", "jupyter_execute"):
         shutil.rmtree(ROOT / "_build" / folder, ignore_errors=True)
     jupytext = str(Path(sys.executable).with_name("jupytext"))

@@ -1,8 +1,9 @@
 """Fixtures for the built book: build it when stale, serve it on 127.0.0.1, drive Chromium.
 
 ``built_book`` (session) returns ``_build/html``, building the book first with
-``jupyter-book build . -W -n --keep-going --all`` when it is missing or older than any source
-(chapters, the library, ``_config.yml``, ``_toc.yml``, ...; see ``book_is_stale``). The browser
+``jupyter-book build . -W -n --keep-going --all`` when it is missing, older than any source
+(chapters, the library, ``_config.yml``, ``_toc.yml``, ...) or built otherwise since the tests
+last built it (see ``book_is_stale``). The browser
 is Debian's ``/usr/bin/chromium`` driven by Python Playwright (no browser download); without
 it the browser tests skip with a loud reason, and fail instead when
 ``BATCHSTEPS_REQUIRE_BROWSER=1`` (CI sets it).
@@ -16,7 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from book_pages import HTML, Visit, book_is_stale, build_book
+from book_pages import HTML, Visit, book_is_stale, build_book, stamp_build
 from book_pages import toc_pages as toc_pages  # re-exported: test modules import it from here
 
 
@@ -28,6 +29,7 @@ def built_book() -> Path:
         if result.returncode != 0 or not (HTML / "index.html").exists():
             tail = (result.stdout + result.stderr)[-6000:]
             pytest.fail(f"jupyter-book build failed (exit {result.returncode}):\n{tail}")
+        stamp_build()
     return HTML
 
 

@@ -2,7 +2,8 @@
 
 The ``built_book`` fixture runs ``jupyter-book build . -W -n --keep-going --all`` cold (sweep
 store, executed-notebook cache and executed notebooks removed first; ``MPLBACKEND=Agg``) and
-fails on a non-zero exit, so any cell error, Sphinx warning or broken reference fails here.
+fails on a non-zero exit, so any cell error, Sphinx warning or broken reference fails here;
+a later session reuses that build only while it is current (``book_is_stale``).
 These tests then check what the build produced: every figure an image, whatever the backend.
 """
 

@@ -4,13 +4,16 @@ keyed by the library. Fast: no build."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import book_pages
 import pytest
 import yaml
 
@@ -122,3 +125,24 @@ def test_a_re_exported_constant_is_documented_from_the_module_that_defines_it():
     assert ext.ReexportedData.documents("WORKLOADS", train.WORKLOADS)
     assert not ext.ReexportedData.documents("workload", train.workload)  # a function: autodoc's
     assert ext.defining_doc("EXPERIMENTS", list(ex.EXPERIMENTS)) == []  # not the same object
+
+
+def test_a_book_built_otherwise_is_stale_for_the_tests(tmp_path):
+    """Only the book the tests built (cold, warnings as errors) is reused: a build the reader
+    made since, or one without the tests' stamp, is built again."""
+    html, stamp = tmp_path / "html", tmp_path / "tested-build.txt"
+    html.mkdir()
+    (html / "index.html").write_text("<html></html>")
+    search = html / "searchindex.js"
+    search.write_text("Search.setIndex({})")
+    future = time.time() + 86400  # newer than every source
+    os.utime(search, (future, future))
+    assert book_pages.book_is_stale(html, stamp)  # no stamp: not built by the tests
+    book_pages.stamp_build(html, stamp)
+    assert not book_pages.book_is_stale(html, stamp)
+    os.utime(search, (future + 10, future + 10))  # rebuilt since, by someone else
+    assert book_pages.book_is_stale(html, stamp)
+    book_pages.stamp_build(html, stamp)
+    os.utime(search, (1.0, 1.0))
+    book_pages.stamp_build(html, stamp)
+    assert book_pages.book_is_stale(html, stamp)  # older than a source

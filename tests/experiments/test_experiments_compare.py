@@ -174,6 +174,31 @@ def test_largest_smoothness_inverts_each_step_size_condition():
         ex.largest_smoothness("sgd", -1)
 
 
+HYPER_ERRORS = [
+    ("momentum", {"beta": 1.5}, ValueError, r"beta must be a real number in \[0, 1\), got 1.5"),
+    ("momentum", {"beta": -0.5}, ValueError, r"beta must be .*, got -0.5"),
+    ("momentum", {"beta": "x"}, TypeError, r"beta must be .*, got 'x' \(str\)"),
+    ("sgd", {"beta": 0.5}, TypeError, "optimizer 'sgd' got unexpected keyword 'beta'"),
+    ("sgd", {"foo": 1.0}, TypeError, "optimizer 'sgd' got unexpected keyword 'foo'"),
+    ("adam", {"foo": 1.0}, TypeError, "optimizer 'adam' got unexpected keyword 'foo'"),
+    ("adam", {"beta1": 1.5}, ValueError, "beta1 must be .*, got 1.5"),
+]
+
+
+@pytest.mark.parametrize(("optimizer", "hyper", "error", "match"), HYPER_ERRORS)
+def test_largest_smoothness_checks_the_hyperparameters(optimizer, hyper, error, match):
+    with pytest.raises(error, match=match):
+        ex.largest_smoothness(optimizer, 0.1, **hyper)
+
+
+@pytest.mark.parametrize(("optimizer", "hyper", "error", "match"), HYPER_ERRORS)
+def test_theory_ratios_check_the_hyperparameters_even_where_the_bound_needs_none(
+    optimizer, hyper, error, match
+):
+    with pytest.raises(error, match=match):
+        ex.theory_ratios(optimizer, 0.1, 0.1, **hyper)
+
+
 def test_comparison_without_theory_leaves_the_theory_columns_empty(synthetic):
     measured = synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 12.0)})
     table = ex.comparison(measured, ex.fit_optimizers(measured, "loss"), theory=False)
@@ -193,6 +218,26 @@ def test_a_step_budget_alone_makes_a_pole_free_curve_look_like_it_has_one():
         ex.budget_artefact(500.0, 64.0, batch_sizes=(2, 4, 8), seeds=2, max_steps=100, scatter=0)
     with pytest.raises(ValueError, match="scatter must be .*, got -1"):
         ex.budget_artefact(500.0, 64.0, batch_sizes=(2, 4, 8), seeds=2, max_steps=900, scatter=-1)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"batch_sizes": ()}, ValueError, r"batch_sizes must be .* at least 3 entries, got \(\)"),
+        ({"batch_sizes": (2, 4)}, ValueError, r"batch_sizes must be .* at least 3 entries"),
+        ({"batch_sizes": (0, -2, 4)}, ValueError, r"batch_sizes\[0\] must be an integer >= 1"),
+        ({"batch_sizes": (2, 4, math.nan, 8)}, TypeError, r"batch_sizes\[2\] must be .*, got nan"),
+        ({"batch_sizes": ("a",)}, TypeError, r"batch_sizes\[0\] must be .*, got 'a'"),
+        ({"batch_sizes": None}, TypeError, "batch_sizes must be a sequence .*, got None"),
+        ({"batch_sizes": (2, 4, 4)}, ValueError, "batch_sizes must be a sequence of distinct"),
+        ({"seed": -1}, ValueError, "seed must be an integer >= 0 .*, got -1"),
+        ({"seed": "a"}, TypeError, "seed must be an integer >= 0 .*, got 'a'"),
+    ],
+)
+def test_budget_artefact_checks_its_batch_sizes_and_seed(change, error, match):
+    args = dict(batch_sizes=(2, 4, 8, 16), seeds=2, max_steps=500, scatter=0.0, n_boot=0)
+    with pytest.raises(error, match=match):
+        ex.budget_artefact(100.0, 16.0, **(args | change))
 
 
 def test_budget_table_sets_each_measured_pole_beside_the_budgets_own(synthetic):

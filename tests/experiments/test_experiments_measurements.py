@@ -183,14 +183,15 @@ def test_runs_repeat_and_seeds_differ():
     ("kwargs", "error", "pattern"),
     [
         ({"batch_size": 0}, ValueError, r"batch_size must be an integer >= 1, got 0"),
-        ({"steps": 2.0}, TypeError, r"max_steps must be an integer >= 1, got 2\.0"),
+        ({"steps": 2.0}, TypeError, r"^steps must be an integer >= 1, got 2\.0"),
         ({"lr": -1.0}, ValueError, r"lr must be a finite real number > 0, got -1\.0"),
         ({"betas": (1.0, 0.9)}, ValueError, r"beta1 must be a real number in \[0, 1\), got 1\.0"),
         ({"betas": (0.9,)}, TypeError, r"betas must be a pair \(beta1, beta2\), got \(0\.9,\)"),
         (
             {"reference": "middle"},
             ValueError,
-            r"reference must be one of 'final', 'initial' or a flat point, got 'middle'",
+            r"reference must be one of 'final', 'initial' or a flat point \(a 1-d array\), "
+            r"got 'middle'",
         ),
         ({"reference": np.zeros(3)}, ValueError, r"reference of shape \(3,\) must be a flat"),
         ({"variance_every": 0}, ValueError, r"variance_every must be an integer >= 1"),
@@ -200,3 +201,58 @@ def test_runs_repeat_and_seeds_differ():
 def test_bad_arguments_are_named(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         _run(**kwargs)
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("trained before its arguments were checked")
+
+
+NOISE_DURING = dict(lr=0.1, steps=4, every=2, small=2, large=8, draws=2)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "pattern"),
+    [
+        (lambda: _run(steps=0), ValueError, r"^steps must be an integer >= 1, got 0"),
+        (lambda: _run(seed=-1), ValueError, r"^seed must be an integer >= 0, got -1"),
+        (lambda: _run(seed="a"), TypeError, r"^seed must be an integer >= 0, got 'a'"),
+        (
+            lambda: _run(reference=None),
+            TypeError,
+            r"^reference must be one of 'final', 'initial' or a flat point .*, got None",
+        ),
+        (lambda: _run(reference=5), ValueError, r"^reference must be a 1-d array .*, got 5"),
+        (lambda: _run(reference=[[1.0]]), ValueError, r"^reference must be a 1-d array"),
+        (
+            lambda: ex.full_batch_reference(DIGITS, steps=0),
+            ValueError,
+            r"^steps must be an integer >= 1, got 0",
+        ),
+        (
+            lambda: ex.full_batch_reference(DIGITS, steps=None),
+            TypeError,
+            r"^steps must be an integer >= 1, got None",
+        ),
+        (
+            lambda: ex.full_batch_reference(DIGITS, seed=-1),
+            ValueError,
+            r"^seed must be an integer >= 0, got -1",
+        ),
+        (
+            lambda: ex.noise_scale_during(DIGITS, "sgd", 8, **{**NOISE_DURING, "steps": 0}),
+            ValueError,
+            r"^steps must be an integer >= 1, got 0",
+        ),
+        (
+            lambda: ex.noise_scale_during(DIGITS, "sgd", 8, seed=-1, **NOISE_DURING),
+            ValueError,
+            r"^seed must be an integer >= 0, got -1",
+        ),
+    ],
+)
+def test_steps_seed_and_reference_are_named_and_checked_before_training(
+    call, error, pattern, monkeypatch
+):
+    monkeypatch.setattr(ex.measurements, "measure_steps", _no_training)
+    with pytest.raises(error, match=pattern):
+        call()

@@ -90,6 +90,43 @@ def test_tuned_sweep_defaults_to_five_seeds_and_shows_one_progress_bar(capsys, m
         ex.tuned_sweep(wl, "sgd", grid, target="loss<=0.2", max_steps=200, progress="yes")
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "lrs", "target", "error", "pattern"),
+    [
+        ("sgd", {4: [0.1]}, None, TypeError, r"target must be one target, .*, got None"),
+        (
+            "sgd",
+            {4: [0.1]},
+            ["loss<=1", "loss<=2"],
+            TypeError,
+            r"target must be one target, .*, got \['loss<=1', 'loss<=2'\] \(list\)",
+        ),
+        ("sgd", {4: [0.1]}, "foo<=1", ValueError, r"target must be .*, got 'foo<=1'"),
+        (
+            ["sgd", "momentum"],
+            {4: [0.1]},
+            "loss<=1",
+            TypeError,
+            r"optimizer must be a non-empty str, got \['sgd', 'momentum'\]",
+        ),
+        ("sgd", {4: 0.1}, "loss<=1", TypeError, r"lrs\[4\] must be a sequence .*, got 0.1"),
+        ("sgd", {4: None}, "loss<=1", TypeError, r"lrs\[4\] must be a sequence .*, got None"),
+        ("sgd", {4: []}, "loss<=1", ValueError, r"lrs\[4\] must be a sequence of at least 1"),
+        ("sgd", {4: [-0.1]}, "loss<=1", ValueError, r"lrs\[4\]\[0\] must be .* > 0, got -0.1"),
+        ("sgd", {4: ["a"]}, "loss<=1", TypeError, r"lrs\[4\]\[0\] must be .*, got 'a'"),
+    ],
+)
+def test_tuned_sweep_checks_its_optimizer_rates_and_target_before_training(
+    optimizer, lrs, target, error, pattern, monkeypatch
+):
+    def no_training(*args, **kwargs):
+        raise AssertionError("swept before its arguments were checked")
+
+    monkeypatch.setattr(ex.rates, "sweep", no_training)
+    with pytest.raises(error, match=pattern):
+        ex.tuned_sweep("nqm", optimizer, lrs, target=target, max_steps=5, progress=False)
+
+
 def test_tuned_sweep_documents_every_target_form_where_users_meet_it():
     from batchsteps.train.targets import TARGET_FORMS
 

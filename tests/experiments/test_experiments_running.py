@@ -64,8 +64,30 @@ def test_rule_takes_the_smallest_rate_within_tolerance_of_the_fewest_and_halves_
     table = pd.DataFrame({"lr": [0.1, 0.2, 0.4, 0.8], "median_steps": [400, 205, 200, math.inf]})
     assert ex.rate_rule(table, 0.1) == (0.2, 0.1)
     assert ex.rate_rule(table, 0.0) == (0.4, 0.2)
-    with pytest.raises(RuntimeError, match="widen it"):
+    with pytest.raises(ValueError, match=r"table must be a table where some rate reached .*widen"):
         ex.rate_rule(table.assign(median_steps=math.inf), 0.1)
+    with pytest.raises(TypeError, match=r"table must be a pandas DataFrame .*, got \[\]"):
+        ex.rate_rule([], 0.1)
+
+
+@pytest.mark.parametrize(
+    ("table", "tolerance", "error", "match"),
+    [
+        ({"lr": [0.1, 0.2]}, 0.1, ValueError, "table must have the column.*lacks 'median_steps'"),
+        ({"lr": [], "median_steps": []}, 0.1, ValueError, r"table\['lr'\] must be .* 1 entry"),
+        ({"lr": [0.1], "median_steps": [-5.0]}, 0.1, ValueError, r"table\['median_steps'\]"),
+        ({"lr": [0.1], "median_steps": [math.nan]}, 0.1, ValueError, r"table\['median_steps'\]"),
+        ({"lr": [-0.1], "median_steps": [5.0]}, 0.1, ValueError, r"table\['lr'\] must be .* > 0"),
+        (None, -0.5, ValueError, "tolerance must be a finite real number >= 0, got -0.5"),
+        (None, math.nan, ValueError, "tolerance must be .*, got nan"),
+        (None, "x", TypeError, r"tolerance must be .*, got 'x' \(str\)"),
+        (None, None, TypeError, "tolerance must be .*, got None"),
+    ],
+)
+def test_rule_rejects_bad_tables_and_tolerances(table, tolerance, error, match):
+    frame = pd.DataFrame(table or {"lr": [0.1, 0.2], "median_steps": [400.0, 205.0]})
+    with pytest.raises(error, match=match):
+        ex.rate_rule(frame, tolerance)
 
 
 @pytest.mark.slow

@@ -156,6 +156,30 @@ def test_numeric_steps_are_infinite_at_and_below_the_pole_and_scalar_for_scalars
     assert num.steps(num.critical_batch) == pytest.approx(2 * num.min_steps)
 
 
+BAD_BATCHES = [
+    ("x", TypeError, r"b must be a real number or an array of them, got 'x' \(str\)"),
+    (None, TypeError, r"b must be .*, got None \(NoneType\)"),
+    (True, TypeError, r"b must be .*, got True \(bool\)"),
+    ([1, "a"], TypeError, r"b must be .*, got \[1, 'a'\]"),
+    (math.nan, ValueError, r"b must be a real number \(not nan\) or an array of them, got nan"),
+    ([4.0, math.nan], ValueError, r"b must be .*not nan.*, got \[4.0, nan\]"),
+]
+
+
+@pytest.mark.parametrize("method", ["steps", "sfo"])
+@pytest.mark.parametrize(("b", "error", "match"), BAD_BATCHES)
+def test_numeric_bound_rejects_a_bad_batch_size(method, b, error, match):
+    num = SGD.subs(L=1, sigma=1, Delta=1, alpha=0.5, epsilon=0.5)
+    with pytest.raises(error, match=match):
+        getattr(num, method)(b)
+
+
+def test_numeric_bound_takes_integers_and_arrays():
+    num = SGD.subs(L=1, sigma=1, Delta=1, alpha=0.5, epsilon=0.5)
+    assert num.steps(np.int64(8)) == num.steps(8.0) and num.steps(-1) == math.inf
+    assert num.sfo(np.array([[8, 16]])).shape == (1, 2) and num.steps([]).shape == (0,)
+
+
 def test_numeric_steps_decrease_towards_min_steps():
     num = MOMENTUM.subs(L=2, sigma=3, Delta=5, alpha=0.01, epsilon=0.2, beta=0.5)
     batches = num.min_batch * np.geomspace(1.01, 1e6, 40)

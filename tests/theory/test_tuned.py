@@ -125,6 +125,23 @@ def test_numeric_tuned_bound_arrays_and_non_positive_batches():
     assert np.all(np.diff(steps[2:]) < 0)
 
 
+@pytest.mark.parametrize("method", ["steps", "sfo", "lr"])
+@pytest.mark.parametrize(
+    ("b", "error", "match"),
+    [
+        ("x", TypeError, r"b must be a real number or an array of them, got 'x' \(str\)"),
+        (None, TypeError, r"b must be .*, got None \(NoneType\)"),
+        (True, TypeError, r"b must be .*, got True \(bool\)"),
+        (float("nan"), ValueError, r"b must be a real number \(not nan\) .*, got nan"),
+        (np.array([1.0, np.nan]), ValueError, r"b must be .*not nan.*, got array"),
+    ],
+)
+def test_numeric_tuned_bound_rejects_a_bad_batch_size(method, b, error, match):
+    num = tuned_bound("sgd").subs(L=1.0, sigma=1.0, Delta=1.0, epsilon=0.5)
+    with pytest.raises(error, match=match):
+        getattr(num, method)(b)
+
+
 def test_tuned_bound_parameters_drop_alpha():
     assert tuned_bound("sgd").parameters == ("L", "sigma", "Delta", "epsilon")
     assert "beta" in tuned_bound("momentum").parameters

@@ -234,6 +234,15 @@ def test_bad_target_lists_are_refused_naming_them(targets, error):
         bt.measure_targets("digits-mlp", "sgd", 8, targets=targets, **args)
 
 
+@pytest.mark.parametrize(
+    ("targets", "error", "pattern"),
+    [([5], TypeError, r"targets\[0\] must be"), (["loss<=1", "foo"], ValueError, r"targets\[1\]")],
+)
+def test_a_bad_entry_of_the_targets_is_named_by_its_index(targets, error, pattern):
+    with pytest.raises(error, match=pattern):
+        bt.measure_targets("nqm", "sgd", 4, lr=0.1, seeds=[0], targets=targets, max_steps=5)
+
+
 def test_no_target_trains_max_steps_and_reaches_nothing():
     result = bt.measure_steps("digits-mlp", "adam", 8, lr=1e-3, seeds=2, target=None, max_steps=5)
     assert result.steps.tolist() == [-1, -1]
@@ -461,6 +470,46 @@ def test_accuracy_targets_need_a_classification_workload():
         bt.steps_to_target(
             "teacher-student", "sgd", 8, lr=0.1, seeds=[0], target="accuracy>=0.9", max_steps=5
         )
+
+
+@pytest.mark.parametrize(
+    ("device", "error", "pattern"),
+    [
+        (3.5, TypeError, r"device must be 'cpu', 'cuda'.*got 3\.5 \(float\)"),
+        (["cpu"], TypeError, r"device must be .*got \['cpu'\] \(list\)"),
+        ("meta", ValueError, "device must be a CPU or CUDA device.*got 'meta'"),
+        (torch.device("meta"), ValueError, "device must be a CPU or CUDA device"),
+        ("warp-drive", ValueError, "device must be 'cpu', 'cuda'.*got 'warp-drive'"),
+        ("cuda:99", ValueError, "device must be a .*got 'cuda:99'"),
+    ],
+)
+def test_a_device_other_than_cpu_or_cuda_is_refused_naming_it(device, error, pattern):
+    with pytest.raises(error, match=pattern):
+        bt.resolve_device(device)
+
+
+def test_cpu_devices_resolve_as_before():
+    cpu = torch.device("cpu")
+    assert bt.resolve_device("cpu") == bt.resolve_device(cpu) == cpu
+    assert bt.resolve_device(None).type in ("cpu", "cuda")
+
+
+def _never(_):
+    raise AssertionError("training started")
+
+
+@pytest.mark.parametrize("measure", ["steps", "targets", "stacked"])
+def test_an_on_check_that_is_not_callable_is_refused_before_training(measure):
+    common = dict(seeds=[0], max_steps=5, on_check=5)
+    with pytest.raises(TypeError, match=r"on_check must be a callable\(step\) or None, got 5"):
+        if measure == "steps":
+            bt.measure_steps("nqm", "sgd", 4, lr=0.1, target="loss<=0.1", record=_never, **common)
+        elif measure == "targets":
+            bt.measure_targets(
+                "nqm", "sgd", 4, lr=0.1, targets=["loss<=0.1"], record=_never, **common
+            )
+        else:
+            bt.measure_stacked("nqm", [bt.optimizer("sgd", 0.1)], 4, targets=[None], **common)
 
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

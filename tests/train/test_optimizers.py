@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from batchsteps.train import DEFAULTS, OPTIMIZERS, optimizer
+from batchsteps.train import DEFAULTS, OPTIMIZERS, BatchedOptimizer, optimizer
 from batchsteps.train.reference import torch_optimizer
 
 SHAPES = [(4, 3), (1, 3), (5,)]
@@ -130,3 +130,29 @@ def test_defaults_are_the_documented_ones():
 def test_bad_optimizer_arguments_name_the_culprit(call, error, names):
     with pytest.raises(error, match=names):
         call()
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "pattern"),
+    [
+        (("sgd", -1.0), ValueError, r"lr must be a finite real number > 0, got -1\.0"),
+        (("sgd", float("nan")), ValueError, "lr must be .*got nan"),
+        (("sgd", "0.1"), TypeError, "lr must be .*got '0.1'"),
+        (("sgd", True), TypeError, "lr must be"),
+        (("lion", 0.1), ValueError, r"optimizer must be one of .*got 'lion'"),
+        ((None, 0.1), TypeError, "optimizer must be one of .*got None"),
+        (("momentum", 0.1, {"beta": 2.0}), ValueError, r"beta must be .*\[0, 1\), got 2\.0"),
+        (("sgd", 0.1, {"beta": 0.5}), TypeError, "unexpected keyword 'beta'"),
+        (("sgd", 0.1, [("beta", 0.5)]), TypeError, "hyper must be a mapping"),
+    ],
+)
+def test_a_batched_optimizer_made_directly_is_checked_as_optimizer_checks(args, error, pattern):
+    with pytest.raises(error, match=pattern):
+        BatchedOptimizer(*args)
+
+
+def test_a_batched_optimizer_made_directly_is_the_one_optimizer_makes():
+    assert BatchedOptimizer("adam", 0.003) == optimizer("adam", 0.003)
+    assert BatchedOptimizer("adam", 0.003).hyper == dict(DEFAULTS["adam"])
+    made = BatchedOptimizer("momentum", 1, {"beta": 0.5})
+    assert made == optimizer("momentum", 1, beta=0.5) and isinstance(made.lr, float)

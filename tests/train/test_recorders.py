@@ -85,6 +85,12 @@ def test_sampled_loss_records_every_step_of_every_seed():
     assert digits.shape == (2, 4) and np.all(digits[:, -1] < digits[:, 0])  # full-data loss
 
 
+@pytest.mark.parametrize(("steps", "error"), [(0, ValueError), (2.5, TypeError), ("3", TypeError)])
+def test_sampled_loss_names_steps(steps, error):
+    with pytest.raises(error, match=f"steps must be .*, got {steps!r}"):
+        sampled_loss("nqm", "sgd", 4, lr=0.5, seeds=[0], steps=steps)
+
+
 def test_sampled_loss_refuses_a_mean_over_diverged_replicas():
     with pytest.raises(ValueError, match="diverged"):
         sampled_loss("nqm", "sgd", 1, lr=50.0, seeds=2, steps=200)
@@ -146,3 +152,52 @@ def test_adaptive_recorder_reads_only_adam_state():
         AdaptiveRecorder(wl).arrays(7)
     with pytest.raises(ValueError, match="variance_every must be an integer >= 1"):
         AdaptiveRecorder(wl, variance_every=0)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "pattern"),
+    [
+        ([], ValueError, "params must be a sequence of at least 1 entry"),
+        (None, TypeError, "params must be a sequence"),
+        ([1, 2], TypeError, r"params\[0\] must be a torch.Tensor"),
+        (torch.zeros(3), TypeError, "params must be a non-empty sequence of tensors"),
+        ([torch.zeros(2, 3), torch.zeros(3, 3)], ValueError, r"same number of replicas.*\(3, 3\)"),
+        ([torch.zeros(2, 3), torch.tensor(1.0)], ValueError, "same number of replicas"),
+    ],
+)
+def test_flat_params_refuses_what_is_not_stacked_parameters(params, error, pattern):
+    with pytest.raises(error, match=pattern):
+        bt.flat_params(params)
+
+
+def test_flat_params_gives_one_row_per_replica():
+    flat = bt.flat_params([torch.ones(2, 3), torch.zeros(2, 4, 1)])
+    assert flat.shape == (2, 7) and flat.sum() == 6
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "pattern"),
+    [
+        (dict(position=2), ValueError, r"position must be an integer in \[0, 1\], got 2"),
+        (dict(position=-1), ValueError, r"position must be an integer in \[0, 1\], got -1"),
+        (dict(position="0"), TypeError, "position must be an integer"),
+        (dict(position=True), TypeError, "position must be an integer"),
+        (dict(params=[]), ValueError, "params must be"),
+        (dict(workload="custom"), TypeError, "workload must be a data Workload .*'custom'"),
+        (dict(workload=bt.workload("nqm", dim=4)), ValueError, "workload='nqm' must be a data"),
+    ],
+)
+def test_replica_module_names_a_bad_argument(change, error, pattern):
+    wl = _custom(_relu_net)
+    args = dict(workload=wl, params=wl.problem(torch.device("cpu")).init([4, 1]), position=0)
+    with pytest.raises(error, match=pattern):
+        replica_module(**(args | change))
+
+
+@pytest.mark.parametrize("recorder", [NoiseRecorder, AdaptiveRecorder])
+def test_recorders_take_a_workload_not_its_name(recorder):
+    args = (2, 16, 6, 5) if recorder is NoiseRecorder else ()
+    with pytest.raises(
+        TypeError, match="workload must be a data Workload .*'digits-mlp' \\(str\\)"
+    ):
+        recorder("digits-mlp", *args)

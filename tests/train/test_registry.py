@@ -133,6 +133,16 @@ def test_every_built_in_declaration_is_complete():
         (lambda: bt.register("sgd"), TypeError, r"optimizer must be an? OptimizerSpec"),
         (lambda: bt.register(bt.spec("sgd")), ValueError, "not yet registered.*'sgd'"),
         (lambda: bt.HyperParameter(1.0), ValueError, r"default must be .*\[0, 1\), got 1\.0"),
+        (
+            lambda: bt.HyperParameter(0.5, low=1.0, high=0.0),
+            ValueError,
+            r"low and high must bound a non-empty range .*got low=1\.0, high=0\.0",
+        ),
+        (
+            lambda: bt.HyperParameter(0.5, low=0.5, high=0.5),
+            ValueError,
+            r"low and high must .*got low=0\.5, high=0\.5 \(in \[0\.5, 0\.5\)\)",
+        ),
         (lambda: bt.RateGrid(0.0), ValueError, "start"),
         (lambda: bt.RateGrid(0.1, count=0), ValueError, "count"),
         (lambda: bt.PlotStyle(3, "o"), TypeError, "color"),

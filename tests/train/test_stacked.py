@@ -1,6 +1,8 @@
 """Stacked runs (several optimizers in one engine run) and the sweeps that stack their cells:
 the same steps as alone, bit for bit."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -174,10 +176,17 @@ def test_a_setting_computes_only_the_targets_the_store_lacks(tmp_path, monkeypat
 
 
 def test_an_optimizer_made_directly_is_checked_and_completed_like_optimizer():
-    bad = bt.BatchedOptimizer("sgd", -0.5)
+    with pytest.raises(ValueError, match="lr"):
+        bt.BatchedOptimizer("sgd", -0.5)  # checked when made
+    # one made while its name was registered, then unregistered: measure_stacked names it
+    bt.register(dataclasses.replace(bt.spec("sgd"), name="sgd-for-a-while"))
+    try:
+        gone = bt.BatchedOptimizer("sgd-for-a-while", 0.1)
+    finally:
+        bt.unregister("sgd-for-a-while")
     args = dict(seeds=[0, 1], targets=["loss<=0.5"], max_steps=150)
-    with pytest.raises(ValueError, match=r"optimizers\[1\].*lr"):
-        bt.measure_stacked("digits-mlp", [bt.optimizer("sgd", 0.1), bad], 16, **args)
+    with pytest.raises(ValueError, match=r"optimizers\[1\]: optimizer must be .*'sgd-for-a-while'"):
+        bt.measure_stacked("digits-mlp", [bt.optimizer("sgd", 0.1), gone], 16, **args)
     bare = bt.BatchedOptimizer("adam", 0.003)  # no hyperparameters: the defaults, as optimizer()
     (direct,), (made,) = bt.measure_stacked(
         "digits-mlp", [bare, bt.optimizer("adam", 0.003)], 16, **args
@@ -199,15 +208,40 @@ def test_two_threads_give_the_steps_of_the_runs_alone():
         torch.set_num_threads(threads)
 
 
+@pytest.mark.parametrize(
+    ("change", "pattern"),
+    [
+        (dict(batch_sizes=[16, 16]), r"batch_sizes must be .*16 is given twice"),
+        (dict(lr=[0.1, 0.1]), r"lr must be .*0\.1 is given twice"),
+        (dict(lr={"sgd": [0.1, 0.1]}), r"lr\['sgd'\] must be .*0\.1 is given twice"),
+        (dict(optimizers=["sgd", "sgd"]), "optimizers must be .*'sgd' is given twice"),
+        (dict(optimizers="momentum", beta=[0.5, 0.5]), r"beta must be .*0\.5 is given twice"),
+    ],
+)
+def test_a_setting_given_twice_to_a_sweep_is_refused(change, pattern):
+    args = dict(
+        optimizers="sgd", batch_sizes=[16], lr=0.1, seeds=[0, 1], target="loss<=0.6",
+        max_steps=200, progress=False,
+    )  # fmt: skip
+    args |= change
+    with pytest.raises(ValueError, match=pattern):
+        bt.sweep("digits-mlp", args.pop("optimizers"), args.pop("batch_sizes"), **args)
+
+
 @pytest.mark.parametrize("store", [False, True])
-def test_a_setting_given_twice_is_computed_once(tmp_path, store):
-    args = dict(seeds=[0, 1], target="loss<=0.6", max_steps=200, progress=False)
-    where = dict(store=tmp_path) if store else {}
-    twice = bt.sweep("digits-mlp", "sgd", [16, 16], lr=[0.1, 0.1], **args, **where)
-    once = bt.sweep("digits-mlp", "sgd", [16], lr=0.1, **args)
-    assert len(twice) == 4 * len(once)
-    for _, part in twice.groupby(twice.index // len(once)):
-        np.testing.assert_array_equal(part.steps, once.steps)
+def test_a_cell_given_twice_to_a_task_is_computed_once(tmp_path, store):
+    wl = bt.workload("digits-mlp")
+    cell = dict(
+        version=sweeps.RESULT_VERSION, workload=wl.key, workload_name=wl.name,
+        optimizer="sgd", batch_size=16, lr=0.1, hyper={}, seeds=[0, 1],
+        target=bt.parse_target("loss<=0.6").text, max_steps=200, check_every=None, near=None,
+    )  # fmt: skip
+    folder = str(tmp_path) if store else None
+    (first, _), (second, _) = sweeps.cells_task(wl, [cell, dict(cell)], "cpu", None, folder)
+    assert first == second
+    once = bt.sweep("digits-mlp", "sgd", [16], lr=0.1, seeds=[0, 1], target="loss<=0.6",
+                    max_steps=200, progress=False)  # fmt: skip
+    assert first["steps"] == once.steps.tolist()
     if store:
         assert len(list(tmp_path.glob("cell-*.json"))) == 1
 

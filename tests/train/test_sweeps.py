@@ -133,6 +133,14 @@ def test_a_sweep_killed_with_sigkill_resumes_losing_only_the_cell_in_flight(tmp_
         ({"seeds": []}, ValueError, "seeds"),
         ({"max_steps": 0}, ValueError, "max_steps"),
         ({"target": "loss=0.1"}, ValueError, "accepted forms"),
+        (
+            {"lr": {"sgd": 0.1, "momentum": 0.02, "adam": 0.01}},
+            ValueError,
+            r"lr must be among sgd, momentum \(the optimizers swept\), got adam=0\.01",
+        ),
+        ({"store": 5}, TypeError, r"store must be a path \(str or os.PathLike\), got 5 \(int\)"),
+        ({"beta": [0.5, 1.5]}, ValueError, r"beta\[1\] must be .*got 1\.5"),
+        ({"target": ["loss<=0.6", "loss<=-1"]}, ValueError, r"target\[1\] must be"),
     ],
 )
 def test_bad_sweep_arguments_name_the_culprit(change, error, name):

@@ -1,7 +1,9 @@
 """Workloads: the data and models they promise, loaders on real files, clear errors."""
 
 import gzip
+import math
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -260,3 +262,108 @@ def test_workloads_sharing_a_name_but_not_their_data_have_different_keys():
     other = bt.Workload("mine", digits.X.flip(0), digits.y.flip(0), digits.model)
     assert same.key == bt.Workload("mine", digits.X.clone(), digits.y, digits.model).key
     assert same.key != other.key
+
+
+@pytest.mark.parametrize(
+    ("sizes", "error", "pattern"),
+    [
+        ((64,), ValueError, r"sizes must be a sequence of at least 2 entries, got \(64,\)"),
+        ((), ValueError, "sizes must be a sequence of at least 2 entries"),
+        ((64, -1, 10), ValueError, r"sizes\[1\] must be an integer >= 1, got -1"),
+        ((64, 0), ValueError, r"sizes\[1\] must be an integer >= 1, got 0"),
+        ((64, 2.5), TypeError, r"sizes\[1\] must be an integer >= 1, got 2.5 \(float\)"),
+        ((64, True), TypeError, r"sizes\[1\] must be an integer"),
+        ("abc", TypeError, "sizes must be a sequence"),
+        (None, TypeError, "sizes must be a sequence"),
+        (5, TypeError, "sizes must be a sequence"),
+    ],
+)
+def test_mlp_refuses_sizes_that_are_not_two_or_more_widths(sizes, error, pattern):
+    with pytest.raises(error, match=pattern):
+        bt.mlp(sizes)
+
+
+def test_mlp_takes_any_sequence_of_widths():
+    assert str(bt.mlp([4, np.int64(3)])) == str(bt.mlp((4, 3)))
+
+
+@pytest.mark.parametrize(
+    ("classes", "error"), [(0, ValueError), (-1, ValueError), ("x", TypeError), (2.5, TypeError)]
+)
+def test_resnet20_refuses_a_class_count_below_one_or_not_an_int(classes, error):
+    with pytest.raises(error, match=f"classes must be an integer >= 1, got {classes!r}"):
+        bt.resnet20(classes)
+
+
+@pytest.mark.parametrize(
+    ("name", "option", "value", "error"),
+    [
+        ("teacher-student", "n", -5, ValueError),
+        ("teacher-student", "n", 1, ValueError),
+        ("teacher-student", "n", 2.5, TypeError),
+        ("teacher-student", "n", True, TypeError),
+        ("teacher-student", "dim", 0, ValueError),
+        ("teacher-student", "dim", -1, ValueError),
+        ("teacher-student", "hidden", 0, ValueError),
+        ("teacher-student", "hidden", -3, ValueError),
+        ("teacher-student", "data_seed", -1, ValueError),
+        ("teacher-student", "data_seed", 1.5, TypeError),
+        ("teacher-student", "data_seed", "a", TypeError),
+        ("digits-mlp", "hidden", 0, ValueError),
+        ("digits-mlp", "hidden", -1, ValueError),
+        ("digits-mlp", "hidden", 2.5, TypeError),
+        ("digits-mlp", "hidden", "x", TypeError),
+        ("digits-mlp", "hidden", None, TypeError),
+        ("nqm", "theta0", float("nan"), ValueError),
+        ("nqm", "theta0", float("inf"), ValueError),
+        ("nqm", "theta0", "x", TypeError),
+        ("nqm", "theta0", None, TypeError),
+        ("fashion-mnist-mlp", "hidden", 0, ValueError),
+        ("fashion-mnist-mlp", "n_train", 0, ValueError),
+        ("fashion-mnist-mlp", "n_train", 2.5, TypeError),
+        ("fashion-mnist-mlp", "data_dir", 5, TypeError),
+        ("cifar10-resnet20", "n_train", -1, ValueError),
+        ("cifar10-resnet20", "data_dir", 5, TypeError),
+    ],
+)
+def test_bad_workload_options_are_named_before_any_data_is_made(name, option, value, error):
+    with pytest.raises(error, match=rf"^{option} must be .*got {re.escape(repr(value))}"):
+        bt.workload(name, **{option: value})
+
+
+def _quadratic(**change):
+    parts = dict(curvature=torch.ones(2), noise=torch.ones(2), theta0=torch.ones(2))
+    return bt.Workload("q", loss="quadratic", **(parts | change))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "pattern"),
+    [
+        (lambda: _quadratic(curvature=torch.tensor([-1.0, 1.0])), ValueError, "curvature must"),
+        (lambda: _quadratic(noise=-torch.ones(2)), ValueError, "noise must be .* >= 0"),
+        (lambda: _quadratic(theta0=torch.tensor([1.0, math.nan])), ValueError, "theta0 must"),
+        (
+            lambda: _quadratic(curvature=torch.ones(0), noise=torch.ones(0), theta0=torch.ones(0)),
+            ValueError,
+            "curvature must be a 1-d tensor with at least one entry",
+        ),
+        (
+            lambda: _quadratic(curvature=torch.ones(2, dtype=torch.long)),
+            TypeError,
+            "curvature must be a floating-point torch.Tensor .*torch.int64",
+        ),
+        (lambda: _quadratic(options=5), TypeError, "options must be a mapping, got 5"),
+        (
+            lambda: bt.Workload("w", torch.zeros(3, 2), torch.tensor([0, -1, 5]), bt.mlp),
+            ValueError,
+            r"y must be class indices >= 0 for cross_entropy \(smallest -1\)",
+        ),
+    ],
+)
+def test_a_workload_built_directly_refuses_data_it_cannot_train_on(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_a_quadratic_with_flat_directions_is_allowed():
+    assert _quadratic(curvature=torch.tensor([0.0, 1.0]), noise=torch.zeros(2)).n is None

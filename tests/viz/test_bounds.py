@@ -95,6 +95,30 @@ def test_batch_grid_starts_above_the_pole_and_passes_b_star():
         batch_grid(SGD, span=1)
 
 
+@pytest.mark.parametrize(
+    ("points", "error"), [(0, ValueError), (1, ValueError), (-1, ValueError), ("x", TypeError),
+                          (2.5, TypeError), (True, TypeError)],
+)  # fmt: skip
+def test_batch_grid_checks_its_number_of_points(points, error):
+    with pytest.raises(error, match=f"points must be an integer >= 2, got {points!r}"):
+        batch_grid(SGD, points=points)
+    assert batch_grid(SGD, points=2).size == 2
+
+
+@pytest.mark.parametrize(
+    ("size", "error", "pattern"),
+    [
+        ({"width": -1}, ValueError, "width must be a finite real number > 0, got -1"),
+        ({"width": "x"}, TypeError, r"width must be .*, got 'x' \(str\)"),
+        ({"height": 0}, ValueError, "height must be .* > 0, got 0"),
+        ({"height": float("inf")}, ValueError, "height must be a finite .*, got inf"),
+    ],
+)
+def test_plot_bound_checks_the_figure_size(size, error, pattern):
+    with pytest.raises(error, match=pattern):
+        plot_bound(SGD, **size)
+
+
 def test_plot_bound_draws_k_and_n_with_b_star_at_twice_k_min():
     fig = plot_bound(SGD)
     k_ax, n_ax = fig.axes

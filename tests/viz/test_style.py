@@ -49,6 +49,15 @@ def test_series_style_relabels_an_optimizer_and_greys_anything_else():
     tagged = series_style(("adam", "loss"))
     assert tagged.label == "adam, loss" and tagged.color == OPTIMIZER_STYLES["adam"].color
     assert series_style("model A", 1) == SeriesStyle("model A", GREYS[1], "o")
+    assert series_style("model A", len(GREYS) + 1) == series_style("model A", 1)  # round again
+
+
+@pytest.mark.parametrize(
+    ("index", "error"), [("a", TypeError), (1.0, TypeError), (True, TypeError), (-1, ValueError)]
+)
+def test_series_style_checks_its_index(index, error):
+    with pytest.raises(error, match=f"index must be an integer >= 0, got {index!r}"):
+        series_style("x", index)
 
 
 def test_law_linestyles():
@@ -63,6 +72,20 @@ def test_a_new_figure_is_styled_and_not_kept_by_pyplot():
     assert tuple(fig.get_size_inches()) == (5.0, 3.0)
     assert mpl.rcParams["axes.spines.top"] is False  # the house style applied
     assert plt.get_fignums() == []
+
+
+@pytest.mark.parametrize(
+    ("size", "error", "pattern"),
+    [
+        ({"width": -1.0}, ValueError, "width must be a finite real number > 0, got -1.0"),
+        ({"width": None}, TypeError, "width must be .*, got None"),
+        ({"height": "3"}, TypeError, "height must be .*, got '3'"),
+        ({"height": float("nan")}, ValueError, "height must be .*, got nan"),
+    ],
+)
+def test_new_figure_checks_its_size(size, error, pattern):
+    with pytest.raises(error, match=pattern):
+        new_figure(**size)
 
 
 def test_new_figure_shapes_its_axes_as_subplots_does():

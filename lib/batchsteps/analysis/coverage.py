@@ -97,6 +97,14 @@ def simulate_runs(
     )
 
 
+def _law_entry(name: str, law: object) -> Law:
+    """:func:`resolve_law` of one entry of a sequence, its messages prefixed by ``name``."""
+    try:
+        return resolve_law(law)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: {error}") from None
+
+
 def coverage_table(
     laws: Sequence[str | Law] = ("constant_lr", "tuned_lr"),
     seeds: Sequence[int] = (3, 5, 8),
@@ -110,6 +118,8 @@ def coverage_table(
 ) -> pd.DataFrame:
     r"""Coverage of :func:`fit_steps`' intervals on simulated sweeps with known truth.
 
+    ``laws``, ``seeds`` and ``censoring`` are non-empty sequences (of law names or
+    :class:`~batchsteps.analysis.Law` objects, of integers >= 1, of fractions in [0, 1)).
     For each law, number of seeds and censoring fraction, ``replications`` sweeps from
     :func:`simulate_runs` (``simulation`` passes ``batch_sizes``, ``sigma_small``,
     ``sigma_large``) are fitted; one row per parameter and ``critical_batch`` gives
@@ -131,7 +141,7 @@ def coverage_table(
     censoring = validation.sequence_of(
         "censoring", censoring, lambda n, c: validation.probability(n, c, high_open=True)
     )
-    models = [resolve_law(law) for law in laws]
+    models = validation.sequence_of("laws", laws, _law_entry)
     truth = TRUTH if truth is None else truth
     replications = validation.integer("replications", replications, low=1)
     level = validation.probability("level", level, low_open=True, high_open=True)

@@ -759,6 +759,8 @@ def _fit_frame(
 ) -> dict:  # fmt: skip
     keys = [by] if isinstance(by, str) else list(by)
     validation.columns("frame", frame, (*keys, *_SWEEP_COLUMNS))
+    if frame.empty:
+        raise validation.value_error("frame", frame, "a non-empty sweep (runs to fit)")
     validation.bool_array("frame['reached']", frame["reached"])
     if "seed" in frame.columns:
         duplicated = frame.duplicated([*keys, "batch_size", "seed"])
@@ -895,7 +897,7 @@ def fit_steps(
     needed for ``"budget"`` runs (their ``steps`` are ignored). At least three distinct batch
     sizes must have a run that reached. Returns one :class:`Fit`.
 
-    A sweep ``DataFrame`` (columns ``batch_size, steps, reached`` and ``by``, default
+    A non-empty sweep ``DataFrame`` (columns ``batch_size, steps, reached`` and ``by``, default
     ``"optimizer"``; ``seed``, ``reason`` and ``max_steps`` used when present) as
     ``batchsteps.train.sweep`` returns: ``reason`` ``"max_steps"`` is a budget run,
     ``"diverged"`` a diverged one, any other reason an excluded one. One curve per value of

@@ -101,13 +101,18 @@ def noise_scale_from_norms(
     :math:`B_{\text{simple}} = \overline{\operatorname{tr}\Sigma}/\overline{\|G\|^2}`
     (``inf`` when the mean :math:`\|G\|^2` is not positive) Fieller's interval.
 
+    ``small_norm_sq``, ``large_norm_sq``: one squared norm (finite, >= 0) per draw, at least two
+    draws, as many of each; ``small`` >= 1 and ``large`` > ``small`` the batch sizes;
+    ``confidence`` in (0, 1); ``loss``: a real number, the mean loss of the large batches
+    (``nan``, the default, when not measured), kept in the result.
+
     >>> r = noise_scale_from_norms([3.0, 3.2], [1.2, 1.2], 1, 10)
     >>> round(r.grad_norm_sq, 3), round(r.trace_sigma, 3)
     (0.989, 2.111)
     """
     # non-finite norms: did training diverge?
-    x = validation.real_array("small_norm_sq", small_norm_sq, min_size=2)
-    y = validation.real_array("large_norm_sq", large_norm_sq, min_size=2)
+    x = validation.real_array("small_norm_sq", small_norm_sq, min_size=2, low=0)
+    y = validation.real_array("large_norm_sq", large_norm_sq, min_size=2, low=0)
     if x.shape != y.shape:
         allowed = f"one entry per entry of small_norm_sq ({x.size})"
         raise validation.value_error("large_norm_sq", large_norm_sq, allowed)
@@ -115,6 +120,7 @@ def noise_scale_from_norms(
     large = validation.integer("large", large, low=small + 1)
     draws = x.size
     confidence = validation.probability("confidence", confidence, low_open=True, high_open=True)
+    loss = validation.real("loss", loss, finite=False, note="nan when not measured")
     grads = (large * y - small * x) / (large - small)
     traces = (x - y) / (1 / small - 1 / large)
     g_mean, s_mean = float(grads.mean()), float(traces.mean())
@@ -132,7 +138,7 @@ def noise_scale_from_norms(
         large=large,
         draws=draws,
         confidence=confidence,
-        loss=float(loss),
+        loss=loss,
         small_norm_sq=x,
         large_norm_sq=y,
     )

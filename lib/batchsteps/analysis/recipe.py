@@ -95,17 +95,21 @@ def batch_sizes_around(
     r"""Powers of two from ``center / factor`` to ``center * factor``, each end rounded to the
     nearest power in log scale (at least 1, at most ``n_max``, the training-set size, if given):
     the batch sizes a short sweep should cover when the critical batch is expected near
-    ``center`` (a measured :math:`B_{\text{simple}}`, say).
+    ``center`` (a measured :math:`B_{\text{simple}}`, say). When the whole span lies above
+    ``n_max``, the largest power of two at most ``n_max`` alone.
 
     >>> batch_sizes_around(40.0, factor=4)
     [8, 16, 32, 64, 128]
     """
     center = validation.positive("center", center)
     factor = validation.real("factor", factor, low=1)
+    if n_max is not None:
+        n_max = validation.integer("n_max", n_max, low=1)
     low = max(0, round(math.log2(center / factor)))
     high = max(low, round(math.log2(center * factor)))
     if n_max is not None:
-        high = min(high, math.floor(math.log2(validation.integer("n_max", n_max, low=1))))
+        high = min(high, math.floor(math.log2(n_max)))
+        low = min(low, high)
     return [2**k for k in range(low, high + 1)]
 
 
@@ -114,18 +118,21 @@ def best_rate(frame: pd.DataFrame, by: str = "optimizer") -> pd.DataFrame:
     over seeds is smallest (a run that did not reach counts as :math:`+\infty`; ties go to
     the smaller rate).
 
-    ``frame`` is a sweep frame (columns ``by, batch_size, lr, seed, steps, reached``) with
-    several rates per batch size. Returns its rows at the chosen rates, with two more columns:
-    ``lr_at_edge`` (the chosen rate is the smallest or largest tried at that batch size: the
-    grid should then be widened before the minimum is trusted) and ``n_rates``. The result can
-    be passed to :func:`~batchsteps.analysis.fit_steps` as it is.
+    ``frame`` is a non-empty sweep frame (columns ``by``, a column name, and ``batch_size, lr,
+    seed, steps, reached``, the last booleans) with several rates per batch size. Returns its
+    rows at the chosen rates, with two more columns: ``lr_at_edge`` (the chosen rate is the
+    smallest or largest tried at that batch size: the grid should then be widened before the
+    minimum is trusted) and ``n_rates``. The result can be passed to
+    :func:`~batchsteps.analysis.fit_steps` as it is.
     """
     validation.instance("frame", frame, pd.DataFrame, "a pandas DataFrame (a sweep)")
+    by = validation.string("by", by, nonempty=True)
     validation.columns("frame", frame, (by, "batch_size", "lr", "steps", "reached"))
     if frame.empty:
         raise validation.value_error(
             "frame", frame, "a non-empty sweep (runs to choose a rate from)"
         )
+    validation.bool_array("frame['reached']", frame["reached"])
     cost = frame["steps"].where(frame["reached"], np.inf).astype(float)
     medians = cost.groupby([frame[by], frame["batch_size"], frame["lr"]]).median().reset_index()
     medians.columns = [by, "batch_size", "lr", "median"]
@@ -271,10 +278,19 @@ def law_preference(by_law: Mapping[str, Any], margin: float = AIC_MARGIN) -> Pre
     >>> law_preference({"constant_lr": F(aic=10.0), "tuned_lr": F(aic=11.5)}).text
     'indistinguishable (|ΔAIC| = 1.5 < 2)'
     """
-    validation.mapping_of("by_law", by_law, what="a mapping law -> Fit of the same runs")
-    validation.keys("by_law", by_law, ("constant_lr", "tuned_lr"), required=True)
     margin = validation.real("margin", margin, low=0)
-    delta = float(by_law["constant_lr"].aic - by_law["tuned_lr"].aic)
+    return _preference("by_law", by_law, margin)
+
+
+def _preference(name: str, by_law: object, margin: float) -> Preference:
+    """:func:`law_preference` of ``by_law``, which the messages call ``name``."""
+    validation.mapping_of(name, by_law, what="a mapping law -> Fit of the same runs")
+    validation.keys(name, by_law, ("constant_lr", "tuned_lr"), required=True)
+    aic = {}
+    for law in ("constant_lr", "tuned_lr"):
+        entry = validation.attributes(f"{name}[{law!r}]", by_law[law], ("aic",), "a Fit")
+        aic[law] = validation.real(f"{name}[{law!r}].aic", entry.aic, finite=False)
+    delta = aic["constant_lr"] - aic["tuned_lr"]
     if delta >= margin:
         law = "tuned_lr"
     elif delta <= -margin:
@@ -303,7 +319,7 @@ def law_verdict(fits: Mapping[object, Mapping[str, Fit]]) -> str:
     it cannot tell the two laws apart for b (|ΔAIC| 1)
     """
     validation.mapping_of("fits", fits, what="a mapping name -> {law: Fit}")
-    by = {name: law_preference(by_law) for name, by_law in fits.items()}
+    by = {name: _preference(f"fits[{name!r}]", by_law, AIC_MARGIN) for name, by_law in fits.items()}
     parts = []
     for law, words in _LAW_WORDS.items():
         chosen = {n: p for n, p in by.items() if p.law == law}
@@ -436,12 +452,14 @@ def format_law_table(table: pd.DataFrame, digits: int = 3) -> TextTable:
     r""":func:`law_table` as text for a page: one row per (data set, law) with :math:`K_{\min}`,
     the law's second parameter (:math:`b_0` or :math:`B_{\text{noise}}`), RMSE of log steps,
     AIC, :math:`\Delta`\ AIC and the critical batch with its interval, each to ``digits``
-    significant digits (numbers of more digits in full, with thousands separators), and how
+    significant digits (an integer >= 1; numbers of more digits in full, with thousands
+    separators), and how
     many runs reached the target, ran out of budget or diverged. Returns a
     :class:`TextTable`, which ``print`` shows whole in a script.
     """
     validation.instance("table", table, pd.DataFrame, "the DataFrame law_table returns")
     validation.columns("table", table, ("critical_batch",))
+    digits = validation.integer("digits", digits, low=1)
 
     def number(value: float) -> str:
         if not math.isfinite(value):

@@ -75,7 +75,8 @@ def per_batch(
     censored``: the median steps to the target over seeds and its interval.
 
     The interval is :func:`median_interval` of the runs at that batch size. Both arrays are
-    1-D of equal length; rows are sorted by batch size. ``censored`` (booleans, optional)
+    1-D of equal length, batch sizes > 0 and steps finite and >= 0 (but for censored runs);
+    rows are sorted by batch size. ``censored`` (booleans, optional)
     marks runs that ran out of their step budget: they count as slower than every run that
     reached (``steps`` of them is ignored), so the median and the ends of the interval are
     ``inf`` where they fall on such a run ("above the budget"), never the survivors' median.
@@ -86,7 +87,7 @@ def per_batch(
     [12.0]
     """
     level = validation.probability("level", level, low_open=True, high_open=True)
-    b = validation.real_array("batch_sizes", batch_sizes)
+    b = validation.real_array("batch_sizes", batch_sizes, low=0, low_open=True)
     k = validation.real_array("steps", steps, finite=False)
     if b.shape != k.shape:
         raise validation.value_error("steps", steps, f"one entry per batch size ({b.size})")
@@ -94,8 +95,11 @@ def per_batch(
         over = np.zeros(b.shape, dtype=bool)
     else:
         over = validation.bool_array("censored", censored, size=b.size)
-    if not np.all(np.isfinite(k[~over])):
-        raise validation.value_error("steps", steps, "finite real numbers (censored runs excepted)")
+    reached = k[~over]
+    if not (np.all(np.isfinite(reached)) and np.all(reached >= 0)):
+        raise validation.value_error(
+            "steps", steps, "finite real numbers >= 0 (censored runs excepted)"
+        )
     values = np.where(over, np.inf, k)
     rows = []
     for value in np.unique(b):

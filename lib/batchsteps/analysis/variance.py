@@ -28,10 +28,21 @@ from .. import validation
 def predicted_variance(sigma_sq: float, batch_sizes: Any, *, n: int | None = None) -> np.ndarray:
     r""":math:`\sigma^2/b`, times :math:`(n-b)/(n-1)` when the population size ``n`` is given.
 
+    ``sigma_sq``: a finite real number >= 0; ``batch_sizes``: a number or an array of finite
+    real numbers >= 1 (the result has its shape), at most ``n`` when ``n`` is given; ``n``:
+    ``None`` (drawing with replacement) or an integer >= 2 (without).
+
     >>> predicted_variance(2.0, [1, 2], n=3).tolist()
     [2.0, 0.5]
     """
-    b = np.asarray(batch_sizes, dtype=float)
+    sigma_sq = validation.real("sigma_sq", sigma_sq, low=0)
+    b = validation.real_array("batch_sizes", batch_sizes, ndim=None, low=1)
+    if n is not None:
+        n = validation.integer("n", n, low=2)
+        if np.any(b > n):
+            raise validation.value_error(
+                "batch_sizes", batch_sizes, f"at most n={n} (drawn without replacement)"
+            )
     value = sigma_sq / b
     return value if n is None else value * (n - b) / (n - 1)
 
@@ -80,13 +91,14 @@ def minibatch_variance(
     *,
     draws: int = 1000,
     replacement: bool = True,
-    seed: int = 0,
+    seed: int | np.random.Generator = 0,
 ) -> VarianceCurve:
     r"""Estimate :math:`\mathbb E\|g_B - \bar g\|^2` for each batch size from ``draws`` batches.
 
     ``per_sample_grads`` is an ``(n, d)`` array (or anything ``numpy.asarray`` reads, a CPU
     tensor included), one gradient per sample at one point :math:`\theta`. Batches are drawn
-    uniformly, with or without ``replacement``, from ``numpy``'s generator seeded by ``seed``;
+    uniformly, with or without ``replacement``, from ``numpy``'s generator seeded by ``seed``
+    (an integer >= 0, or a ``numpy.random.Generator`` to draw from);
     the mean of a batch is the weighting of the samples by how often each was drawn, over
     :math:`b`.
 
@@ -101,9 +113,9 @@ def minibatch_variance(
     replacement = validation.boolean("replacement", replacement)
     n = int(grads.shape[0])
     sizes = _check_batch_sizes(batch_sizes, n, replacement)
+    rng = validation.generator("seed", seed)
     centred = grads - grads.mean(axis=0)
     sigma_sq = float((centred**2).sum(axis=1).mean())
-    rng = np.random.default_rng(int(seed))
     rows = np.arange(draws)[:, None] * n
     variance, stderr = [], []
     for b in sizes:

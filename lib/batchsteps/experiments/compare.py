@@ -86,7 +86,9 @@ def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> t
 
     The bounds are the optimizers' registered ones (``batchsteps.train.spec(o).bound``, from
     :func:`batchsteps.theory.bound`), at ``lr`` and the optimizer's hyperparameters
-    (``hyper`` over its defaults). Heavy ball (``"momentum"``, coefficient :math:`\beta`, rate
+    (``hyper`` over its defaults, checked as ``spec(optimizer).resolve`` does: a keyword the
+    optimizer does not take is a ``TypeError``, a value out of its range a ``ValueError``,
+    whether or not the bound uses it). Heavy ball (``"momentum"``, coefficient :math:`\beta`, rate
     :math:`\alpha_m`; SGD at :math:`\alpha_s`):
     :math:`b^\star_m/b^\star_s \to \alpha_m/((1-\beta)^2\alpha_s)` and
     :math:`K_{\min,m}/K_{\min,s} \to (1-\beta)\alpha_s/\alpha_m`. SGD's own bound gives
@@ -100,13 +102,14 @@ def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> t
     validation.positive("lr", lr)
     validation.positive("sgd_lr", sgd_lr)
     declared, mine_name, base_name = spec(optimizer), spec(optimizer).bound, spec("sgd").bound
+    values = declared.resolve(hyper)
     if mine_name == base_name:
         return 1.0, 1.0
     if mine_name is None or bound(mine_name).measure != bound(base_name).measure:
         return math.nan, math.nan
     S = symbols
     mine, base = bound(mine_name), bound(base_name)
-    at_m = {S.alpha: sp.nsimplify(lr), **_hyper_symbols(declared.resolve(hyper))}
+    at_m = {S.alpha: sp.nsimplify(lr), **_hyper_symbols(values)}
     at_s = {S.alpha: sp.nsimplify(sgd_lr)}
     ratios = []
     for name in ("critical_batch", "min_steps"):
@@ -124,7 +127,8 @@ def largest_smoothness(optimizer: str, lr: float, **hyper: float) -> float:
     r"""The largest smoothness constant :math:`L` for which rate ``lr`` satisfies the
     step-size condition of ``optimizer``'s registered bound (``batchsteps.train.spec(o).bound``;
     ``"sgd"``: :math:`\alpha < 2/L`; ``"momentum"``: :math:`\alpha < 2(1-\beta)^2/(L(1+\beta))`,
-    at ``hyper`` over the optimizer's defaults), solved with sympy from ``Bound.conditions``.
+    at ``hyper`` over the optimizer's defaults, checked as ``spec(optimizer).resolve`` does),
+    solved with sympy from ``Bound.conditions``.
     ``nan`` for an optimizer without a bound or whose condition is not on :math:`\alpha` alone.
     The bound holds at ``lr`` only if the problem's :math:`L` is below this value.
 
@@ -133,6 +137,7 @@ def largest_smoothness(optimizer: str, lr: float, **hyper: float) -> float:
     """
     validation.positive("lr", lr)
     declared = spec(optimizer)
+    values = declared.resolve(hyper)
     on_rate = (
         []
         if declared.bound is None
@@ -140,7 +145,7 @@ def largest_smoothness(optimizer: str, lr: float, **hyper: float) -> float:
     )
     if len(on_rate) != 1:
         return math.nan
-    upper = on_rate[0].upper.subs(_hyper_symbols({**declared.defaults, **hyper}))
+    upper = on_rate[0].upper.subs(_hyper_symbols(values))
     if upper.free_symbols != {symbols.L}:
         return math.nan
     (limit,) = sp.solve(sp.Eq(upper, sp.nsimplify(lr)), symbols.L)
@@ -379,14 +384,16 @@ def budget_artefact(
     max_steps: int,
     scatter: float,
     n_boot: int = 200,
-    seed: int = 0,
+    seed: int | np.random.Generator = 0,
 ) -> BudgetArtefact:
     r"""Simulate a pole-free curve cut at a step budget and fit both laws to it.
 
     ``min_steps`` :math:`S_{\min}` and ``noise_scale`` :math:`B_{\mathrm{noise}}` (> 0) give
-    the curve :math:`S_{\min}(1 + B_{\mathrm{noise}}/b)`; ``seeds`` runs per batch size with
-    :math:`\log K` scattered by ``scatter`` (>= 0, drawn from ``numpy``'s generator seeded by
-    ``seed``); ``max_steps`` the budget. Returns a :class:`BudgetArtefact`.
+    the curve :math:`S_{\min}(1 + B_{\mathrm{noise}}/b)` at ``batch_sizes`` (at least three
+    distinct integers >= 1); ``seeds`` runs per batch size with :math:`\log K` scattered by
+    ``scatter`` (>= 0, drawn from ``numpy``'s generator seeded by ``seed``, an integer >= 0, or
+    from the ``numpy.random.Generator`` given); ``max_steps`` the budget; ``n_boot`` >= 0
+    parameter draws per fit. Returns a :class:`BudgetArtefact`.
 
     >>> art = budget_artefact(100.0, 16.0, batch_sizes=(2, 4, 8, 16, 32, 64), seeds=3,
     ...                       max_steps=500, scatter=0.0, n_boot=0)
@@ -395,13 +402,19 @@ def budget_artefact(
     """
     min_steps = validation.positive("min_steps", min_steps)
     validation.positive("noise_scale", noise_scale)
+    size = functools.partial(validation.integer, low=1)
+    # three batch sizes at least: fewer can never be fitted
+    batch_sizes = tuple(
+        validation.sequence_of("batch_sizes", batch_sizes, size, min_size=3, distinct=True)
+    )
     validation.real("scatter", scatter, low=0)
     validation.integer("seeds", seeds, low=1)
     validation.integer("max_steps", max_steps, low=1)
+    validation.integer("n_boot", n_boot, low=0)
     if max_steps <= min_steps:
         allowed = f"> min_steps={min_steps:g} (else no run finishes)"
         raise validation.value_error("max_steps", max_steps, allowed)
-    rng = np.random.default_rng(seed)
+    rng = validation.generator("seed", seed)
     sizes = np.repeat(np.asarray(batch_sizes, dtype=float), seeds)
     steps = np.ceil(
         min_steps * (1 + noise_scale / sizes) * np.exp(scatter * rng.standard_normal(sizes.size))

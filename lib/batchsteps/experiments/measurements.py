@@ -91,8 +91,13 @@ def noise_scale_during(
     :class:`~batchsteps.train.NoiseRecorder`.
 
     The replica is the one the engine trains with seed ``seed``, so the trace belongs to a run
-    of the sweep that follows. Returns a :class:`~batchsteps.analysis.NoiseScaleTrace`.
+    of the sweep that follows. ``device`` and ``hyper`` (the optimizer's hyperparameters) go to
+    :func:`~batchsteps.train.measure_steps`. Returns a
+    :class:`~batchsteps.analysis.NoiseScaleTrace`. ``steps`` >= 1 and ``seed`` >= 0 are
+    integers.
     """
+    steps = validation.integer("steps", steps, low=1)
+    seed = validation.integer("seed", seed, low=0)
     wl = make_workload(workload)
     recorder = NoiseRecorder(wl, small, large, draws, every, replica_seed=seed, seed=seed)
     measure_steps(
@@ -118,7 +123,10 @@ def full_batch_reference(
     Deterministic (no sampling), so it is independent of the batches of the runs it is used
     for, as the theorem requires of :math:`\theta`. The order of the parameters is
     :func:`batchsteps.train.flat_params`'s, as :func:`measure_adaptive_run` records them.
+    ``steps`` >= 1 and ``seed`` >= 0 are integers.
     """
+    steps = validation.integer("steps", steps, low=1)
+    seed = validation.integer("seed", seed, low=0)
     final: list[np.ndarray] = []
 
     def keep(snapshot: Any) -> None:
@@ -154,16 +162,24 @@ def measure_adaptive_run(
     every step, the full-batch gradient :math:`\nabla f(\theta_k)` at every iterate and the
     one-sample gradient variance every ``variance_every`` steps;
     :func:`batchsteps.analysis.adaptive_run` computes the constants. ``reference``:
-    ``"final"``, ``"initial"`` or a flat point (:func:`full_batch_reference`).
+    ``"final"``, ``"initial"`` or a flat point, a 1-d array of finite real numbers
+    (:func:`full_batch_reference`). ``steps`` >= 1 and ``seed`` >= 0 are integers.
     ``amsgrad=False`` runs plain Adam instead (:math:`\hat v_k` replaced by :math:`v_k` in
     :math:`h_k`), for which the bound's monotone assumption is only an assumption.
     """
+    steps = validation.integer("steps", steps, low=1)
+    seed = validation.integer("seed", seed, low=0)
     if not isinstance(betas, Sequence) or isinstance(betas, str) or len(betas) != 2:
         raise validation.type_error("betas", betas, "a pair (beta1, beta2)")
     amsgrad = validation.boolean("amsgrad", amsgrad)
-    if isinstance(reference, str) and reference not in REFERENCES:
-        allowed = f"one of {', '.join(map(repr, REFERENCES))} or a flat point"
-        raise validation.value_error("reference", reference, allowed)
+    allowed = f"one of {', '.join(map(repr, REFERENCES))} or a flat point (a 1-d array)"
+    if isinstance(reference, str):
+        if reference not in REFERENCES:
+            raise validation.value_error("reference", reference, allowed)
+    elif reference is None:
+        raise validation.type_error("reference", reference, allowed)
+    else:
+        validation.real_array("reference", reference, ndim=1)
     wl = make_workload(workload)
     recorder = AdaptiveRecorder(wl, variance_every=variance_every)
     result = measure_steps(

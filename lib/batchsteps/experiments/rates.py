@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .. import validation
 from ..analysis import TunedSweep, best_rate, law_preference
 from ..environment import show_progress
-from ..train import Workload, sweep
+from ..train import Target, Workload, parse_target, sweep
 from .compare import fit_runs
 from .running import Measured, check_measured, measure_curves, store_folder, worker_pool
 from .text import interval_text
@@ -160,12 +160,14 @@ def tuned_sweep(
     check_every: int | None = None,
     **hyper: float,
 ) -> TunedSweep:
-    r"""Steps to ``target`` at every batch size of ``lrs`` (a mapping batch size -> rates, as
-    :func:`~batchsteps.analysis.rate_grid` gives), each rate run for all ``seeds`` with
+    r"""Steps to ``target`` at every batch size of ``lrs`` (a mapping batch size, an integer
+    >= 1 -> a non-empty sequence of rates > 0, as :func:`~batchsteps.analysis.rate_grid`
+    gives) for ``optimizer`` (one registered name), each rate run for all ``seeds`` with
     :func:`batchsteps.train.sweep`, then the best rate per batch size
     (:func:`~batchsteps.analysis.best_rate`).
 
-    ``target`` is a string naming a full-training-set measure and a threshold:
+    ``target`` is one string (not a list: the best rate is chosen for one target) naming a
+    full-training-set measure and a threshold:
     ``"loss<=x"`` (training loss at most x), ``"grad_norm_sq<=x"`` (squared gradient norm, the
     theory's measure) or ``"accuracy>=x"`` (training accuracy at least x), x a finite number;
     a run's steps are the first step at which the engine's checks found it held: its first
@@ -182,16 +184,22 @@ def tuned_sweep(
     ``None`` shows it everywhere but in the book's build. ``store`` (a folder) makes a rerun
     read finished cells. ``executor`` (a ``concurrent.futures.Executor`` or a Dask
     ``Client``) runs the cells in parallel, as :func:`batchsteps.train.sweep` does; batch
-    sizes that share their rates go to it together.
+    sizes that share their rates go to it together. ``device``, ``check_every`` and ``hyper``
+    (the optimizer's hyperparameters) are :func:`batchsteps.train.sweep`'s.
 
     Returns a :class:`~batchsteps.analysis.TunedSweep`.
     """
+    validation.string("optimizer", optimizer, nonempty=True)
     validation.mapping_of("lrs", lrs, what="a mapping batch size -> list of rates")
-    shown = show_progress(progress)
     grid = {
-        validation.integer("a batch size of lrs", b, low=1): tuple(rates)
+        validation.integer("a batch size of lrs", b, low=1): tuple(
+            validation.sequence_of(f"lrs[{b!r}]", rates, validation.positive)
+        )
         for b, rates in lrs.items()
     }
+    validation.instance("target", target, (str, Target), "one target, e.g. 'loss<=0.1'")
+    parse_target(target)
+    shown = show_progress(progress)
     common = dict(seeds=seeds, target=target, max_steps=max_steps, store=store, device=device)
     common["check_every"] = check_every
     common |= {"progress": False, **hyper}

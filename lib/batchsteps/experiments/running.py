@@ -8,8 +8,9 @@ same measurement, so it is run here once:
 - :func:`tune_rates` applies the book's learning-rate rule (:func:`rate_rule`): on a factor-2
   grid, the rate with the fewest steps to the loss target at one large batch size, halved;
 - :func:`measure` runs (or reads from the result store) the whole sweep of an experiment:
-  every optimizer at its tuned rate, every batch size, every target, one curve (optimizer x
-  target) per task in a pool of worker processes.
+  every optimizer at its tuned rate, every batch size, every target; with a pool of worker
+  processes one curve (optimizer, rate) with all its targets per task, without one the
+  curves of a batch size together (see :func:`run_curves`).
 
 The result store is a folder of JSON cells (see :func:`batchsteps.train.sweep`), named by
 :func:`store_folder`: the argument ``store``, else ``$BATCHSTEPS_STORE`` (the book's build sets
@@ -75,7 +76,7 @@ def store_folder(exp: Experiment | str, store: str | os.PathLike | None = None) 
 
 
 # ---------------------------------------------------------------------------------------------
-# Running: one curve (optimizer x target) per task, batch sizes from the largest down
+# Running: curves (optimizer, rate) with all their targets, batch sizes from the largest down
 
 
 _WORKLOADS: dict[str, Workload] = {}
@@ -218,15 +219,31 @@ def rate_rule(table: pd.DataFrame, tolerance: float) -> tuple[float, float]:
     r"""The book's rule on one optimizer's tuning ``table`` (columns ``lr``,
     ``median_steps``): :math:`\alpha_{\mathrm{fast}}`, the smallest rate whose median steps
     are within a factor ``1 + tolerance`` of the fewest, and the rate used,
-    :math:`\alpha_{\mathrm{fast}}/2`. ``RuntimeError`` when no rate reached the target.
+    :math:`\alpha_{\mathrm{fast}}/2`.
+
+    ``table``: a non-empty DataFrame, rates finite and > 0, median steps >= 0 (``inf`` for a
+    rate that did not reach the target); ``tolerance``: a finite real number >= 0. A
+    ``ValueError`` naming ``table`` when no rate reached the target (every median ``inf``).
 
     >>> rate_rule(pd.DataFrame({"lr": [0.1, 0.2, 0.4], "median_steps": [400, 205, 200]}), 0.1)
     (0.2, 0.1)
     """
-    best = table["median_steps"].min()
+    validation.instance("table", table, pd.DataFrame, "a pandas DataFrame (lr, median_steps)")
+    validation.columns("table", table, ("lr", "median_steps"))
+    validation.real_array("table['lr']", table["lr"], low=0, low_open=True)
+    medians = validation.real_array("table['median_steps']", table["median_steps"], finite=False)
+    if np.isnan(medians).any() or (medians < 0).any():
+        raise validation.value_error(
+            "table['median_steps']", table["median_steps"].tolist(), "real numbers >= 0 or inf"
+        )
+    tolerance = validation.real("tolerance", tolerance, low=0)
+    best = float(medians.min())
     if not math.isfinite(best):
-        raise RuntimeError(
-            f"no rate on the grid {table['lr'].tolist()} reached the tuning target: widen it"
+        raise validation.value_error(
+            "table",
+            table["median_steps"].tolist(),
+            "a table where some rate reached the tuning target (a finite median_steps; none "
+            f"did on the grid {table['lr'].tolist()}: widen it)",
         )
     fastest = float(table.loc[table["median_steps"] <= (1 + tolerance) * best, "lr"].min())
     return fastest, fastest / 2.0
@@ -243,7 +260,8 @@ def tune_rates(exp: Experiment, store: str | os.PathLike | None = None) -> Tunin
     :math:`b \to \infty`, :math:`K_{\min} = 2\Delta/(\alpha(2 - L\alpha)\varepsilon^2)`, are
     reached at :math:`\alpha = 1/L`, half the rate :math:`2/L` beyond which gradient descent on
     a quadratic diverges: large-batch training is fastest near that edge, so halving it
-    estimates the bound's best rate without knowing :math:`L`.
+    estimates the bound's best rate without knowing :math:`L`. ``store``: the result store's
+    root (:func:`store_folder`; ``None``: ``$BATCHSTEPS_STORE``, else the cache folder).
     """
     validation.instance("exp", exp, Experiment, "an Experiment (see experiment())")
     pool = worker_pool(exp)
@@ -342,7 +360,9 @@ def measure(
     :class:`Experiment` given): the learning-rate rule (:func:`tune_rates`), then every optimizer at
     its rate to every target at every batch size (from the largest down, with the
     experiment's skip rule). Cells already in the store are read, not recomputed; within one
-    process the result of a named experiment is also kept in memory."""
+    process the result of a named experiment is also kept in memory. ``scale``: ``"book"`` or
+    ``"full"`` for a named experiment (``None``: ``$BATCHSTEPS_SCALE``, else ``"book"``);
+    ``store``: as in :func:`tune_rates`."""
     exp = name if isinstance(name, Experiment) else experiment(name, scale)
     folder = store_folder(exp, store)
     key = (exp.name, exp.scale, str(folder))

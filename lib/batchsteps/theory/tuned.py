@@ -24,7 +24,7 @@ import numpy as np
 import sympy as sp
 
 from .. import validation
-from .bounds import Bound, Parameter, check_values
+from .bounds import Bound, Parameter, check_batch, check_values
 from .momentum import momentum_bound
 from .notation import NAME_OF
 from .notation import symbols as S
@@ -195,8 +195,8 @@ class TunedBound:
 class NumericTunedBound:
     """A tuned bound with numbers for every parameter.
 
-    ``steps(b)``, ``sfo(b)`` and ``lr(b)`` take scalars or arrays; ``steps`` and ``sfo`` are
-    ``inf`` and ``lr`` is ``nan`` where ``b <= 0``.
+    ``steps(b)``, ``sfo(b)`` and ``lr(b)`` take a real number or an array of them (not nan, not
+    bool); ``steps`` and ``sfo`` are ``inf`` and ``lr`` is ``nan`` where ``b <= 0``.
     """
 
     tuned: TunedBound
@@ -237,7 +237,7 @@ class NumericTunedBound:
         return self._constant("max_lr")
 
     def _evaluate(self, name: str, b: np.ndarray | float, outside: float) -> np.ndarray | float:
-        batch = np.asarray(b, dtype=float)
+        batch = check_batch(b)
         result = np.where(batch > 0, self._call(name, batch), outside)
         return float(result) if result.ndim == 0 else result
 

@@ -87,18 +87,28 @@ def check_seeds(seeds: object) -> list[int]:
 
 
 def resolve_device(device: object) -> torch.device:
-    """``device`` as a ``torch.device``: ``None`` is CUDA when present, else CPU; a name that torch
-    does not know, or CUDA where torch cannot use it, is a ``ValueError``."""
+    """``device`` as a ``torch.device``: ``None`` is CUDA when present, else CPU; otherwise a
+    CPU or CUDA device, as a name (``"cpu"``, ``"cuda"``, ``"cuda:1"``) or a ``torch.device``
+    (the engine trains on those two kinds only). Anything but a str, a ``torch.device`` or
+    ``None`` is a ``TypeError``; a name that torch does not know, another kind of device
+    (``"meta"``, ``"mps"``), or CUDA where torch cannot use it (or a GPU index it does not
+    have) is a ``ValueError``."""
     if device is None:
         return default_device()
+    allowed = "'cpu', 'cuda', 'cuda:<index>', a torch.device of those or None"
+    if not isinstance(device, str | torch.device):
+        raise validation.type_error("device", device, allowed)
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise validation.value_error(
-            "device", device, "a torch device ('cpu', 'cuda') or None"
-        ) from None
+        raise validation.value_error("device", device, allowed) from None
+    if dev.type not in ("cpu", "cuda"):
+        raise validation.value_error("device", device, f"a CPU or CUDA device: {allowed}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise validation.value_error("device", device, "a device this torch can use (no CUDA)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise validation.value_error("device", device, f"a CUDA device of the {count} here")
     return dev
 
 
@@ -452,7 +462,9 @@ def measure_steps(
     sampling; data workloads only). ``record(snapshot)`` (optional; a recorder such as
     :class:`~batchsteps.train.NoiseRecorder`) is called at step 0 and after every
     ``record_every``-th update up to ``max_steps`` with a :class:`Snapshot` of the replicas
-    still running.
+    still running. ``on_check(step)`` (optional) is called at every check of the main pass,
+    with the step count reached (a progress hook). ``device``: where to train
+    (:func:`resolve_device`; ``None``: CUDA if present, else the CPU).
 
     Returns a :class:`StepsResult`; :func:`steps_to_target` returns just its ``steps``.
     """
@@ -531,6 +543,9 @@ def measure_stacked(
     pays the per-operation cost of a step once for the whole stack, so cells of small batches
     take less time together than one after the other (``benchmarks/README.md`` measures it).
     ``targets``: distinct targets, or ``[None]`` (no checks: ``max_steps`` for every replica).
+    ``seeds``, ``max_steps``, ``device``, ``check_every``, ``near``, ``on_check`` and
+    ``schedule`` (one for every optimizer, multiplying each one's rate) are those of
+    :func:`measure_steps`.
     ``wall_time`` is the whole run's, the same in each result; ``replayed_steps`` is each
     optimizer's and target's own. A diverged replica stops alone, as in
     :func:`measure_steps`.
@@ -591,6 +606,8 @@ def _measure(
         )
     if record is not None and not callable(record):
         raise validation.type_error("record", record, "a callable(Snapshot) or None")
+    if on_check is not None and not callable(on_check):
+        raise validation.type_error("on_check", on_check, "a callable(step) or None")
     dev = resolve_device(device)
     problem = wl.problem(dev)
     if near is not None:
@@ -774,7 +791,8 @@ def steps_to_target(
     of ``OPTIMIZERS``; ``batch_size`` :math:`b \ge 1`; ``lr`` :math:`\alpha > 0`; ``seeds``:
     distinct ints :math:`\ge 0` (or a count); ``target``: ``"loss<=x"``, ``"grad_norm_sq<=x"``
     (:math:`\|\nabla f(\theta_k)\|^2 \le x` on the full training set), ``"accuracy>=x"`` or
-    ``None`` (train ``max_steps`` without checks); ``max_steps`` :math:`\ge 1`; ``schedule``:
+    ``None`` (train ``max_steps`` without checks); ``max_steps`` :math:`\ge 1`; ``device``:
+    where to train (:func:`resolve_device`; ``None``: CUDA if present, else the CPU); ``schedule``:
     the learning rate's :class:`~batchsteps.train.schedules.Schedule` (``None``: constant);
     ``hyper``: the optimizer's hyperparameters (``beta``; ``beta1``, ``beta2``, ``eps``).
     Diverged runs (NaN/inf loss) count as not reached. Deterministic on CPU. See

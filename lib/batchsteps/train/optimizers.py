@@ -207,7 +207,10 @@ class BatchedOptimizer:
 
     The update is the registered one (``spec(name).step``, see :class:`OptimizerSpec`); the
     state is one list of tensors shaped like the parameters per slot of ``spec(name).state``,
-    zero at the start.
+    zero at the start. Checked as :func:`optimizer` checks its arguments: ``name`` one of
+    :data:`OPTIMIZERS`, ``lr`` > 0 (kept as a float), ``hyper`` the hyperparameters that
+    optimizer takes, each in its range; those not given take their defaults
+    (:data:`DEFAULTS`).
     """
 
     name: str
@@ -216,7 +219,11 @@ class BatchedOptimizer:
     spec: OptimizerSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "spec", spec(self.name))
+        declared = spec(self.name)
+        object.__setattr__(self, "lr", validation.positive("lr", self.lr))
+        hyper = validation.mapping_of("hyper", self.hyper, nonempty=False)
+        object.__setattr__(self, "hyper", declared.resolve(hyper))
+        object.__setattr__(self, "spec", declared)
 
     def init_state(self, params: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
         """Zero state: one list of tensors (shaped like ``params``) per state slot."""
@@ -243,5 +250,4 @@ def optimizer(name: str, lr: float, **hyper: float) -> BatchedOptimizer:
     >>> optimizer("adam", 1e-3).hyper["beta2"]
     0.999
     """
-    declared = spec(name)
-    return BatchedOptimizer(name, validation.positive("lr", lr), declared.resolve(hyper))
+    return BatchedOptimizer(name, lr, hyper)

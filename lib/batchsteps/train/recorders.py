@@ -44,15 +44,46 @@ __all__ = [
 ]
 
 
+_STACKED = "a non-empty sequence of tensors with the replica index first"
+
+
+def _stacked(params: object) -> tuple[list[torch.Tensor], int]:
+    """``params`` (the engine's stacked parameters) as a list, and their replica count: a
+    non-empty sequence of tensors of at least one dimension with one first dimension."""
+    if isinstance(params, torch.Tensor):
+        raise validation.type_error("params", params, _STACKED)
+    what = "a torch.Tensor with the replica index first"
+    tensors = validation.sequence_of(
+        "params", params, lambda name, p: validation.instance(name, p, torch.Tensor, what)
+    )
+    counts = [p.shape[0] if p.dim() else None for p in tensors]
+    if None in counts or len(set(counts)) != 1:
+        shapes = [tuple(p.shape) for p in tensors]
+        raise ValueError(
+            f"params must be {_STACKED}, each with the same number of replicas (its first "
+            f"dimension), got shapes {validation.shown(shapes)}"
+        )
+    return tensors, counts[0]
+
+
 def flat_params(params: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Stacked parameters as one row per replica, shape ``(replicas, d)`` (a copy)."""
-    replicas = params[0].shape[0]
-    return torch.cat([p.reshape(replicas, -1) for p in params], dim=1)
+    """Stacked parameters as one row per replica, shape ``(replicas, d)`` (a copy).
+
+    ``params``: a non-empty sequence of tensors with the replica index first, the same number
+    of replicas in each."""
+    tensors, replicas = _stacked(params)
+    return torch.cat([p.reshape(replicas, -1) for p in tensors], dim=1)
 
 
 def replica_module(workload: Workload, params: Sequence[torch.Tensor], position: int) -> nn.Module:
     """Replica ``position`` of the engine's stacked ``params`` as a plain ``nn.Module`` of the
-    workload (a copy, on the parameters' device)."""
+    workload (a copy, on the parameters' device).
+
+    ``workload``: a data :class:`Workload` (not a name, not the noisy quadratic); ``params``:
+    as :func:`flat_params` takes them; ``position``: an integer in ``[0, replicas)``."""
+    workload = _data_workload(workload)
+    params, replicas = _stacked(params)
+    position = validation.integer("position", position, low=0, high=replicas - 1)
     device = params[0].device
     problem = workload.problem(device)
     one = [p[position : position + 1] for p in params]
@@ -67,10 +98,14 @@ def replica_module(workload: Workload, params: Sequence[torch.Tensor], position:
 
 
 def _data_workload(workload: object) -> Workload:
-    wl = workload if isinstance(workload, Workload) else None
-    if wl is None or wl.loss not in LOSSES:
+    """``workload`` if it is a :class:`Workload` with data and a model (``TypeError`` for
+    anything else, a name included; ``ValueError`` for the noisy quadratic)."""
+    wl = validation.instance(
+        "workload", workload, Workload, "a data Workload (built by workload(name), not a name)"
+    )
+    if wl.loss not in LOSSES:
         raise ValueError(
-            f"workload={getattr(workload, 'name', workload)!r} must be a data Workload with "
+            f"workload={wl.name!r} must be a data Workload with "
             f"loss in {LOSSES} and a model factory (the noisy quadratic has neither)"
         )
     return wl
@@ -109,6 +144,7 @@ def sampled_loss(
 
     ``ValueError`` where a replica diverged (its loss became inf or nan): a mean over seeds is
     then undefined."""
+    steps = validation.integer("steps", steps, low=1)
     recorder = LossRecorder()
     measure_steps(
         build(workload), optimizer, batch_size, lr=lr, seeds=seeds, target=None,
@@ -127,8 +163,10 @@ class NoiseRecorder:
     r"""Two-batch squared gradient norms of one replica every ``every`` steps of an engine run
     (pass ``record_every=recorder.every``).
 
-    The replica trained with ``replica_seed`` (default: the first seed of the run) is rebuilt
-    as the workload's ``nn.Module`` (:func:`replica_module`) and measured by
+    ``workload``: a data :class:`Workload` (a ``TypeError`` for a name: build it with
+    ``workload(name)``; a ``ValueError`` for the noisy quadratic). The replica trained with
+    ``replica_seed`` (default: the first seed of the run) is rebuilt as the workload's
+    ``nn.Module`` (:func:`replica_module`) and measured by
     :func:`~batchsteps.train.two_batch_norms` on the workload's training data with
     its own loss: ``draws`` pairs of batches of sizes ``small`` < ``large``, drawn at step k
     from a generator seeded by ``(seed, k)``, so a record does not depend on when the others
@@ -177,7 +215,8 @@ class NoiseRecorder:
 
 class AdaptiveRecorder:
     r"""What the Adam-type bound needs, recorded along an engine run of ``"adam"`` or
-    ``"amsgrad"`` (``record_every=1``), for every replica.
+    ``"amsgrad"`` (``record_every=1``), for every replica. ``workload``: a data
+    :class:`Workload`, as :class:`NoiseRecorder` takes it.
 
     At every step :math:`k` (from 0): the flat parameters :math:`\theta_k`
     (:func:`flat_params`), the full-data gradient :math:`\nabla f(\theta_k)` and loss. After

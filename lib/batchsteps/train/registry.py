@@ -52,8 +52,9 @@ __all__ = [
 class HyperParameter:
     r"""A hyperparameter's default and its allowed values :math:`low \le x < high`.
 
-    ``low``/``high``: the ends (``None``: unbounded); ``low_open``/``high_open``: that end
-    excluded. Values are finite real numbers. The default, :math:`[0, 1)`, suits a decay
+    ``low``/``high``: the ends (``None``: unbounded), real numbers with ``low <= high`` (equal
+    only with both ends included); ``low_open``/``high_open``: that end excluded. Values are
+    finite real numbers. The default, :math:`[0, 1)`, suits a decay
     coefficient :math:`\beta`.
     """
 
@@ -68,6 +69,14 @@ class HyperParameter:
             value = getattr(self, name)
             if value is not None:
                 real(name, value)
+        low, high = self.low, self.high
+        if low is not None and high is not None:
+            if low > high or (low == high and (self.low_open or self.high_open)):
+                raise ValueError(
+                    f"low and high must bound a non-empty range (low < high, or low == high "
+                    f"with both ends included), got low={low!r}, high={high!r}"
+                    f" ({self.allowed})"
+                )
         object.__setattr__(self, "default", self.check("default", self.default))
 
     @property

@@ -77,10 +77,19 @@ STACK_ROWS = 2048
 
 def _values(name: str, value: Any, item: Callable[[str, Any], Any]) -> list:
     """The values a sweep runs: ``value`` itself when it is one (``item(name, value)``), else
-    each entry of the sequence ``value`` checked by ``item``."""
+    each entry of the sequence ``value`` checked by ``item``, no value twice (a
+    ``ValueError`` naming ``name`` and the repeated value)."""
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | range | np.ndarray):
         return [item(name, value)]
-    return validation.sequence_of(name, value, item)
+    values = validation.sequence_of(name, value, item)
+    for i, entry in enumerate(values):
+        if entry in values[:i]:
+            raise validation.value_error(
+                name,
+                value,
+                f"a sequence of distinct values (one cell each; {entry!r} is given twice)",
+            )
+    return values
 
 
 def _lr_grid(lr: Any, optimizers: list[str]) -> dict[str, list[float]]:
@@ -93,15 +102,17 @@ def _lr_grid(lr: Any, optimizers: list[str]) -> dict[str, list[float]]:
                 lr,
                 f"a rate, rates or a dict with an entry for each of {', '.join(optimizers)}",
             )
+        validation.keys("lr", lr, optimizers, note=lambda _: " (the optimizers swept)")
         return {o: _values(f"lr[{o!r}]", lr[o], validation.positive) for o in optimizers}
     values = _values("lr", lr, validation.positive)
     return {o: values for o in optimizers}
 
 
 def _hyper_grid(declared: OptimizerSpec, hyper: Mapping[str, Any]) -> list[dict[str, float]]:
-    """Every combination of the values in ``hyper`` that the optimizer takes, resolved."""
+    """Every combination of the values in ``hyper`` that the optimizer takes, resolved (each
+    value checked against its range, no value of one hyperparameter twice)."""
     mine = {
-        k: _values(k, v, lambda _, entry: entry) for k, v in hyper.items() if k in declared.hyper
+        k: _values(k, v, declared.hyper[k].check) for k, v in hyper.items() if k in declared.hyper
     }
     keys = sorted(mine)
     return [
@@ -295,14 +306,17 @@ def sweep(
 ) -> pd.DataFrame:
     r"""Steps to ``target`` for every optimizer x batch size x learning rate, one row per seed.
 
-    ``optimizers``: registered names (:data:`~batchsteps.train.OPTIMIZERS`). ``lr``: a number,
-    a list (a grid: one cell per value), a dict optimizer -> number or list, or ``None``: each
+    ``optimizers``: registered names (:data:`~batchsteps.train.OPTIMIZERS`); ``batch_sizes``:
+    integers >= 1. ``lr``: a number, a list (a grid: one cell per value), a dict optimizer ->
+    number or list (an entry for each optimizer swept, and for no other), or ``None``: each
     optimizer's registered grid (``spec(o).rates``). ``hyper`` (``beta``, ``beta1``, ``beta2``,
     ``eps``, or a registered optimizer's own; a number or a list) applies to the optimizers
     that take it; those not given take the defaults (:data:`~batchsteps.train.DEFAULTS`),
-    recorded in the result. ``store``: a
-    folder where each finished cell is written atomically as JSON; a rerun reads finished
-    cells and computes only the rest; it may be shared by concurrent sweeps and workers
+    recorded in the result. Every list (optimizers, batch sizes, rates, hyperparameter values)
+    holds distinct values: a value given twice is a ``ValueError`` naming it. ``store``: a
+    folder (a str or ``os.PathLike``) where each finished cell is written atomically as JSON;
+    a rerun reads finished cells and computes only the rest; it may be shared by concurrent
+    sweeps and workers
     (first writer of a cell wins; see the module's docstring). A damaged cell is moved aside
     and recomputed (one :class:`~batchsteps.train.StoreWarning` names them), a cell of a
     newer format raises :class:`~batchsteps.train.StoreVersionError`, and a store that
@@ -315,7 +329,10 @@ def sweep(
     training run per seed (:func:`~batchsteps.train.measure_targets`; each gets the steps it
     would get alone and an even share of the run's ``wall_time``). ``progress``: a bar over
     the cells (``tqdm.auto``: a widget in Jupyter, text in a terminal); ``None`` shows it
-    everywhere but in the book's build.
+    everywhere but in the book's build. ``check_every`` and ``near``: the engine's check
+    cadence and replay margin (:func:`~batchsteps.train.measure_steps`; ``None``: its
+    defaults); both are part of a cell's key, so a stored cell is reused only with the same
+    values.
 
     ``executor``: ``None`` runs the cells here, on a CPU the settings of one batch size
     stacked into one training run (:func:`~batchsteps.train.measure_stacked`: the same steps
@@ -354,6 +371,9 @@ def sweep(
     for k in hyper:
         if not any(k in d.hyper for d in declared.values()):
             raise TypeError(f"sweep got unexpected keyword {k!r}: no optimizer in {opts} takes it")
+    hyper_grids = {o: _hyper_grid(declared[o], hyper) for o in opts}
+    if store is not None:
+        store = validation.path("store", store)
     pool = as_executor(executor)
     if device != "auto" and (device is not None or pool is None):
         # checked here; None and "auto" resolve where cells run
@@ -367,7 +387,7 @@ def sweep(
     for o in opts:
         for b in sizes:
             for rate in lrs[o]:
-                for h in _hyper_grid(declared[o], hyper):
+                for h in hyper_grids[o]:
                     groups.append(list(range(len(cells), len(cells) + len(targets))))
                     cells.extend(
                         {

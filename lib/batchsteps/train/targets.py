@@ -20,6 +20,12 @@ _PATTERN = re.compile(
     r"^\s*(?P<measure>loss|grad_norm_sq|accuracy)\s*(?P<op><=|>=)\s*(?P<value>[-+0-9.eE]+)\s*$"
 )
 _OPERATOR = {"loss": "<=", "grad_norm_sq": "<=", "accuracy": ">="}
+#: The thresholds a measure can meet: (low, high), ``None`` unbounded.
+_RANGE: dict[str, tuple[float, float | None]] = {
+    "loss": (0.0, None),
+    "grad_norm_sq": (0.0, None),
+    "accuracy": (0.0, 1.0),
+}
 
 
 @dataclass(frozen=True)
@@ -28,11 +34,20 @@ class Target:
 
     ``measure`` is ``"loss"`` (:math:`f(\theta)`), ``"grad_norm_sq"``
     (:math:`\|\nabla f(\theta)\|^2`, the theory's measure) or ``"accuracy"`` (fraction of the
-    training set classified correctly); ``threshold`` is the value to reach.
+    training set classified correctly); ``threshold`` is the value to reach, a finite real
+    number (kept as a float) that the measure can meet: :math:`\ge 0` for ``loss`` and
+    ``grad_norm_sq`` (both non-negative), in :math:`[0, 1]` for ``accuracy``.
     """
 
     measure: str
     threshold: float
+
+    def __post_init__(self) -> None:
+        validation.one_of("measure", self.measure, _OPERATOR)
+        low, high = _RANGE[self.measure]
+        note = f"for {self.measure}"
+        threshold = validation.real("threshold", self.threshold, low=low, high=high, note=note)
+        object.__setattr__(self, "threshold", threshold)
 
     @property
     def text(self) -> str:
@@ -46,34 +61,47 @@ class Target:
         return value <= self.threshold
 
 
-def parse_target(target: str | Target | None) -> Target | None:
-    """Parse ``"loss<=x"``, ``"grad_norm_sq<=x"`` or ``"accuracy>=x"`` (or pass ``None``).
-
-    >>> parse_target("loss<=0.5")
-    Target(measure='loss', threshold=0.5)
-    """
+def _parse(name: str, target: object) -> Target | None:
+    """:func:`parse_target`, its errors naming the argument ``name``."""
     if target is None or isinstance(target, Target):
         return target
     forms = ", ".join(repr(f) for f in TARGET_FORMS)
     allowed = f"None, a Target or a str of one of the accepted forms {forms}"
     if not isinstance(target, str):
-        raise validation.type_error("target", target, allowed)
+        raise validation.type_error(name, target, allowed)
     match = _PATTERN.match(target)
     if match is None or _OPERATOR[match["measure"]] != match["op"]:
-        raise validation.value_error("target", target, allowed)
+        raise validation.value_error(name, target, allowed)
     try:
         value = float(match["value"])
     except ValueError:
-        raise validation.value_error("target", target, allowed) from None
-    if not math.isfinite(value):
-        raise validation.value_error("target", target, f"{allowed}, with a finite threshold x")
-    return Target(match["measure"], value)
+        raise validation.value_error(name, target, allowed) from None
+    measure = match["measure"]
+    low, high = _RANGE[measure]
+    bounds = validation.interval(low, high)
+    if not math.isfinite(value) or value < low or (high is not None and value > high):
+        raise validation.value_error(
+            name, target, f"{allowed}, with a finite threshold x {bounds} for {measure}"
+        )
+    return Target(measure, value)
+
+
+def parse_target(target: str | Target | None) -> Target | None:
+    """Parse ``"loss<=x"``, ``"grad_norm_sq<=x"`` or ``"accuracy>=x"`` (or pass ``None``):
+    ``x`` a finite number the measure can meet, ``>= 0`` for ``loss`` and ``grad_norm_sq``,
+    in ``[0, 1]`` for ``accuracy``; a ``Target`` passes through.
+
+    >>> parse_target("loss<=0.5")
+    Target(measure='loss', threshold=0.5)
+    """
+    return _parse("target", target)
 
 
 def parse_targets(targets: Sequence[str | Target], name: str = "targets") -> list[Target]:
     """Parse a non-empty sequence of distinct targets (each as :func:`parse_target`);
     ``TypeError`` for anything but a sequence (one target alone included), ``ValueError`` for
-    an empty one, ``None`` in it, or one target twice; both name the argument ``name``.
+    an empty one, ``None`` in it, or one target twice; both name the argument ``name`` (an
+    entry's own error names it ``name[i]``).
 
     >>> [t.text for t in parse_targets(["loss<=0.1", "grad_norm_sq<=0.001"])]
     ['loss<=0.1', 'grad_norm_sq<=0.001']
@@ -82,7 +110,7 @@ def parse_targets(targets: Sequence[str | Target], name: str = "targets") -> lis
     allowed = f"a non-empty sequence of distinct targets of the forms {forms}"
     if isinstance(targets, str | Target) or not isinstance(targets, Sequence):
         raise validation.type_error(name, targets, allowed)
-    parsed = [parse_target(t) for t in targets]
+    parsed = [_parse(f"{name}[{i}]", t) for i, t in enumerate(targets)]
     if not parsed or None in parsed or len({t.text for t in parsed}) < len(parsed):
         raise validation.value_error(name, targets, allowed)
     return parsed

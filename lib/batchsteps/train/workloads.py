@@ -46,6 +46,7 @@ _LOSSES = ("cross_entropy", "mse", "quadratic")
 def mlp(sizes: tuple[int, ...]) -> nn.Sequential:
     """A ReLU MLP ``Linear(sizes[0], sizes[1]), ReLU, ..., Linear(sizes[-2], sizes[-1])``.
 
+    ``sizes``: the layer widths, input first and output last: at least two integers >= 1.
     Layers keep PyTorch's default ``nn.Linear`` initialisation.
 
     >>> mlp((64, 128, 10))
@@ -55,8 +56,9 @@ def mlp(sizes: tuple[int, ...]) -> nn.Sequential:
       (2): Linear(in_features=128, out_features=10, bias=True)
     )
     """
+    widths = validation.sequence_of("sizes", sizes, partial(validation.integer, low=1), min_size=2)
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+    for i, (a, b) in enumerate(itertools.pairwise(widths)):
         if i:
             layers.append(nn.ReLU())
         layers.append(nn.Linear(a, b))
@@ -74,7 +76,7 @@ def _is_plain_mlp(module: nn.Module) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class Workload:
-    """A training problem: data ``X``, targets ``y``, a model factory and a loss.
+    r"""A training problem: data ``X``, targets ``y``, a model factory and a loss.
 
     ``model`` builds one replica's ``nn.Module`` (called right after ``torch.manual_seed``
     of the replica's seed, so its default initialisation is the seed's). ``loss`` is
@@ -83,8 +85,10 @@ class Workload:
     ``ReLU``) runs on the engine's hand-written stacked path, any other module through
     ``torch.func``. The noisy quadratic model uses ``loss="quadratic"`` with ``curvature``
     :math:`h_i`, one-sample gradient-noise variances ``noise`` :math:`c_i` and starting point
-    ``theta0`` instead of data. ``options`` records how the workload was built (its identity
-    in a result store together with ``name``).
+    ``theta0`` instead of data: 1-d floating-point tensors of one shape with at least one
+    entry, finite, ``curvature`` and ``noise`` :math:`\ge 0`. ``options`` (a mapping) records
+    how the workload was built (its identity in a result store together with ``name``).
+    With ``loss="cross_entropy"`` the class indices ``y`` must be :math:`\ge 0`.
     """
 
     name: str
@@ -101,15 +105,28 @@ class Workload:
     def __post_init__(self) -> None:
         validation.string("name", self.name, nonempty=True)
         validation.one_of("loss", self.loss, _LOSSES)
+        validation.instance("options", self.options, Mapping, "a mapping")
         if self.loss == "quadratic":
             parts = (self.curvature, self.noise, self.theta0)
             for arg, part in zip(("curvature", "noise", "theta0"), parts, strict=True):
-                validation.instance(arg, part, torch.Tensor, "a torch.Tensor (loss='quadratic')")
+                what = "a floating-point torch.Tensor (loss='quadratic')"
+                validation.instance(arg, part, torch.Tensor, what)
+                if not part.dtype.is_floating_point:
+                    raise validation.type_error(arg, part, f"{what}, not {part.dtype}")
             if len({tuple(t.shape) for t in parts}) != 1 or self.curvature.dim() != 1:
                 raise ValueError(
                     f"curvature, noise and theta0 must be 1-D of one shape, got "
                     f"{[tuple(t.shape) for t in parts]}"
                 )
+            if self.curvature.numel() == 0:
+                raise validation.value_error(
+                    "curvature", self.curvature, "a 1-d tensor with at least one entry"
+                )
+            for arg, part in zip(("curvature", "noise", "theta0"), parts, strict=True):
+                negative = arg != "theta0" and bool((part < 0).any())
+                if negative or not bool(torch.isfinite(part).all()):
+                    bounds = "" if arg == "theta0" else " >= 0"
+                    raise validation.value_error(arg, part, f"a tensor of finite values{bounds}")
             return
         validation.instance("X", self.X, torch.Tensor, "a torch.Tensor")
         validation.instance("y", self.y, torch.Tensor, "a torch.Tensor")
@@ -123,6 +140,10 @@ class Workload:
         if self.loss == "cross_entropy" and self.y.dtype != torch.long:
             raise TypeError(
                 f"y must hold class indices (torch.long) for cross_entropy, got {self.y.dtype}"
+            )
+        if self.loss == "cross_entropy" and bool((self.y < 0).any()):
+            raise validation.value_error(
+                "y", self.y, f"class indices >= 0 for cross_entropy (smallest {int(self.y.min())})"
             )
 
     def __getstate__(self) -> dict:
@@ -197,6 +218,7 @@ def digits_data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _digits(hidden: int = 128) -> Workload:
+    validation.integer("hidden", hidden, low=1)
     images, labels = digits_data()
     X = torch.tensor(images / 16.0, dtype=torch.float32)
     y = torch.tensor(labels, dtype=torch.long)
@@ -207,7 +229,11 @@ def _digits(hidden: int = 128) -> Workload:
 def _teacher_student(
     n: int = 1024, dim: int = 16, hidden: int = 32, noise: float = 0.1, data_seed: int = 0
 ) -> Workload:
+    validation.integer("n", n, low=2)
+    validation.integer("dim", dim, low=1)
+    validation.integer("hidden", hidden, low=1)
     validation.real("noise", noise, low=0, note="label-noise variance")
+    validation.integer("data_seed", data_seed, low=0)
     gen = torch.Generator().manual_seed(int(data_seed))
     X = torch.randn((n, dim), generator=gen)
     with torch.random.fork_rng(devices=[]):
@@ -225,6 +251,7 @@ def _nqm(dim: int = 100, decay: float = 1.0, theta0: float = 1.0, noise_factor: 
     validation.integer("dim", dim, low=1)
     validation.real("decay", decay, low=0)
     validation.real("noise_factor", noise_factor, low=0)
+    validation.real("theta0", theta0)
     curvature = torch.arange(1, dim + 1, dtype=torch.float32) ** -float(decay)
     options = {"dim": dim, "decay": decay, "theta0": theta0, "noise_factor": noise_factor}
     return Workload(
@@ -254,6 +281,8 @@ CIFAR_HOW = (
 def _data_dir(data_dir: str | os.PathLike | None, default: str, dataset: str, how: str) -> Path:
     """The data folder: ``data_dir``, else ``$BATCHSTEPS_DATA``, else ``default``; a missing
     one is an error naming the data set, the folders tried and how to get the data."""
+    if data_dir is not None:
+        validation.path("data_dir", data_dir)
     folder = Path(data_dir or os.environ.get(DATA_ENV) or default)
     if not folder.is_dir():
         source = "data_dir" if data_dir else DATA_ENV if os.environ.get(DATA_ENV) else "default"
@@ -262,6 +291,13 @@ def _data_dir(data_dir: str | os.PathLike | None, default: str, dataset: str, ho
             + how
         )
     return folder
+
+
+def _check_size(n_train: object) -> None:
+    """``n_train``: ``None`` or an int >= 1 (its upper end, the data's size, is checked once
+    the data are read)."""
+    if n_train is not None:
+        validation.integer("n_train", n_train, low=1)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -292,6 +328,8 @@ def _find(folder: Path, stem: str) -> Path:
 def _fashion(
     data_dir: str | os.PathLike | None = None, n_train: int | None = None, hidden: int = 128
 ) -> Workload:
+    _check_size(n_train)
+    validation.integer("hidden", hidden, low=1)
     folder = _data_dir(data_dir, FASHION_DEFAULT, "Fashion-MNIST", FASHION_HOW)
     if (folder / "fashion-mnist").is_dir():
         folder = folder / "fashion-mnist"
@@ -329,7 +367,9 @@ class _Block(nn.Module):
 
 def resnet20(classes: int = 10) -> nn.Module:
     """ResNet-20 for 32x32 images (He et al. 2016): 3 stages of 3 basic blocks, 16/32/64
-    channels, identity shortcuts padded with zeros where the width doubles (option A)."""
+    channels, identity shortcuts padded with zeros where the width doubles (option A);
+    ``classes`` (an integer >= 1) outputs."""
+    validation.integer("classes", classes, low=1)
     layers: list[nn.Module] = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
     cin = 16
     for cout, stride in ((16, 1), (32, 2), (64, 2)):
@@ -345,6 +385,7 @@ _CIFAR_STD = (0.2470, 0.2435, 0.2616)
 
 
 def _cifar(data_dir: str | os.PathLike | None = None, n_train: int | None = None) -> Workload:
+    _check_size(n_train)
     folder = _data_dir(data_dir, "cifar-10-batches-py", "CIFAR-10", CIFAR_HOW)
     if (folder / "cifar-10-batches-py").is_dir():
         folder = folder / "cifar-10-batches-py"
@@ -404,7 +445,12 @@ def workload(name: str | Workload, **options: Any) -> Workload:
       CIFAR-10 python archive (``cifar-10-batches-py``, in ``data_dir`` or
       ``$BATCHSTEPS_DATA``), channels standardised, ResNet-20 (batch norm on batch statistics).
 
-    A :class:`Workload` passes through unchanged. Built workloads are cached by their options.
+    Sizes (``hidden``, ``dim``, ``n_train``) are integers >= 1 (``n`` >= 2: the teacher's
+    output is standardised over the samples), ``data_seed`` an integer >= 0, ``noise``,
+    ``decay`` and ``noise_factor`` finite reals >= 0, ``theta0`` a finite real, ``data_dir`` a
+    path; a wrong type is a ``TypeError``, a wrong value a ``ValueError``, both naming the
+    option. A :class:`Workload` passes through unchanged. Built workloads are cached by their
+    options.
 
     >>> workload("digits-mlp").n
     1797

@@ -8,7 +8,7 @@
 - ``checks``: theory against measurement (variance law, bounds, AMSGrad, the NQM engine);
 - ``noise``: the gradient noise scale along training;
 - ``sections``: a chapter's measured section (fits, glued numbers, figure) in one call;
-- ``panels`` and ``explorer``: ipywidgets panels (Jupyter) and kernel-free HTML explorers;
+- ``panels`` and ``explorers``: ipywidgets panels (Jupyter) and kernel-free HTML explorers;
 - ``display``: figures as images in any kernel, and ``glue`` for the book.
 
 Every plotting function takes ``ax=None`` (``axes=None`` for several panels), draws into the

@@ -37,9 +37,11 @@ def _number(x: float) -> str:
 
 
 def batch_grid(numeric: Any, *, span: float = 256.0, points: int = 400) -> np.ndarray:
-    r"""Batch sizes from just above :math:`b_0` to ``span`` times :math:`b^\star`, log-spaced."""
+    r"""``points`` (an integer >= 2) batch sizes from just above :math:`b_0` to ``span`` (> 2)
+    times :math:`b^\star`, log-spaced."""
     _check_numeric(numeric, "numeric")
     span = validation.real("span", span, low=2, low_open=True, note="the grid reaches past b*")
+    points = validation.integer("points", points, low=2)
     low = max(numeric.min_batch * 1.02, 1e-3)
     return np.geomspace(low, numeric.critical_batch * span, points)
 
@@ -54,8 +56,11 @@ def plot_bound(
 ) -> Figure:
     r"""K(b) (left, with :math:`K_{\min}` and :math:`b_0`) and N(b) (right) of one numeric bound
     side by side, :math:`b^\star` marked on both where :math:`K(b^\star) = 2K_{\min}` and
-    :math:`N` is least; in optimizer ``name``'s house style."""
+    :math:`N` is least; in optimizer ``name``'s house style. ``width`` x ``height``: the size
+    of a new figure in inches (finite, > 0)."""
     _check_numeric(numeric, "numeric")
+    validation.positive("width", width)
+    validation.positive("height", height)
     look, b = style_of(name), batch_grid(numeric)
     fig, (k_ax, n_ax) = new_figure(axes, ncols=2, width=width, height=height)
     k_ax.plot(b, numeric.steps(b), color=look.color, label=f"{look.label}: $K(b)$")

@@ -122,7 +122,9 @@ def style_of(name: str) -> SeriesStyle:
 
 def series_style(name: object, index: int = 0) -> SeriesStyle:
     """The style of a named series: its optimizer's house style (the first item of a tuple
-    names the optimizer, the whole tuple the label), else the ``index``-th neutral grey."""
+    names the optimizer, the whole tuple the label), else the ``index``-th neutral grey
+    (``index`` an integer >= 0, counted round the greys)."""
+    index = validation.integer("index", index, low=0)
     key = name[0] if isinstance(name, tuple) and name else name
     label = ", ".join(map(str, name)) if isinstance(name, tuple) else str(name)
     if isinstance(key, str) and key in OPTIMIZER_STYLES:
@@ -152,7 +154,8 @@ def new_figure(
     ``ax`` is ``None``, one :class:`~matplotlib.axes.Axes` (for ``nrows = ncols = 1``) or
     ``nrows * ncols`` axes of one figure, which are returned (their figure is the caller's and
     keeps its layout). Otherwise the house style is applied (:func:`use_style`) and a
-    ``width`` x ``height`` inch figure with ``layout`` gets ``nrows`` x ``ncols`` axes
+    ``width`` x ``height`` inch figure (both finite and > 0, checked either way) with
+    ``layout`` gets ``nrows`` x ``ncols`` axes
     (``subplots`` goes to ``Figure.subplots``, e.g. ``sharex``, ``gridspec_kw``). A new
     figure is closed in pyplot at once: it shows only where it is returned, displayed or
     glued. Axes come as ``Figure.subplots`` gives them: one Axes, a 1-D array for one row
@@ -160,6 +163,8 @@ def new_figure(
     """
     nrows = validation.integer("nrows", nrows, low=1)
     ncols = validation.integer("ncols", ncols, low=1)
+    width = validation.positive("width", width)
+    height = validation.positive("height", height)
     if ax is None:
         use_style()
         # made through pyplot so that Jupyter's inline backend loads and shows it as an image,
