@@ -252,7 +252,7 @@ CLAIMS = (
     Claim(
         "sgd.md",
         "The bound is loose: the measurement stays below half of it, and past the first "
-        "{glue:text}`sgd_tightest_k` steps the factor grows with $K$",
+        "{glue:text}`sgd_tightest_k` steps the factor grows with every doubling of $K$",
         guard="sgd-bound-check",
     ),
     Claim(
@@ -334,7 +334,7 @@ CLAIMS = (
     ),
     Claim(
         "adam.md",
-        "The per-run bounds fall with $b$ mostly through $G$, not through $B/b$",
+        "per-run bounds fall with $b$, but not through $B/b$, which is under 5% of every bound",
         guard="adam-identity",
     ),
     Claim(
@@ -398,7 +398,11 @@ CLAIMS = (
         "the problem",
         guard="optimal-rate-moves",
     ),
-    Claim("optimal.md", "and for SGD the pole grows with the rate", guard="optimal-rate-moves"),
+    Claim(
+        "optimal.md",
+        "and for SGD with the loss target the pole grows with the rate",
+        guard="optimal-rate-moves",
+    ),
     Claim(
         "optimal.md",
         "The measured ratio of $\\bstar$ (a ratio of two point estimates) is "

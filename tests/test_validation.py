@@ -207,7 +207,8 @@ def test_sequence_of():
     ):
         v.sequence_of("b", [1, 2], item, min_size=3)
     with pytest.raises(
-        ValueError, match=r"^b must be a sequence of distinct entries, got \[2, 2\]$"
+        ValueError,
+        match=r"^b must be a sequence of distinct entries \(2 is given twice\), got \[2, 2\]$",
     ):
         v.sequence_of("b", [2, 2], item, distinct=True)
 

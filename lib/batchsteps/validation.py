@@ -242,14 +242,18 @@ def sequence_of(
     distinct: bool = False,
 ) -> list[T]:
     """Each entry of the iterable ``value`` (not a str) checked by ``item(f"{name}[i]", entry)``,
-    as a list of at least ``min_size`` entries (all different when ``distinct``)."""
+    as a list of at least ``min_size`` entries (all different when ``distinct``: the message
+    names the first entry given twice)."""
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise type_error(name, value, "a sequence (list, tuple or array)")
     entries = [item(f"{name}[{i}]", entry) for i, entry in enumerate(value)]
     if len(entries) < min_size:
         raise value_error(name, value, f"a sequence of at least {_entries(min_size)}")
-    if distinct and len(set(entries)) != len(entries):
-        raise value_error(name, value, "a sequence of distinct entries")
+    if distinct:
+        for i, entry in enumerate(entries):
+            if entry in entries[:i]:
+                allowed = f"a sequence of distinct entries ({entry!r} is given twice)"
+                raise value_error(name, value, allowed)
     return entries
 
 

@@ -90,7 +90,8 @@ def test_a_target_built_with_an_int_threshold_keeps_a_float_and_parses_back():
 @pytest.mark.parametrize(
     ("targets", "error", "pattern"),
     [
-        (["loss<=1", 3], TypeError, r"targets\[1\] must be None, a Target or a str"),
+        (["loss<=1", 3], TypeError, r"targets\[1\] must be a Target or a str"),
+        (["loss<=1", None], ValueError, r"targets\[1\] must be a target: "),
         (["loss<=1", "loss<=-1"], ValueError, r"targets\[1\] must be .*got 'loss<=-1'"),
         (["lossy"], ValueError, r"targets\[0\] must be"),
     ],

@@ -561,7 +561,7 @@ def measure_stacked(
         validation.instance(
             f"optimizers[{i}]", opt, BatchedOptimizer, "a BatchedOptimizer (see optimizer())"
         )
-        try:  # what optimizer() checks, for one made directly
+        try:  # checked when made; its optimizer may have been unregistered since
             checked.append(_optimizer(opt.name, opt.lr, **opt.hyper))
         except (TypeError, ValueError) as error:
             raise type(error)(f"optimizers[{i}]: {error}") from None

@@ -77,19 +77,11 @@ STACK_ROWS = 2048
 
 def _values(name: str, value: Any, item: Callable[[str, Any], Any]) -> list:
     """The values a sweep runs: ``value`` itself when it is one (``item(name, value)``), else
-    each entry of the sequence ``value`` checked by ``item``, no value twice (a
+    each entry of the sequence ``value`` checked by ``item``, no value twice (one cell each: a
     ``ValueError`` naming ``name`` and the repeated value)."""
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | range | np.ndarray):
         return [item(name, value)]
-    values = validation.sequence_of(name, value, item)
-    for i, entry in enumerate(values):
-        if entry in values[:i]:
-            raise validation.value_error(
-                name,
-                value,
-                f"a sequence of distinct values (one cell each; {entry!r} is given twice)",
-            )
-    return values
+    return validation.sequence_of(name, value, item, distinct=True)
 
 
 def _lr_grid(lr: Any, optimizers: list[str]) -> dict[str, list[float]]:

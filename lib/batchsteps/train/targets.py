@@ -61,12 +61,13 @@ class Target:
         return value <= self.threshold
 
 
-def _parse(name: str, target: object) -> Target | None:
-    """:func:`parse_target`, its errors naming the argument ``name``."""
-    if target is None or isinstance(target, Target):
+def _parse(name: str, target: object, none: bool = True) -> Target | None:
+    """:func:`parse_target`, its errors naming the argument ``name`` (``None`` refused where
+    ``none`` is false)."""
+    if (target is None and none) or isinstance(target, Target):
         return target
     forms = ", ".join(repr(f) for f in TARGET_FORMS)
-    allowed = f"None, a Target or a str of one of the accepted forms {forms}"
+    allowed = f"{'None, ' if none else ''}a Target or a str of one of the accepted forms {forms}"
     if not isinstance(target, str):
         raise validation.type_error(name, target, allowed)
     match = _PATTERN.match(target)
@@ -100,8 +101,8 @@ def parse_target(target: str | Target | None) -> Target | None:
 def parse_targets(targets: Sequence[str | Target], name: str = "targets") -> list[Target]:
     """Parse a non-empty sequence of distinct targets (each as :func:`parse_target`);
     ``TypeError`` for anything but a sequence (one target alone included), ``ValueError`` for
-    an empty one, ``None`` in it, or one target twice; both name the argument ``name`` (an
-    entry's own error names it ``name[i]``).
+    an empty one or one target twice, both naming the argument ``name``; an entry's own error
+    (``None`` is a ``ValueError``) names it ``name[i]``.
 
     >>> [t.text for t in parse_targets(["loss<=0.1", "grad_norm_sq<=0.001"])]
     ['loss<=0.1', 'grad_norm_sq<=0.001']
@@ -110,7 +111,10 @@ def parse_targets(targets: Sequence[str | Target], name: str = "targets") -> lis
     allowed = f"a non-empty sequence of distinct targets of the forms {forms}"
     if isinstance(targets, str | Target) or not isinstance(targets, Sequence):
         raise validation.type_error(name, targets, allowed)
-    parsed = [_parse(f"{name}[{i}]", t) for i, t in enumerate(targets)]
-    if not parsed or None in parsed or len({t.text for t in parsed}) < len(parsed):
+    for i, t in enumerate(targets):
+        if t is None:  # no checks: a run has one target or none, never None beside others
+            raise validation.value_error(f"{name}[{i}]", t, f"a target: {allowed}")
+    parsed = [_parse(f"{name}[{i}]", t, none=False) for i, t in enumerate(targets)]
+    if not parsed or len({t.text for t in parsed}) < len(parsed):
         raise validation.value_error(name, targets, allowed)
     return parsed
