@@ -27,6 +27,7 @@ from batchsteps.analysis import (
     compare_laws,
     fit_steps,
     linearise,
+    run_status,
     simulate_runs,
 )
 from batchsteps.analysis.coverage import TRUTH as SIMULATED
@@ -802,3 +803,32 @@ def test_predict_and_its_inverse_refuse_non_positive_arguments(bad):
         fit.batch_size_for(bad)
     with pytest.raises(ValueError, match="level must be .*, got 1.5"):
         fit.band(8.0, level=1.5)
+
+
+def test_run_status_reads_a_frame_as_the_fits_do():
+    """Reached, out of budget (censored at its max_steps), diverged, and anything else
+    excluded; a diverged run is never taken for one out of budget."""
+    frame = pd.DataFrame(
+        {
+            "batch_size": [4, 4, 8, 8, 16],
+            "steps": [30, -1, -1, -1, 12],
+            "reached": [True, False, False, False, True],
+            "reason": ["reached", "max_steps", "diverged", "no target", "reached"],
+            "max_steps": [100, 100, 100, 100, 100],
+        }
+    )
+    assert list(run_status(frame)) == ["reached", "budget", "diverged", "excluded", "reached"]
+    assert list(run_status(frame.drop(columns="max_steps")))[1] == "excluded"  # no budget known
+    assert list(run_status(frame.drop(columns="reason")))[1:4] == ["excluded"] * 3
+
+
+@pytest.mark.parametrize(
+    ("frame", "error", "pattern"),
+    [
+        ([1, 2], TypeError, "frame must be a sweep frame"),
+        (pd.DataFrame({"steps": [1]}), ValueError, "reached"),
+    ],
+)
+def test_run_status_refuses_what_is_not_a_sweep_frame(frame, error, pattern):
+    with pytest.raises(error, match=pattern):
+        run_status(frame)

@@ -25,6 +25,7 @@ from .fit import (
     compare_laws,
     fit_steps,
     linearise,
+    run_status,
 )
 from .laws import ConstantRateLaw, Law, TunedRateLaw, resolve_law
 from .noise import NoiseScale, NoiseScaleTrace, noise_scale_from_norms
@@ -64,6 +65,7 @@ __all__ = [
     "fit_steps",
     "compare_laws",
     "linearise",
+    "run_status",
     "MedianInterval",
     "median_interval",
     "per_batch",

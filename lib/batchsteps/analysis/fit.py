@@ -784,6 +784,18 @@ def _fit_frame(
     return fits
 
 
+def run_status(frame: pd.DataFrame) -> np.ndarray:
+    """Each run's status (:data:`STATUSES`) in a sweep frame, as the fits read a frame:
+    ``"reached"`` where the ``reached`` column says so; else by the ``reason`` column:
+    ``"max_steps"`` -> ``"budget"`` (censored at the run's ``max_steps`` column),
+    ``"diverged"``, anything else (or no such column) -> ``"excluded"``. For the array form of
+    :func:`fit_steps` and :func:`~batchsteps.analysis.fit_laws` (``status=``, with
+    ``max_steps=``), so that a diverged run is not taken for one out of budget."""
+    validation.instance("frame", frame, pd.DataFrame, "a sweep frame (pandas DataFrame)")
+    validation.columns("frame", frame, ("reached",))
+    return _frame_statuses(frame)[0]
+
+
 def _frame_statuses(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, Mapping[str, int]]:
     """Statuses from a sweep frame: ``reached``; else by ``reason`` (``"max_steps"`` ->
     budget, censored at the ``max_steps`` column; ``"diverged"``; anything else, or no
