@@ -65,11 +65,41 @@ def test_coverage_table_has_a_row_per_setting_and_parameter():
         (dict(sigma_small=-1.0), ValueError, "sigma_small must be .*, got -1.0"),
         (dict(batch_sizes=[8.0, 16.0]), ValueError, "batch_sizes"),
         (dict(seed=-1), ValueError, "seed must be .*, got -1"),
+        (dict(batch_sizes=[8.0, 8.0, 16.0]), ValueError, r"batch_sizes must be .*distinct.*8\.0"),
+        (dict(batch_sizes=[0.0, 8.0, 16.0]), ValueError, r"batch_sizes\[0\] must be .*, got 0"),
+        (dict(batch_sizes=[True, 8, 16]), TypeError, r"batch_sizes\[0\] must be .*, got True"),
+        (dict(batch_sizes=5), TypeError, "batch_sizes must be a sequence"),
     ],
 )
 def test_simulate_runs_checks_its_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         simulate_runs("tuned_lr", TRUTH["tuned_lr"], **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({}, ValueError, "params must include every one of min_steps, noise_scale"),
+        ({"min_steps": 500.0}, ValueError, "params must include .*, lacks noise_scale"),
+        ({**TRUTH["tuned_lr"], "foo": 1.0}, ValueError, "params must be among .*, got foo=1.0"),
+        (None, TypeError, "params must be a sequence .*, got None"),
+        (5, TypeError, "params must be a sequence .*, got 5"),
+        ({"min_steps": -500.0, "noise_scale": 64.0}, ValueError, r"params\['min_steps'\] .* -500"),
+        ({"min_steps": math.nan, "noise_scale": 64.0}, ValueError, r"params\['min_steps'\]"),
+        ({"min_steps": True, "noise_scale": 64.0}, TypeError, r"params\['min_steps'\] .* True"),
+        ({"min_steps": 500.0, "noise_scale": "a"}, TypeError, r"params\['noise_scale'\]"),
+        ([500.0, -64.0], ValueError, r"params\[1\] must be .*, got -64.0"),
+    ],
+)
+def test_simulate_runs_checks_the_law_parameters(params, error, match):
+    with pytest.raises(error, match=match):
+        simulate_runs("tuned_lr", params)
+
+
+def test_simulate_runs_takes_the_parameters_as_a_sequence_too():
+    by_name = simulate_runs("tuned_lr", TRUTH["tuned_lr"], seeds=2)
+    in_order = simulate_runs("tuned_lr", [500.0, 64.0], seeds=2)
+    assert by_name.equals(in_order)
 
 
 def test_coverage_table_checks_its_arguments():

@@ -71,6 +71,12 @@ def test_rate_grid_never_tries_a_rate_above_max_lr_and_keeps_its_width(width):
         ({"batch_sizes": [4, 4]}, ValueError, "distinct"),
         ({"batch_sizes": [0]}, ValueError, "batch_sizes"),
         ({"batch_sizes": "4"}, TypeError, "batch_sizes"),
+        ({"width": 10**9}, ValueError, r"ratio must be .*ratio\*\*\(width - 1\) a finite float"),
+        ({"ratio": 1e300, "width": 4}, ValueError, r"ratio must be .*, got 1e\+300"),
+        ({"base_lr": 1e308, "batch_sizes": [400]}, ValueError, "rates that are finite floats"),
+        ({"batch_sizes": [10**400]}, ValueError, "batch_sizes, base_lr, .* finite floats > 0"),
+        ({"batch_sizes": [10**400], "max_lr": 1.0}, ValueError, "linear scaling 1e398"),
+        ({"base_lr": 1e-323, "width": 3}, ValueError, "rates that are finite floats > 0"),
     ],
 )
 def test_rate_grid_rejects_bad_inputs(change, error, match):
@@ -157,6 +163,15 @@ def test_law_table_rejects_bad_mappings():
         law_table({"x": {"tuned_lr": 3}})
 
 
+@pytest.mark.parametrize("keys", [("foo",), (5,), ("constant_lr",), ("tuned_lr", "constant_lr")])
+def test_law_table_rejects_a_fit_filed_under_another_law(keys):
+    b = np.array([4, 8, 16, 32, 64, 128], dtype=float)
+    fits = fit_laws(b, 5000 * (1 + 16 / b), n_boot=0)
+    wrong = {key: fits["tuned_lr"] if key != "tuned_lr" else fits["constant_lr"] for key in keys}
+    with pytest.raises(ValueError, match=r"fits\['d'\] must map each law's name to its own Fit"):
+        law_table({"d": wrong})
+
+
 def test_choose_batch_size_at_the_critical_batch_spends_twice_the_fewest_steps_and_samples():
     b = [4, 8, 16, 32, 64, 128, 256]
     fit = fit_steps(b, _tuned_law(b), "tuned_lr", n_boot=0)
@@ -216,6 +231,25 @@ def test_read_published_rejects_missing_files_and_columns(tmp_path):
         read_published(bad)
     with pytest.raises(TypeError, match="path must be .*, got 3"):
         read_published(3)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"", r"path='.*bad.csv' must be a UTF-8 CSV file .*EmptyDataError"),
+        (b"# only a source\n", r"path='.*bad.csv' must be a UTF-8 CSV file .*EmptyDataError"),
+        (b"\xff\xfe\x00garbage", r"path='.*bad.csv' must be a UTF-8 CSV file .*UnicodeDecode"),
+        (b'model,batch_size,steps\nx,4,3,5\n"open', r"path='.*bad.csv' must be .*ParserError"),
+        (b"model,batch_size,steps\nx,True,3\n", r"column 'batch_size' of .* not booleans"),
+        (b"model,batch_size,steps\nx,4,False\n", r"column 'steps' of .* not booleans"),
+        (b"model,batch_size,steps\nx,4,3\n,8,2\n", r"column 'model' of .*row 1 has none"),
+    ],
+)
+def test_read_published_names_the_file_for_what_is_not_a_table(tmp_path, content, match):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    with pytest.raises(ValueError, match=match):
+        read_published(bad)
 
 
 def test_format_law_table_prints_whole_in_a_script():

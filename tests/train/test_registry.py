@@ -143,6 +143,16 @@ def test_every_built_in_declaration_is_complete():
             ValueError,
             r"low and high must .*got low=0\.5, high=0\.5 \(in \[0\.5, 0\.5\)\)",
         ),
+        (
+            lambda: bt.HyperParameter(0.5, low_open="yes"),
+            TypeError,
+            r"low_open must be True or False, got 'yes' \(str\)",
+        ),
+        (
+            lambda: bt.HyperParameter(0.5, high_open=1),
+            TypeError,
+            r"high_open must be True or False, got 1 \(int\)",
+        ),
         (lambda: bt.RateGrid(0.0), ValueError, "start"),
         (lambda: bt.RateGrid(0.1, count=0), ValueError, "count"),
         (lambda: bt.PlotStyle(3, "o"), TypeError, "color"),

@@ -248,6 +248,22 @@ def test_bad_workload_arguments_name_the_culprit(call, error, name):
         call()
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("field", ["X", "y"])
+def test_workload_data_must_be_finite(field, bad):
+    data = {"X": torch.zeros(3, 2), "y": torch.zeros(3, 2)}
+    data[field][1, 0] = bad
+    with pytest.raises(ValueError, match=rf"{field} must be a tensor of finite values"):
+        bt.Workload("w", data["X"], data["y"], lambda: bt.mlp((2, 2)), "mse")
+
+
+def test_workload_inputs_must_be_finite_for_cross_entropy_too():
+    X = torch.zeros(3, 2)
+    X[0, 1] = math.nan
+    with pytest.raises(ValueError, match="X must be a tensor of finite values"):
+        bt.Workload("w", X, torch.zeros(3, dtype=torch.long), lambda: bt.mlp((2, 2)))
+
+
 def test_workloads_pickle_without_their_device_copies():
     wl = bt.workload("digits-mlp")
     wl.problem(CPU)

@@ -42,7 +42,7 @@ TRUTH: Mapping[str, Mapping[str, float]] = MappingProxyType(
 
 def simulate_runs(
     law: str | Law,
-    params: Mapping[str, float],
+    params: Mapping[str, float] | Sequence[float],
     *,
     seeds: int = 5,
     batch_sizes: Sequence[float] = BATCH_SIZES,
@@ -55,9 +55,12 @@ def simulate_runs(
     max_steps`` as :func:`batchsteps.train.sweep` gives (``steps`` -1 and reason
     ``"max_steps"`` for runs past the budget), ready for :func:`fit_steps`.
 
-    ``censoring`` in [0, 1): expected fraction of runs over budget at the smallest batch size
-    (0: ``max_steps`` is infinite in effect, the largest float); ``sigma_small`` and
-    ``sigma_large``: scatter of :math:`\log K` at the smallest and largest batch size.
+    ``law``: a law name or :class:`~batchsteps.analysis.Law`; ``params``: its parameters, a
+    mapping with exactly the law's names (or a sequence in their order), each finite and > 0;
+    ``seeds`` >= 1 runs per batch size; ``batch_sizes``: at least 3 distinct finite numbers
+    > 0. ``censoring`` in [0, 1): expected fraction of runs over budget at the smallest batch
+    size (0: ``max_steps`` is infinite in effect, the largest float); ``sigma_small`` and
+    ``sigma_large`` (> 0): scatter of :math:`\log K` at the smallest and largest batch size.
     Batch sizes at or below a pole never reach (reason ``"max_steps"``).
 
     >>> frame = simulate_runs("tuned_lr", {"min_steps": 500.0, "noise_scale": 64.0}, seeds=3)
@@ -65,9 +68,17 @@ def simulate_runs(
     ((24, 6), True)
     """
     model = resolve_law(law)
-    theta = model.theta_of(params)
+    if isinstance(params, Mapping):
+        validation.keys("params", params, model.parameters, required=True)
+        values = [validation.positive(f"params[{n!r}]", params[n]) for n in model.parameters]
+    else:
+        values = validation.sequence_of("params", params, validation.positive)
+    theta = model.theta_of(values)
     seeds = validation.integer("seeds", seeds, low=1)
-    b = np.sort(validation.real_array("batch_sizes", batch_sizes, min_size=3, low=0, low_open=True))
+    sizes = validation.sequence_of(
+        "batch_sizes", batch_sizes, validation.positive, min_size=3, distinct=True
+    )
+    b = np.sort(np.array(sizes))
     censoring = validation.probability("censoring", censoring, high_open=True)
     small = validation.positive("sigma_small", sigma_small)
     large = validation.positive("sigma_large", sigma_large)

@@ -37,22 +37,38 @@ class Published:
 def read_published(path: str | os.PathLike) -> Published:
     r"""Read a CSV of published measurements (``model, batch_size, steps``, ...).
 
-    Lines starting with ``#`` before the header are the source. Batch sizes and steps must be
-    positive and finite; ``ValueError`` names the file and the offending column otherwise,
-    ``FileNotFoundError`` if there is no such file.
+    ``path``: a str or ``os.PathLike`` naming a UTF-8 CSV file with a header line. Lines
+    starting with ``#`` before the header are the source. Batch sizes and steps must be
+    positive and finite numbers (not booleans; a batch size may be fractional, in the file's
+    unit), every row must name its model; ``ValueError`` names the file and the offending
+    column otherwise (or the file, when it is not such a CSV), ``FileNotFoundError`` if there is
+    no such file.
     """
     file = validation.path("path", path)
     if not file.is_file():
         raise FileNotFoundError(f"path={str(file)!r} is not a file")
-    with open(file, encoding="utf-8") as f:
-        lines = f.read().splitlines()
+    try:
+        with open(file, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        frame = pd.read_csv(file, comment="#")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ValueError(
+            f"path={str(file)!r} must be a UTF-8 CSV file with a header line "
+            f"({', '.join(REQUIRED)}, ...), got {type(error).__name__}: {error}"
+        ) from None
     source = tuple(line.lstrip("#").strip() for line in lines if line.startswith("#"))
-    frame = pd.read_csv(file, comment="#")
     validation.columns(f"the file {str(file)!r}", frame, REQUIRED)
     for column in ("batch_size", "steps"):
-        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         name = f"column {column!r} of {str(file)!r}"
+        if pd.api.types.is_bool_dtype(frame[column]):
+            raise validation.value_error(name, frame[column].to_numpy(), "numbers, not booleans")
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         validation.real_array(name, values, low=0, low_open=True)
+    blank = frame["model"].isna() | (frame["model"].astype(str).str.strip() == "")
+    if blank.any():
+        name = f"column 'model' of {str(file)!r}"
+        allowed = f"a model name in every row (row {int(blank.to_numpy().argmax())} has none)"
+        raise validation.value_error(name, frame["model"].tolist(), allowed)
     frame["model"] = frame["model"].astype(str)
     frame["reached"] = True
     return Published(frame=frame, source=source, path=str(file))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,37 @@ def _batch_list(batch_sizes: object) -> list[int]:
 
 # ---------------------------------------------------------------------------------------------
 # 1-2. Batch sizes around the noise scale, a small grid of rates per batch size, the best rate
+
+
+# Natural logs of the float range a rate may span, a factor e inside each end so that the
+# products and the rounding to 6 significant digits stay finite and > 0.
+_LOG_HUGE = math.log(sys.float_info.max) - 1.0
+_LOG_TINY = math.log(math.ulp(0.0)) + 1.0
+
+
+def _check_rate_range(
+    sizes: list[int], base_lr: float, base_batch: int, width: int, ratio: float, max_lr: float
+) -> None:
+    """``ValueError`` unless every rate of :func:`rate_grid` is a finite float > 0: its
+    extremes in logs, before any grid is built."""
+    top, bottom = (width + 1) // 2 - 1, width // 2
+    log_ratio = math.log(ratio)
+    if (width - 1) * log_ratio > _LOG_HUGE:
+        allowed = f"a real number > 1 with ratio**(width - 1) a finite float (width={width})"
+        raise validation.value_error("ratio", ratio, allowed)
+    log_ceiling = math.log(max_lr) - top * log_ratio
+    for b in sizes:
+        linear = math.log(base_lr) + math.log(b) - math.log(base_batch)
+        centre = min(log_ceiling, linear)
+        low, high = centre - bottom * log_ratio, centre + top * log_ratio
+        if linear > _LOG_HUGE or low < _LOG_TINY or high > _LOG_HUGE:
+            raise ValueError(
+                f"batch_sizes, base_lr, base_batch, width, ratio and max_lr must give rates that "
+                f"are finite floats > 0, got at batch size {validation.shown(b)} rates from about "
+                f"1e{low / math.log(10):.0f} to 1e{high / math.log(10):.0f} (linear scaling "
+                f"1e{linear / math.log(10):.0f}; base_lr={base_lr!r}, base_batch={base_batch}, "
+                f"width={width}, ratio={ratio!r}, max_lr={max_lr!r})"
+            )
 
 
 def rate_grid(
@@ -67,7 +99,9 @@ def rate_grid(
 
     linear scaling, capped so that the largest rate tried is ``max_lr`` (the shape of the tuned
     rate :math:`\alpha^\star(b) = \alpha_{\max}/(1 + B_{\text{noise}}/b)`). Rates are rounded
-    to 6 significant digits. ``width`` >= 1, ``ratio`` > 1, ``base_lr`` and ``max_lr`` > 0.
+    to 6 significant digits. ``batch_sizes``: distinct integers >= 1; ``base_batch`` and
+    ``width`` >= 1, ``ratio`` > 1, ``base_lr`` (finite) and ``max_lr`` > 0; every rate of the
+    grid, and the linear-scaling rate, must be a finite float > 0 (a ``ValueError`` otherwise).
 
     >>> rate_grid([4, 8], base_lr=0.4, base_batch=4, width=3)
     {4: (0.2, 0.4, 0.8), 8: (0.4, 0.8, 1.6)}
@@ -80,6 +114,7 @@ def rate_grid(
     width = validation.integer("width", width, low=1)
     ratio = validation.real("ratio", ratio, low=1, low_open=True)
     max_lr = validation.positive("max_lr", max_lr, finite=False)
+    _check_rate_range(sizes, base_lr, base_batch, width, ratio, max_lr)
     powers = np.arange(width) - width // 2
     ceiling = max_lr / ratio ** int(powers[-1])
     grid = {}
@@ -343,7 +378,8 @@ def law_table(fits: Mapping[object, Mapping[str, Fit]]) -> pd.DataFrame:
     r"""One row per (data set, law): the parameters, :math:`\mathrm{RMSE}` of log steps, AIC,
     :math:`\Delta\mathrm{AIC}` within the data set, and the critical batch with its interval.
 
-    ``fits`` maps a data-set name to ``{law: Fit}`` (as :func:`fit_laws` gives). Columns:
+    ``fits``: a non-empty mapping from a data-set name to a non-empty ``{law: Fit}``, each
+    key the name of its Fit's law (as :func:`fit_laws` gives). Columns:
     ``min_steps``, ``min_batch`` (:math:`b_0`, constant-rate law) or ``noise_scale``
     (:math:`B_{\text{noise}}`, tuned-rate law), ``rmse_log``, ``aic``, ``delta_aic``,
     ``critical_batch``, ``critical_low``, ``critical_high``, ``n_points`` (runs that reached),
@@ -354,6 +390,13 @@ def law_table(fits: Mapping[object, Mapping[str, Fit]]) -> pd.DataFrame:
     fit_of = functools.partial(validation.instance, types=Fit)
     laws_of = functools.partial(validation.mapping_of, item=fit_of, what="a mapping law -> Fit")
     validation.mapping_of("fits", fits, laws_of, what="a mapping name -> {law: Fit}")
+    for name, by_law in fits.items():
+        for law, fit in by_law.items():
+            if law != fit.law:
+                raise ValueError(
+                    f"fits[{name!r}] must map each law's name to its own Fit (key == fit.law), "
+                    f"got {validation.shown(law)}: a Fit of {fit.law!r}"
+                )
     rows = []
     for name, by_law in fits.items():
         best = min(f.aic for f in by_law.values())

@@ -170,8 +170,10 @@ class NoiseRecorder:
     :func:`~batchsteps.train.two_batch_norms` on the workload's training data with
     its own loss: ``draws`` pairs of batches of sizes ``small`` < ``large``, drawn at step k
     from a generator seeded by ``(seed, k)``, so a record does not depend on when the others
-    were taken. ``steps`` and ``norms`` (one :class:`TwoBatchNorms` per recorded step) grow as
-    the run goes; a replica that stopped (reached its target, diverged) is no longer measured.
+    were taken. Batches are drawn with replacement, so ``large`` may exceed the workload's
+    ``n`` (the estimator's :math:`\operatorname{tr}\Sigma/b` term holds for any ``b``).
+    ``steps`` and ``norms`` (one :class:`TwoBatchNorms` per recorded step) grow as the run
+    goes; a replica that stopped (reached its target, diverged) is no longer measured.
     """
 
     def __init__(

@@ -24,6 +24,7 @@ from types import MappingProxyType
 import torch
 
 from ..validation import (
+    boolean,
     instance,
     integer,
     interval,
@@ -53,8 +54,8 @@ class HyperParameter:
     r"""A hyperparameter's default and its allowed values :math:`low \le x < high`.
 
     ``low``/``high``: the ends (``None``: unbounded), real numbers with ``low <= high`` (equal
-    only with both ends included); ``low_open``/``high_open``: that end excluded. Values are
-    finite real numbers. The default, :math:`[0, 1)`, suits a decay
+    only with both ends included); ``low_open``/``high_open`` (``True`` or ``False``): that end
+    excluded. Values are finite real numbers. The default, :math:`[0, 1)`, suits a decay
     coefficient :math:`\beta`.
     """
 
@@ -69,6 +70,8 @@ class HyperParameter:
             value = getattr(self, name)
             if value is not None:
                 real(name, value)
+        for name in ("low_open", "high_open"):
+            object.__setattr__(self, name, boolean(name, getattr(self, name)))
         low, high = self.low, self.high
         if low is not None and high is not None:
             if low > high or (low == high and (self.low_open or self.high_open)):

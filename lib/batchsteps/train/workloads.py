@@ -88,7 +88,8 @@ class Workload:
     ``theta0`` instead of data: 1-d floating-point tensors of one shape with at least one
     entry, finite, ``curvature`` and ``noise`` :math:`\ge 0`. ``options`` (a mapping) records
     how the workload was built (its identity in a result store together with ``name``).
-    With ``loss="cross_entropy"`` the class indices ``y`` must be :math:`\ge 0`.
+    With ``loss="cross_entropy"`` the class indices ``y`` must be :math:`\ge 0`; ``X`` and
+    ``y`` must be finite (no NaN or infinity).
     """
 
     name: str
@@ -145,6 +146,9 @@ class Workload:
             raise validation.value_error(
                 "y", self.y, f"class indices >= 0 for cross_entropy (smallest {int(self.y.min())})"
             )
+        for arg, data in (("X", self.X), ("y", self.y)):
+            if not bool(torch.isfinite(data).all()):
+                raise validation.value_error(arg, data, "a tensor of finite values (no NaN, inf)")
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
