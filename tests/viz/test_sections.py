@@ -19,14 +19,16 @@ POLE = {"grad_norm_sq": 6.0, "loss": 3.0}  # b0 per target; b* = 2 b0
 FLOOR = {"grad_norm_sq": 400.0, "loss": 150.0}
 
 
-def _measured() -> ex.Measured:
-    """SGD's runs following K = K_min b / (b - b0) times 2% log-normal scatter, per target."""
+def _measured(pole: bool = True) -> ex.Measured:
+    """SGD's runs following K = K_min b / (b - b0) (or, without a pole, the tuned-rate law
+    K = K_min (1 + 8 b0 / b)) times 2% log-normal scatter, per target."""
     rng = np.random.default_rng(3)
     rows = []
     for measure in POLE:
         for b in SIZES:
             for seed in range(5):
-                k = FLOOR[measure] * b / (b - POLE[measure]) * math.exp(0.02 * rng.normal())
+                shape = b / (b - POLE[measure]) if pole else 1 + 8 * POLE[measure] / b
+                k = FLOOR[measure] * shape * math.exp(0.02 * rng.normal())
                 rows.append((measure, "sgd", b, seed, int(round(k)), True, "reached", 10**6))
     columns = ["measure", "optimizer", "batch_size", "seed", "steps", "reached", "reason"]
     frame = pd.DataFrame(rows, columns=[*columns, "max_steps"])
@@ -54,6 +56,7 @@ def test_the_section_glues_every_number_its_prose_cites_from_the_fits(glued):
     assert keys == {
         "figure", "bmin", "bmax", "lr", "target", "bstar", "bstar_low", "bstar_high",
         "kmin", "loss_bstar", "loss_kmin", "law_gradient", "law_loss", "excluded", "status",
+        "pole",
     }  # fmt: skip
     assert isinstance(glued["sgd_measured_figure"], Figure) and plt.get_fignums() == []
     assert (glued["sgd_measured_bmin"], glued["sgd_measured_bmax"]) == (8, 512)
@@ -68,7 +71,18 @@ def test_the_section_glues_every_number_its_prose_cites_from_the_fits(glued):
     assert glued["sgd_measured_law_gradient"] == "constant-rate law"
     assert glued["sgd_measured_excluded"] == 0
     assert glued["sgd_measured_status"] == "35 reached, 0 out of budget, 0 diverged"
+    assert glued["sgd_measured_pole"].startswith(
+        "The gradient target's runs show the pole (constant-rate law"
+    )
     assert fits["grad_norm_sq"]["constant_lr"].critical_batch == glued["sgd_measured_bstar"]
+
+
+def test_runs_without_a_pole_say_that_b_star_is_only_the_closest_curve(glued):
+    sections.measured_section(_measured(pole=False), "sgd")
+    assert glued["sgd_measured_pole"].startswith(
+        "The gradient target's runs do not show a pole: the tuned-rate"
+    )
+    assert "closest curve of the constant-rate shape" in glued["sgd_measured_pole"]
 
 
 def test_a_prefix_names_the_keys(glued):

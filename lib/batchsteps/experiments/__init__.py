@@ -38,6 +38,7 @@ from .compare import (
     comparison,
     fit_optimizers,
     largest_smoothness,
+    pole_shown,
     theory_ratios,
     verdicts,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "largest_smoothness",
     "comparison",
     "verdicts",
+    "pole_shown",
     "law_preference",
     "NOT_SUPPORTED",
     "LACK_OF_FIT_LEVEL",

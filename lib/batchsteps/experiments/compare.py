@@ -28,6 +28,7 @@ __all__ = [
     "comparison",
     "NOT_SUPPORTED",
     "LACK_OF_FIT_LEVEL",
+    "pole_shown",
     "CLAIM_ONE",
     "CLAIM_TWO",
     "VERDICTS",
@@ -208,9 +209,13 @@ NOT_SUPPORTED = "not supported by these data"
 LACK_OF_FIT_LEVEL = 0.05
 
 
-def _pole_shown(by_law: Mapping[str, object]) -> tuple[bool, str]:
-    """Whether the runs show the constant-rate law's pole: that law preferred by the AIC by
-    at least ``AIC_MARGIN`` and not rejected by its lack-of-fit test; else why not."""
+def pole_shown(by_law: Mapping[str, object]) -> tuple[bool, str]:
+    """Whether the runs of one curve show the constant-rate law's pole, and why: that law
+    preferred by the AIC by at least ``AIC_MARGIN`` (``by_law``: ``{"constant_lr": Fit,
+    "tuned_lr": Fit}``, see :func:`~batchsteps.analysis.law_preference`) and not rejected by
+    its lack-of-fit test at ``LACK_OF_FIT_LEVEL``; else the reason in words. Where it is not
+    shown, a fitted :math:`b^\\star` and its interval describe the closest curve of that
+    shape, not a pole of the data."""
     preference = law_preference(by_law)
     if preference.law == "tuned_lr":
         return False, (
@@ -307,7 +312,7 @@ def verdicts(measured: Measured, fits: Mapping[str, Mapping[str, object]]) -> pd
     """
     validation.instance("measured", measured, Measured, "a Measured (see measure())")
     b_min, b_max = min(measured.experiment.batch_sizes), max(measured.experiment.batch_sizes)
-    shown = {o: _pole_shown(by_law) for o, by_law in fits.items()}
+    shown = {o: pole_shown(by_law) for o, by_law in fits.items()}
     rows = []
     for o in measured.experiment.optimizers:
         if o not in fits:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import validation
 from ..analysis import FirstPassageAudit, Fit, compare_laws, late_counts, resolve_law
-from ..experiments import Measured, fit_optimizers
+from ..experiments import Measured, fit_optimizers, pole_shown
 from .curves import plot_measured, status_summary
 from .display import glue
 
@@ -36,7 +36,9 @@ def measured_section(
     target ``loss_bstar`` and ``loss_kmin``; the law the AIC prefers for each target
     (``law_gradient``, ``law_loss``), ``excluded``, the runs the gradient fit left out, and
     ``status``, how the gradient target's runs ended (:func:`status_summary`: the words for
-    the figure's markers).
+    the figure's markers), and ``pole``, a sentence saying whether those runs show the
+    constant-rate law's pole (:func:`~batchsteps.experiments.pole_shown`) and so whether
+    ``bstar`` and its interval describe the data or only the closest curve of that shape.
     With an ``audit`` (:func:`~batchsteps.analysis.read_first_passage_audit`) of the store
     ``folder`` the runs came from, also ``late`` of ``audited`` runs counted later than their
     first passage, and ``exact_bstar`` (``exact_bstar_low``, ``exact_bstar_high``): the
@@ -58,6 +60,14 @@ def measured_section(
     with np.errstate(invalid="ignore"):  # bootstrap curves are inf below their pole
         figure = plot_measured(fits["grad_norm_sq"], optimizer)
     low, high = gradient.ci["critical_batch"]
+    shown, why = pole_shown(fits["grad_norm_sq"])
+    if shown:
+        pole = f"The gradient target's runs show the pole ({why}, and its lack-of-fit test passes)."
+    else:
+        pole = (
+            f"The gradient target's runs do not show a pole: {why}; so its b* and interval "
+            "describe the closest curve of the constant-rate shape, not a pole of the data."
+        )
     values = {
         "figure": figure,
         "bmin": min(measured.experiment.batch_sizes),
@@ -74,6 +84,7 @@ def measured_section(
         "law_loss": preferred["loss"],
         "excluded": gradient.n_excluded,
         "status": status_summary(gradient),
+        "pole": pole,
     }
     if audit is not None:
         validation.instance("audit", audit, FirstPassageAudit, "a FirstPassageAudit or None")
