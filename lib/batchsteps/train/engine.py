@@ -16,6 +16,7 @@ from .. import validation
 from .optimizers import BatchedOptimizer
 from .optimizers import optimizer as _optimizer
 from .problems import Problem
+from .registry import spec
 from .sampling import FullBatch, Sampler
 from .schedules import Schedule
 from .targets import Target, parse_target, parse_targets
@@ -556,19 +557,18 @@ def measure_stacked(
         )
     if not optimizers:
         raise validation.value_error("optimizers", optimizers, "at least one optimizer")
-    checked = []
     for i, opt in enumerate(optimizers):
         validation.instance(
             f"optimizers[{i}]", opt, BatchedOptimizer, "a BatchedOptimizer (see optimizer())"
         )
         try:  # checked when made; its optimizer may have been unregistered since
-            checked.append(_optimizer(opt.name, opt.lr, **opt.hyper))
-        except (TypeError, ValueError) as error:
-            raise type(error)(f"optimizers[{i}]: {error}") from None
+            spec(opt.name)
+        except ValueError as error:
+            raise ValueError(f"optimizers[{i}]: {error}") from None
     untargeted = isinstance(targets, Sequence) and len(targets) == 1 and targets[0] is None
     parsed = [None] if untargeted else parse_targets(targets)
     return _measure(
-        workload, checked, batch_size, parsed, seeds=seeds, max_steps=max_steps,
+        workload, list(optimizers), batch_size, parsed, seeds=seeds, max_steps=max_steps,
         device=device, check_every=check_every, near=near, record=None, record_every=1,
         on_check=on_check, schedule=schedule,
     )  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,13 +77,13 @@ def _parse(name: str, target: object, none: bool = True) -> Target | None:
     except ValueError:
         raise validation.value_error(name, target, allowed) from None
     measure = match["measure"]
-    low, high = _RANGE[measure]
-    bounds = validation.interval(low, high)
-    if not math.isfinite(value) or value < low or (high is not None and value > high):
+    try:  # the threshold's range is Target's own check
+        return Target(measure, value)
+    except ValueError:
+        bounds = validation.interval(*_RANGE[measure])
         raise validation.value_error(
             name, target, f"{allowed}, with a finite threshold x {bounds} for {measure}"
-        )
-    return Target(measure, value)
+        ) from None
 
 
 def parse_target(target: str | Target | None) -> Target | None:

@@ -59,8 +59,6 @@ def plot_bound(
     :math:`N` is least; in optimizer ``name``'s house style. ``width`` x ``height``: the size
     of a new figure in inches (finite, > 0)."""
     _check_numeric(numeric, "numeric")
-    validation.positive("width", width)
-    validation.positive("height", height)
     look, b = style_of(name), batch_grid(numeric)
     fig, (k_ax, n_ax) = new_figure(axes, ncols=2, width=width, height=height)
     k_ax.plot(b, numeric.steps(b), color=look.color, label=f"{look.label}: $K(b)$")
