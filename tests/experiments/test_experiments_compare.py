@@ -22,6 +22,20 @@ def test_theory_ratios_are_the_small_rate_limits_of_the_bounds():
         ex.theory_ratios("momentum", 0.1, 0.3, beta=1.0)
 
 
+def test_theory_band_spans_the_proofs_members_and_is_one_value_without_a_free_constant():
+    low, high = ex.theory_band("momentum", 0.05, 0.4, beta=0.5)
+    assert high == pytest.approx(ex.theory_ratios("momentum", 0.05, 0.4, beta=0.5)[0])
+    assert low == pytest.approx(0.05 / (0.5 * 0.4))
+    assert ex.theory_band("momentum", 0.05, 0.4, beta=0.0) == pytest.approx((0.125, 0.125))
+    assert ex.theory_band("sgd", 0.3, 0.3) == (1.0, 1.0)
+    assert all(math.isnan(v) for v in ex.theory_band("adam", 0.01, 0.3))
+    assert all(math.isnan(v) for v in ex.theory_band("nesterov", 0.01, 0.3))
+    with pytest.raises(ValueError, match="sgd_lr must be .*, got -1"):
+        ex.theory_band("momentum", 0.1, -1)
+    with pytest.raises(TypeError, match="unexpected keyword .beta1."):
+        ex.theory_band("momentum", 0.1, 0.3, beta1=0.5)
+
+
 def test_verdicts_follow_the_intervals(synthetic):
     measured = synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 12.0), "adam": (2000.0, 1.0)})
     fits = ex.fit_optimizers(measured, "loss")
@@ -120,6 +134,8 @@ def test_comparison_reports_fits_ratios_and_the_preferred_law(synthetic):
     assert table.loc["momentum", "steps_ratio"] == pytest.approx(0.3, rel=0.1)
     assert (table["preferred_law"] == "constant_lr").all()
     assert table.loc["momentum", "theory_critical_ratio"] == pytest.approx(100.0)  # same rates
+    assert table.loc["momentum", "theory_critical_low"] == pytest.approx(10.0)  # its band's bottom
+    assert table.loc["sgd", "theory_critical_low"] == table.loc["sgd", "theory_critical_ratio"]
     for o in ("sgd", "momentum"):
         low, high = table.loc[o, ["critical_low", "critical_high"]]
         assert low <= table.loc[o, "critical_batch"] <= high
@@ -202,7 +218,8 @@ def test_theory_ratios_check_the_hyperparameters_even_where_the_bound_needs_none
 def test_comparison_without_theory_leaves_the_theory_columns_empty(synthetic):
     measured = synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 12.0)})
     table = ex.comparison(measured, ex.fit_optimizers(measured, "loss"), theory=False)
-    assert table[["theory_critical_ratio", "theory_steps_ratio"]].isna().all().all()
+    theory = ["theory_critical_low", "theory_critical_ratio", "theory_steps_ratio"]
+    assert table[theory].isna().all().all()
     assert table.loc["momentum", "critical_ratio"] > 1  # the measured ratios stay
 
 

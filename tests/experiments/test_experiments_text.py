@@ -12,10 +12,20 @@ def test_theory_check_words_the_comparison_from_the_verdicts_and_the_ratios(synt
     table = ex.comparison(measured, fits)
     text = ex.theory_check(table, ex.verdicts(measured, fits))
     crit = table.loc["momentum", "critical_ratio"]
-    factor = table.loc["momentum", "theory_critical_ratio"] / crit
+    low, high = table.loc["momentum", ["theory_critical_low", "theory_critical_ratio"]]
+    assert crit < low  # 0.024 / 0.003 = 8 against the band 10 to 100 (same rates, beta = 0.9)
     assert text.startswith(f"the measured ratio of b*, {crit:.3g}, is in the predicted direction")
-    assert f"{factor:.2g} times smaller than predicted" in text
-    assert "the measured ratio of K_min" in text
+    band = f"the band the proof allows ({low:.3g} to {high:.3g})"
+    assert f"{low / crit:.2g} times below {band}" in text
+    steps = table.loc["momentum", "steps_ratio"]
+    factor = table.loc["momentum", "theory_steps_ratio"] / steps
+    said = f"{factor:.2g} times smaller" if factor >= 1 else f"{1 / factor:.2g} times larger"
+    assert f"the measured ratio of K_min, {steps:.3g}" in text and f"{said} than predicted" in text
+    # inside the band, and above it
+    for ratio, words in ((30.0, f"inside {band}"), (300.0, f"{300 / high:.2g} times above {band}")):
+        moved = table.copy()
+        moved.loc["momentum", "critical_ratio"] = ratio
+        assert words in ex.theory_check(moved, ex.verdicts(measured, fits))
     # where SGD shows no pole, the b* comparison is not made
     tuned = synthetic({"sgd": (1000.0, 8.0), "momentum": (300.0, 12.0)}, tuned=("sgd",))
     tuned_fits = ex.fit_optimizers(tuned, "loss")
@@ -40,7 +50,7 @@ def test_present_and_summary_put_the_numbers_into_words(synthetic):
     measured = synthetic({"sgd": (1000.0, 3.0), "momentum": (300.0, 12.0)})
     fits = ex.fit_optimizers(measured, "loss")
     shown = ex.present(ex.comparison(measured, fits))
-    assert shown.loc["momentum", "b* / SGD's: theory"] == "100"
+    assert shown.loc["momentum", "b* / SGD's: theory"] == "10 to 100"  # the proof's band
     assert shown.loc["sgd", "b* [95% interval]"].count("[") == 1
     verdict = ex.verdicts(measured, fits).assign(target="loss")
     sentences = ex.summary(verdict)

@@ -117,9 +117,35 @@ def test_critical_ratio_at_unequal_rates_scales_the_equal_rate_limit():
 @pytest.mark.parametrize(
     "kwargs", [dict(lr=0.0, sgd_lr=0.1, beta=0.9), dict(lr=0.1, sgd_lr=0.1, beta=1.0)]
 )
-def test_critical_ratio_rejects_bad_values(kwargs):
+@pytest.mark.parametrize("function", [mom.critical_ratio, mom.critical_band])
+def test_critical_ratio_and_band_reject_bad_values(function, kwargs):
     with pytest.raises(ValueError, match="(lr|beta) must be .*, got (0.0|1.0)"):
-        mom.critical_ratio(**kwargs)
+        function(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("lr", "sgd_lr", "beta"), [(0.1, 0.5, 0.9), (0.3, 0.1, 0.5), (0.2, 0.2, 0.0)]
+)
+def test_the_band_runs_from_the_large_t_limit_to_the_headline_member(lr, sgd_lr, beta):
+    low, high = mom.critical_band(lr, sgd_lr, beta)
+    assert low == pytest.approx(lr / sgd_lr / (1 - beta))
+    assert high == pytest.approx(lr / sgd_lr / (1 - beta) ** 2)
+    # every member t >= 1 lies inside it, and t = 1 is its top
+    for t in (1, 1.5, 4, 100):
+        assert low <= float(mom.critical_ratio(lr, sgd_lr, beta, t)) <= high * (1 + 1e-12)
+    assert float(mom.critical_ratio(lr, sgd_lr, beta, 1)) == pytest.approx(high)
+
+
+def test_a_member_below_one_is_beaten_by_its_mirror_image():
+    # c(t sqrt q) = c(sqrt q / t): the member t < 1 has the A of the member 1/t and a larger B
+    values = dict(L=1.0, sigma=1.0, Delta=1.0, alpha=0.01, beta=0.5, epsilon=0.1)
+    for t in (0.25, 0.5, 0.9):
+        small, mirror = (
+            mom.momentum_bound(t).subs(**values),
+            mom.momentum_bound(1 / t).subs(**values),
+        )
+        assert small.A == pytest.approx(mirror.A)
+        assert small.B > mirror.B
 
 
 @pytest.mark.slow

@@ -63,6 +63,7 @@ def _table():
             "min_steps": [130.0, 45.0, 70.0],
             "min_steps_low": [125.0, 42.0, 65.0],
             "min_steps_high": [135.0, 48.0, 75.0],
+            "theory_critical_low": [1.0, 4.0, math.nan],
             "theory_critical_ratio": [1.0, 40.0, math.nan],
             "theory_steps_ratio": [1.0, 0.25, math.nan],
         },
@@ -311,6 +312,13 @@ def test_comparison_draws_intervals_and_the_theorys_prediction():
     # momentum (ratio 40) per target; none for SGD (itself) or Adam (no prediction)
     assert sorted(ln.get_xdata()[0] for ln in predicted) == [800.0, 800.0]
     assert any(ln.get_xdata()[0] == pytest.approx(32.5) for ln in steps.get_lines())
+    # the band the proof allows for b*: from SGD's value x 4 to x 40, per target; none for K_min
+    bars = [ln for ln in crit.get_lines() if len(ln.get_xdata()) == 2]
+    assert [list(ln.get_xdata()) for ln in bars] == [[80.0, 800.0], [80.0, 800.0]]
+    assert not [ln for ln in steps.get_lines() if len(ln.get_xdata()) == 2]
+    # a table without the band's bottom draws the diamond alone
+    alone = plot_comparison(_table().drop(columns="theory_critical_low")).axes[0]
+    assert not [ln for ln in alone.get_lines() if len(ln.get_xdata()) == 2]
 
 
 def test_comparison_rejects_tables_without_the_columns():

@@ -39,6 +39,7 @@ from .compare import (
     fit_optimizers,
     largest_smoothness,
     pole_shown,
+    theory_band,
     theory_ratios,
     verdicts,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "initial_values",
     # fits, theory, verdicts
     "fit_optimizers",
+    "theory_band",
     "theory_ratios",
     "largest_smoothness",
     "comparison",

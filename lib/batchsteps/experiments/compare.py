@@ -17,6 +17,7 @@ import sympy as sp
 from .. import validation
 from ..analysis import AIC_MARGIN, LAWS, Fit, Preference, fit_steps, law_preference, per_batch
 from ..theory import bound, symbols
+from ..theory.momentum import critical_band
 from ..train import spec
 from .running import Measured, check_measured
 
@@ -24,6 +25,7 @@ __all__ = [
     "fit_runs",
     "fit_optimizers",
     "theory_ratios",
+    "theory_band",
     "largest_smoothness",
     "comparison",
     "NOT_SUPPORTED",
@@ -119,6 +121,32 @@ def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> t
     return ratios[0], ratios[1]
 
 
+#: Per bound whose proof leaves a constant free, the range of its critical batch's ratio to
+#: SGD's over the members no other member beats in both constants (heavy ball: Young's
+#: constant, :func:`batchsteps.theory.momentum.critical_band`), from the rates and its values.
+_FAMILY_BANDS = {"momentum": lambda lr, sgd_lr, values: critical_band(lr, sgd_lr, values["beta"])}
+
+
+def theory_band(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> tuple[float, float]:
+    r"""The range of ``optimizer``'s critical batch over SGD's that its proof allows, as
+    :math:`L\alpha \to 0`, arguments as for :func:`theory_ratios`. A proof with a free
+    constant gives a family of valid bounds: heavy ball's Young's constant
+    :math:`\rho = t\sqrt q` puts the ratio anywhere from
+    :math:`\alpha_m/((1-\beta)\alpha_s)` (:math:`t \to \infty`) to the headline bound's
+    :math:`\alpha_m/((1-\beta)^2\alpha_s)` (:math:`t = 1`, :func:`theory_ratios`); a bound
+    without one gives one value twice; ``(nan, nan)`` where :func:`theory_ratios` makes no
+    prediction. (:math:`K_{\min}`'s ratio is the same for every member.)
+
+    >>> [round(v, 6) for v in theory_band("momentum", 0.1, 0.5, beta=0.9)]
+    [2.0, 20.0]
+    """
+    top = theory_ratios(optimizer, lr, sgd_lr, **hyper)[0]
+    family = _FAMILY_BANDS.get(spec(optimizer).bound)
+    if family is None or not math.isfinite(top):
+        return top, top
+    return family(lr, sgd_lr, spec(optimizer).resolve(hyper))
+
+
 def _hyper_symbols(values: Mapping[str, float]) -> dict[sp.Symbol, sp.Expr]:
     """The book's symbol of each hyperparameter that has one (``beta``, ``beta1``, ...)."""
     return {getattr(symbols, k): sp.nsimplify(v) for k, v in values.items() if hasattr(symbols, k)}
@@ -163,8 +191,11 @@ def comparison(
     the constant-rate law's lack-of-fit test (``lack_of_fit_p``), how many runs reached the
     target, ran out of budget (censored) or diverged, the ratios of
     :math:`b^\star` and :math:`K_{\min}` to SGD's (measured), and
-    the theory's ratios (:func:`theory_ratios`; ``nan`` where it makes none, and everywhere
-    with ``theory=False``: for a target that is not the bounds' measure)."""
+    the theory's ratios (:func:`theory_ratios`, the headline bounds';
+    ``theory_critical_low``: the bottom of the band :func:`theory_band` allows for
+    :math:`b^\star`, whose top is ``theory_critical_ratio``; ``nan`` where the theory makes
+    none, and everywhere with ``theory=False``: for a target that is not the bounds'
+    measure)."""
     validation.instance("measured", measured, Measured, "a Measured (see measure())")
     validation.mapping_of("fits", fits, what="the mapping fit_optimizers() returns")
     lr = measured.tuning.lr
@@ -173,7 +204,8 @@ def comparison(
         fit = by_law["constant_lr"]
         preference = law_preference(by_law)
         ratios = theory_ratios(o, lr[o], lr.get("sgd", lr[o]))
-        ratios = ratios if theory else (math.nan, math.nan)
+        low = theory_band(o, lr[o], lr.get("sgd", lr[o]))[0]
+        ratios, low = (ratios, low) if theory else ((math.nan, math.nan), math.nan)
         rows.append(
             {
                 "optimizer": o,
@@ -190,6 +222,7 @@ def comparison(
                 "runs_reached": int(fit.counts["reached"].sum()),
                 "runs_budget": int(fit.counts["budget"].sum()),
                 "runs_diverged": int(fit.counts["diverged"].sum()),
+                "theory_critical_low": low,
                 "theory_critical_ratio": ratios[0],
                 "theory_steps_ratio": ratios[1],
             }

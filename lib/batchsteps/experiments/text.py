@@ -35,13 +35,20 @@ def interval_text(value: float, low: float, high: float) -> str:
     return f"{value:.3g} [{low:.3g}, {high:.3g}]"
 
 
-def _ratio(value: float) -> str:
-    return "none" if not math.isfinite(value) else f"{value:.3g}"
+def _ratio(value: float, low: float | None = None) -> str:
+    """A ratio to 3 digits (``"none"`` if not finite); with ``low`` below it, the band
+    ``low`` to ``value``."""
+    if not math.isfinite(value):
+        return "none"
+    if low is not None and low < value:
+        return f"{low:.3g} to {value:.3g}"
+    return f"{value:.3g}"
 
 
 def present(table: pd.DataFrame) -> pd.DataFrame:
     r"""The :func:`comparison` table as a page shows it: estimates with their intervals as
-    text, measured ratios to SGD beside the theory's, the law the AIC prefers."""
+    text, measured ratios to SGD beside the theory's (for :math:`b^\star` the band its
+    proof allows, ``"2 to 20"``, where it is one), the law the AIC prefers."""
     validation.instance("table", table, pd.DataFrame, "what comparison() returns")
     validation.columns("table", table, ("critical_batch",))
     rows = {}
@@ -55,7 +62,9 @@ def present(table: pd.DataFrame) -> pd.DataFrame:
                 row["min_steps"], row["min_steps_low"], row["min_steps_high"]
             ),
             "b* / SGD's: measured": _ratio(row["critical_ratio"]),
-            "b* / SGD's: theory": _ratio(row["theory_critical_ratio"]),
+            "b* / SGD's: theory": _ratio(
+                row["theory_critical_ratio"], row.get("theory_critical_low")
+            ),
             "K_min / SGD's: measured": _ratio(row["steps_ratio"]),
             "K_min / SGD's: theory": _ratio(row["theory_steps_ratio"]),
             "AIC prefers": Preference(row["preferred_law"], row["delta_aic"], AIC_MARGIN).text,
@@ -104,14 +113,34 @@ def budget_verdict(table: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
+def _against_theory(measured: float, low: float, high: float) -> str:
+    """Where a measured ratio lies against the theory's value (``low == high``) or band."""
+    if not all(map(math.isfinite, (measured, low, high))) or measured <= 0:
+        return ""
+    if low == high:
+        factor = high / measured
+        if factor >= 1:
+            return f", {factor:.2g} times smaller than predicted"
+        return f", {1 / factor:.2g} times larger than predicted"
+    band = f"the band the proof allows ({low:.3g} to {high:.3g})"
+    if measured < low:
+        return f", {low / measured:.2g} times below {band}"
+    if measured > high:
+        return f", {measured / high:.2g} times above {band}"
+    return f", inside {band}"
+
+
 def theory_check(table: pd.DataFrame, verdict: pd.DataFrame, optimizer: str = "momentum") -> str:
     r"""One sentence comparing ``optimizer``'s measured ratios to SGD's with the theory's, from
     a :func:`comparison` table and the :func:`verdicts` of the same fits: for :math:`b^\star`
     and for :math:`K_{\min}`, whether the measured order agrees with the predicted one
     (claims 2a and 2b: intervals disjoint the predicted way), opposes it, is undecided or not
-    supported, and by what factor the measured ratio differs from the predicted one."""
+    supported, and where the measured ratio lies against the theory's: for :math:`b^\star`
+    against the band its proof allows (``theory_critical_low`` to ``theory_critical_ratio``,
+    see :func:`~batchsteps.experiments.theory_band`), for :math:`K_{\min}` by what factor it
+    differs from the one predicted value."""
     validation.instance("table", table, pd.DataFrame, "what comparison() returns")
-    validation.columns("table", table, ("theory_critical_ratio",))
+    validation.columns("table", table, ("theory_critical_low", "theory_critical_ratio"))
     validation.instance("verdict", verdict, pd.DataFrame, "what verdicts() returns")
     validation.columns("verdict", verdict, ("verdict",))
     validation.one_of("optimizer", optimizer, table.index, "an optimizer of the table")
@@ -120,10 +149,12 @@ def theory_check(table: pd.DataFrame, verdict: pd.DataFrame, optimizer: str = "m
     rows = verdict[verdict["optimizer"] == optimizer].set_index("claim")
     row = table.loc[optimizer]
     parts = []
-    for claim, name, measured, theory in (
-        (CLAIM_TWO[0], "b*", row["critical_ratio"], row["theory_critical_ratio"]),
-        (CLAIM_TWO[1], "K_min", row["steps_ratio"], row["theory_steps_ratio"]),
-    ):
+    for claim, name, measured, low, high in (
+        (CLAIM_TWO[0], "b*", row["critical_ratio"], row["theory_critical_low"],
+         row["theory_critical_ratio"]),
+        (CLAIM_TWO[1], "K_min", row["steps_ratio"], row["theory_steps_ratio"],
+         row["theory_steps_ratio"]),
+    ):  # fmt: skip
         said = rows.loc[claim, "verdict"] if claim in rows.index else "undecided"
         if said == NOT_SUPPORTED:
             parts.append(
@@ -135,14 +166,10 @@ def theory_check(table: pd.DataFrame, verdict: pd.DataFrame, optimizer: str = "m
             "fails": "opposite to the prediction (intervals disjoint)",
             "undecided": "of undecided direction (intervals overlap)",
         }[said]
-        size = ""
-        if math.isfinite(theory) and math.isfinite(measured) and measured > 0:
-            factor = theory / measured
-            if factor >= 1:
-                size = f", {factor:.2g} times smaller than predicted"
-            else:
-                size = f", {1 / factor:.2g} times larger than predicted"
-        parts.append(f"the measured ratio of {name}, {measured:.3g}, is {direction}{size}")
+        parts.append(
+            f"the measured ratio of {name}, {measured:.3g}, is {direction}"
+            f"{_against_theory(measured, low, high)}"
+        )
     return "; ".join(parts)
 
 

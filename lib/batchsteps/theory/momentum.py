@@ -12,7 +12,9 @@ and :math:`\rho = \sqrt q` maximizes :math:`c`, giving
 :math:`c = 2 - L\alpha(1+\beta)/(1-\beta)^2`, valid for :math:`\alpha < 2(1-\beta)^2/(L(1+\beta))`.
 Every other :math:`\rho > 0` with :math:`c(\rho) > 0` gives a valid bound too:
 ``momentum_bound(t)`` is the member :math:`\rho = t\sqrt q`, and its critical batch depends on
-``t`` (:func:`small_rate_ratios`).
+``t`` (:func:`small_rate_ratios`). Since :math:`c(t\sqrt q) = c(\sqrt q/t)`, a member
+:math:`t < 1` has the :math:`A` of the member :math:`1/t` and a larger :math:`B`: the members
+no other member beats in both constants are :math:`t \ge 1` (:func:`critical_band`).
 """
 
 from __future__ import annotations
@@ -194,3 +196,16 @@ def critical_ratio(lr: float, sgd_lr: float, beta: float, t: float | sp.Expr = S
         S.alpha, sp.nsimplify(sgd_lr)
     )
     return sp.factor(sp.limit(sp.simplify(ratio), S.L, 0))
+
+
+def critical_band(lr: float, sgd_lr: float, beta: float) -> tuple[float, float]:
+    r"""The range of :func:`critical_ratio` over the family's members :math:`t \ge 1` (those no
+    other member beats in both :math:`A` and :math:`B`): from its limit as :math:`t \to \infty`,
+    :math:`(\alpha_m/\alpha_s)/(1-\beta)`, to its value at :math:`t = 1`, the headline bound's
+    :math:`(\alpha_m/\alpha_s)/(1-\beta)^2`. Arguments as for :func:`critical_ratio`.
+
+    >>> [round(v, 6) for v in critical_band(0.1, 0.5, 0.9)]
+    [2.0, 20.0]
+    """
+    ratio = critical_ratio(lr, sgd_lr, beta)
+    return float(sp.limit(ratio, S.t, sp.oo)), float(ratio.subs(S.t, 1))

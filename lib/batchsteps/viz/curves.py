@@ -408,8 +408,10 @@ def plot_comparison(
     target's name to one such table (one marker fill per target). Points are the constant-rate
     fits' estimates with their bootstrap intervals; a grey diamond is the theory's prediction
     for an optimizer other than SGD, SGD's measured value times the theory's ratio
-    (``theory_critical_ratio``, ``theory_steps_ratio``), where the theory makes one. Returns
-    the figure.
+    (``theory_critical_ratio``, ``theory_steps_ratio``), where the theory makes one; where a
+    table gives the bottom of the band a proof allows for :math:`b^\star`
+    (``theory_critical_low``, see :func:`batchsteps.experiments.theory_band`), a grey bar
+    joins it to the diamond, and a grey tick marks it. Returns the figure.
     """
     named = _check_tables(tables)
     optimizers = list(dict.fromkeys(o for t in named.values() for o in t.index))
@@ -417,12 +419,12 @@ def plot_comparison(
     fig, drawn = new_figure(axes, ncols=2, width=11.0, height=height)
     panels = (
         ("critical_batch", "critical_low", "critical_high", "theory_critical_ratio",
-         "critical batch $b^\\star$ (samples)"),
-        ("min_steps", "min_steps_low", "min_steps_high", "theory_steps_ratio",
+         "theory_critical_low", "critical batch $b^\\star$ (samples)"),
+        ("min_steps", "min_steps_low", "min_steps_high", "theory_steps_ratio", None,
          "minimal steps $K_{\\min}$"),
     )  # fmt: skip
     step = 1.0 / (len(named) + 1)
-    for ax, (value, low, high, ratio, label) in zip(drawn, panels, strict=True):
+    for ax, (value, low, high, ratio, bottom, label) in zip(drawn, panels, strict=True):
         for j, (target, table) in enumerate(named.items()):
             for i, o in enumerate(optimizers):
                 if o not in table.index:
@@ -439,6 +441,13 @@ def plot_comparison(
                     predicted = table.loc["sgd", value] * row[ratio]
                     ax.plot(predicted, y, marker="D", color="#777777", markerfacecolor="none",
                             linestyle="none", label="theory: SGD's value x ratio")  # fmt: skip
+                    least = row.get(bottom, np.nan) if bottom else np.nan
+                    if np.isfinite(least) and least < row[ratio]:
+                        lowest = table.loc["sgd", value] * least
+                        ax.plot([lowest, predicted], [y, y], color="#777777", alpha=0.4,
+                                linewidth=4, solid_capstyle="butt")  # fmt: skip
+                        ax.plot(lowest, y, marker="|", markersize=12, color="#777777",
+                                linestyle="none", label="theory: the band's bottom")  # fmt: skip
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
