@@ -226,6 +226,20 @@ def test_mapping_of():
         v.mapping_of("m", {"a": 0}, functools.partial(v.integer, low=1))
 
 
+def test_prefixed():
+    item = functools.partial(v.integer, low=1)
+    assert v.prefixed("laws[0]", item, "n", 3) == 3
+    with pytest.raises(ValueError, match=r"^laws\[1\]: n must be an integer >= 1, got 0$") as got:
+        v.prefixed("laws[1]", item, "n", 0)
+    assert type(got.value) is ValueError and got.value.__cause__ is None
+    assert got.value.__suppress_context__
+    with pytest.raises(TypeError, match=r"^laws\[2\]: n must be an integer .*\(str\)$") as got:
+        v.prefixed("laws[2]", item, "n", "3")
+    assert type(got.value) is TypeError
+    with pytest.raises(KeyError):  # any other error passes through unchanged
+        v.prefixed("m['a']", {}.__getitem__, "a")
+
+
 def test_real_array():
     array = v.real_array("x", [1, 2, 3])
     assert array.dtype == float and array.tolist() == [1.0, 2.0, 3.0]

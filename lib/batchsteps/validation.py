@@ -37,6 +37,7 @@ __all__ = [
     "keys",
     "sequence_of",
     "mapping_of",
+    "prefixed",
     "real_array",
     "bool_array",
     "columns",
@@ -274,6 +275,16 @@ def mapping_of(
     if item is None:
         return dict(value)
     return {key: item(f"{name}[{key!r}]", entry) for key, entry in value.items()}
+
+
+def prefixed(name: str, check: Callable[..., T], *args: Any) -> T:
+    """``check(*args)``; a ``TypeError`` or ``ValueError`` it raises is raised again as the same
+    type with ``name`` (the entry checked, ``laws[1]``) before its message:
+    ``"laws[1]: law must be ..."``. Other errors pass through."""
+    try:
+        return check(*args)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{name}: {error}") from None
 
 
 def real_array(

@@ -385,6 +385,15 @@ def test_table_lists_estimates_with_intervals():
     assert "critical_batch=" in repr(fit)
 
 
+def test_repr_counts_each_run_once_by_how_it_ended():
+    b = np.array([2, 4, 8, 16, 32, 64] * 2, dtype=float)
+    steps = np.where(b > 4, 100 * b / (b - 4), 5000)
+    fit = fit_steps(b, steps, reached=b > 4, max_steps=5000, n_boot=0)
+    assert fit.n_excluded == fit.n_censored == 4  # the same four runs, in both counts
+    counted = "runs: 8 reached, 4 out of budget (censored), 0 diverged, 0 excluded"
+    assert counted in repr(fit) and "n_excluded" not in repr(fit)
+
+
 def test_fit_is_reachable_from_the_package():
     assert bs.analysis.fit_steps is fit_steps and bs.analysis.Fit is Fit
 

@@ -1,6 +1,7 @@
 """The recipe for one's own model, on measured numbers: batch sizes and rate grids, the best
 rate per batch size, both laws side by side, choosing a batch size, published data."""
 
+import itertools
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -66,6 +67,7 @@ def test_rate_grid_never_tries_a_rate_above_max_lr_and_keeps_its_width(width):
         ({"base_lr": 0.0}, ValueError, "base_lr must be .*, got 0.0"),
         ({"base_lr": "a"}, TypeError, "base_lr must be .*, got 'a'"),
         ({"ratio": 1.0}, ValueError, "ratio must be .*, got 1.0"),
+        ({"ratio": 1 + 1e-7}, ValueError, r"ratio must be .*>= 1\.0001 .*, got 1\.0000001"),
         ({"width": 0}, ValueError, "width must be .*, got 0"),
         ({"base_batch": 2.5}, TypeError, "base_batch must be .*, got 2.5"),
         ({"batch_sizes": [4, 4]}, ValueError, "distinct"),
@@ -83,6 +85,22 @@ def test_rate_grid_rejects_bad_inputs(change, error, match):
     args = {"batch_sizes": [4, 8], "base_lr": 0.1, "base_batch": 4} | change
     with pytest.raises(error, match=match):
         rate_grid(args.pop("batch_sizes"), **args)
+
+
+@pytest.mark.parametrize("ratio", [1 + 1e-7, 1 + 1e-5, 1.00009])
+def test_rate_grid_refuses_a_ratio_so_close_to_1_that_rounded_rates_could_repeat(ratio):
+    with pytest.raises(ValueError, match=r"^ratio must be a finite real number >= 1\.0001 \("):
+        rate_grid([4], base_lr=0.1, base_batch=4, ratio=ratio)
+
+
+@pytest.mark.parametrize("base_lr", [0.1, 0.0999999, 0.123456789, 9.99999e-4, 3e-7])
+@pytest.mark.parametrize("max_lr", [math.inf, 0.05, 0.0999999])
+def test_rate_grid_rates_are_distinct_down_to_the_smallest_ratio_allowed(base_lr, max_lr):
+    grid = rate_grid(
+        [2, 4, 1024], base_lr=base_lr, base_batch=4, width=8, ratio=1.0001, max_lr=max_lr
+    )
+    for b, rates in grid.items():
+        assert all(low < high for low, high in itertools.pairwise(rates)), (b, rates)
 
 
 def _frame(rows):
@@ -207,6 +225,34 @@ def test_choose_batch_size_rejects_an_unreachable_budget_and_non_fits():
         choose_batch_size(fit, max_steps=50)
     with pytest.raises(TypeError, match="fit must be a Fit, got {'critical_batch': 3}"):
         choose_batch_size({"critical_batch": 3})
+
+
+def test_choose_batch_size_caps_at_the_largest_and_marks_an_extrapolation():
+    b = [4, 8, 16, 32, 64, 128, 256]
+    fit = fit_steps(b, _tuned_law(b), "tuned_lr", n_boot=0)  # B_noise = 32
+    assert choose_batch_size(fit).measured and "extrapolation" not in choose_batch_size(fit).rule
+    capped = choose_batch_size(fit, largest=20)
+    assert capped.batch_size == 16 and capped.rule.endswith("capped at largest=20")
+    far = choose_batch_size(fit, max_steps=101)  # needs b >= 100 * 32 / 1 = 3200
+    assert far.batch_size == 4096 and not far.measured
+    assert far.rule.endswith("(outside the batch sizes that reached, 4 to 256: an extrapolation)")
+    with pytest.raises(ValueError, match=r"max_steps must be a budget a batch size up to "
+                       r"largest=1000 meets \(it needs 3200\), got 101"):  # fmt: skip
+        choose_batch_size(fit, max_steps=101, largest=1000)
+    with pytest.raises(ValueError, match="largest must be .*, got 0"):
+        choose_batch_size(fit, largest=0)
+    with pytest.raises(TypeError, match="largest must be .*, got '8'"):
+        choose_batch_size(fit, largest="8")
+
+
+def test_choose_batch_size_refuses_a_fit_whose_parameter_sits_on_its_search_bound():
+    b = np.array([8, 16, 32, 64, 128] * 3, dtype=float)  # B_noise = 5000, far above the data
+    scatter = np.exp(np.random.default_rng(0).normal(0, 0.05, b.size))
+    fit = fit_steps(b, 100 * (1 + 5000 / b) * scatter, "tuned_lr", n_boot=0)
+    assert fit.at_bound == ("noise_scale",)
+    with pytest.raises(ValueError, match=r"fit must be a fit that determines its parameters "
+                       r"\(noise_scale sits on its search bound"):  # fmt: skip
+        choose_batch_size(fit)
 
 
 def test_published_measurements_keep_their_source():

@@ -123,7 +123,7 @@ def test_defaults_are_the_documented_ones():
         (lambda: optimizer("adam", 0.1, eps=0.0), ValueError, "eps"),
         (lambda: optimizer("adam", -0.1), ValueError, "lr"),
         (lambda: optimizer("adam", float("nan")), ValueError, "lr"),
-        (lambda: optimizer(3, 0.1), TypeError, "optimizer"),
+        (lambda: optimizer(3, 0.1), TypeError, "name must be one of .*got 3"),
         (lambda: torch_optimizer("adabelief", [], 0.1), ValueError, "torch.optim"),
     ],
 )
@@ -139,8 +139,8 @@ def test_bad_optimizer_arguments_name_the_culprit(call, error, names):
         (("sgd", float("nan")), ValueError, "lr must be .*got nan"),
         (("sgd", "0.1"), TypeError, "lr must be .*got '0.1'"),
         (("sgd", True), TypeError, "lr must be"),
-        (("lion", 0.1), ValueError, r"optimizer must be one of .*got 'lion'"),
-        ((None, 0.1), TypeError, "optimizer must be one of .*got None"),
+        (("lion", 0.1), ValueError, r"name must be one of .*got 'lion'"),
+        ((None, 0.1), TypeError, "name must be one of .*got None"),
         (("momentum", 0.1, {"beta": 2.0}), ValueError, r"beta must be .*\[0, 1\), got 2\.0"),
         (("sgd", 0.1, {"beta": 0.5}), TypeError, "unexpected keyword 'beta'"),
         (("sgd", 0.1, [("beta", 0.5)]), TypeError, "hyper must be a mapping"),
@@ -149,6 +149,23 @@ def test_bad_optimizer_arguments_name_the_culprit(call, error, names):
 def test_a_batched_optimizer_made_directly_is_checked_as_optimizer_checks(args, error, pattern):
     with pytest.raises(error, match=pattern):
         BatchedOptimizer(*args)
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda: BatchedOptimizer(None, 0.1), TypeError),
+        (lambda: BatchedOptimizer(name="lion", lr=0.1), ValueError),
+        (lambda: optimizer(None, 0.1), TypeError),
+        (lambda: optimizer(name="lion", lr=0.1), ValueError),
+        (lambda: torch_optimizer("lion", [], 0.1), ValueError),
+        (lambda: torch_optimizer("adabelief", [], 0.1), ValueError),
+    ],
+)
+def test_a_bad_optimizer_name_is_reported_under_the_parameter_s_own_name(call, error):
+    # each of these takes the optimizer as its parameter `name`; the message starts with it
+    with pytest.raises(error, match=r"^name must "):
+        call()
 
 
 def test_a_batched_optimizer_made_directly_is_the_one_optimizer_makes():

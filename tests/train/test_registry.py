@@ -129,7 +129,7 @@ def test_every_built_in_declaration_is_complete():
     [
         (lambda: bt.spec("adamw"), ValueError, r"optimizer must be one of 'sgd', .*got 'adamw'"),
         (lambda: bt.spec(3), TypeError, r"optimizer must be one of .*got 3 \(int\)"),
-        (lambda: bt.unregister("adamw"), ValueError, "adamw"),
+        (lambda: bt.unregister("adamw"), ValueError, r"^name must be one of .*got 'adamw'"),
         (lambda: bt.register("sgd"), TypeError, r"optimizer must be an? OptimizerSpec"),
         (lambda: bt.register(bt.spec("sgd")), ValueError, "not yet registered.*'sgd'"),
         (lambda: bt.HyperParameter(1.0), ValueError, r"default must be .*\[0, 1\), got 1\.0"),
@@ -189,3 +189,8 @@ def test_nothing_registered_here_leaks():
     with registered(SIGNUM):
         assert "signum" in OPTIMIZER_STYLES
     assert "signum" not in OPTIMIZER_STYLES and len(bt.OPTIMIZERS) == 7
+
+
+def test_a_rate_grid_keeps_ten_significant_digits_at_any_scale():
+    assert bt.RateGrid(1e-12, 3).values == (1e-12, 2e-12, 4e-12)  # not rounded away to 0
+    assert bt.RateGrid(0.1, 3, 3.0).values == (0.1, 0.3, 0.9)  # 0.30000000000000004 rounded

@@ -139,6 +139,7 @@ def test_a_sweep_killed_with_sigkill_resumes_losing_only_the_cell_in_flight(tmp_
             r"lr must be among sgd, momentum \(the optimizers swept\), got adam=0\.01",
         ),
         ({"store": 5}, TypeError, r"store must be a path \(str or os.PathLike\), got 5 \(int\)"),
+        ({"store": __file__}, ValueError, r"store must be a folder, or a path where one can be"),
         ({"beta": [0.5, 1.5]}, ValueError, r"beta\[1\] must be .*got 1\.5"),
         ({"target": ["loss<=0.6", "loss<=-1"]}, ValueError, r"target\[1\] must be"),
     ],

@@ -6,6 +6,7 @@ import pickle
 import re
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -280,6 +281,78 @@ def test_workloads_sharing_a_name_but_not_their_data_have_different_keys():
     assert same.key != other.key
 
 
+def test_workloads_sharing_a_name_but_not_their_model_have_different_keys(tmp_path):
+    digits = bt.workload("digits-mlp")
+    narrow, wide = (
+        bt.Workload("m", digits.X, digits.y, partial(bt.mlp, (64, h, 10))) for h in (8, 64)
+    )
+    nn = torch.nn
+    tanh = bt.Workload(
+        "m",
+        digits.X,
+        digits.y,
+        lambda: nn.Sequential(nn.Linear(64, 8), nn.Tanh(), nn.Linear(8, 10)),
+    )
+    state = torch.random.get_rng_state()
+    keys = {narrow.key, wide.key, tanh.key}
+    assert len(keys) == 3 and torch.equal(state, torch.random.get_rng_state())  # no draws
+    assert narrow.key == bt.Workload("m", digits.X, digits.y, partial(bt.mlp, (64, 8, 10))).key
+    # a store that holds the narrow model's cells computes the wide model's afresh
+    args = dict(lr=0.5, seeds=[0], target="loss<=1.0", max_steps=200, store=tmp_path)
+    first = bt.sweep(narrow, "sgd", [16], **args)
+    again = bt.sweep(wide, "sgd", [16], **args)
+    assert first["cached"].eq(False).all() and again["cached"].eq(False).all()
+    assert bt.sweep(narrow, "sgd", [16], **args)["cached"].all()
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "model", "loss", "error", "pattern"),
+    [
+        (torch.randn(20, 4).double(), torch.arange(20) % 3, lambda: bt.mlp((4, 8, 3)),
+         "cross_entropy", TypeError, r"X must be a tensor of the model's dtype torch.float32"),
+        (torch.randn(20, 4).double(), torch.arange(20) % 3,
+         lambda: torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh()), "cross_entropy",
+         TypeError, r"X must be a tensor of the model's dtype torch.float32, not torch.float64"),
+        (torch.randn(20, 4), torch.randn(20), lambda: bt.mlp((4, 8, 1)), "mse", ValueError,
+         r"y must be targets of the model's output shape \(n, 1\) for mse, not \(20,\)"),
+        (torch.randn(20, 4), torch.randn(20), lambda: torch.nn.Linear(4, 1), "mse", ValueError,
+         r"y must be targets of the model's output shape \(n, 1\) for mse, not \(20,\)"),
+        (torch.randn(20, 4), torch.randn(20, 2), lambda: bt.mlp((4, 8, 3)), "mse", ValueError,
+         r"output shape \(n, 3\) for mse, not \(20, 2\)"),
+        (torch.randn(20, 4), torch.arange(20)[:, None] % 3, lambda: bt.mlp((4, 8, 1)), "mse",
+         TypeError, r"y must be a float tensor for mse, not torch.int64"),
+        (torch.randn(20, 4), torch.arange(20) % 3,
+         lambda: torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.1),
+                                     torch.nn.Linear(8, 3)),
+         "cross_entropy", ValueError, r"model must be a model whose forward pass is deterministic, "
+         r"without Dropout"),
+    ],
+)  # fmt: skip
+def test_data_the_model_cannot_train_on_is_refused_before_training(
+    X, y, model, loss, error, pattern
+):
+    wl = bt.Workload("w", X, y, model, loss)  # made: the model is not built until it trains
+    with pytest.raises(error, match=pattern):
+        bt.measure_steps(wl, "sgd", 4, lr=0.1, seeds=[0], target="loss<=0.1", max_steps=5)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "pattern"),
+    [
+        ({"model": torch.nn.Linear(4, 3)}, TypeError,
+         r"model must be a function that builds a new nn.Module .*got Linear"),
+        ({"X": torch.zeros(20, 4, dtype=torch.long)}, TypeError, "X must be a float tensor"),
+        ({"X": torch.zeros(20)}, ValueError, r"X must be a tensor of shape \(n, features...\)"),
+    ],
+)  # fmt: skip
+def test_a_workload_refuses_a_module_for_a_factory_and_inputs_that_are_not_float_rows(
+    change, error, pattern
+):
+    args = {"X": torch.zeros(20, 4), "y": torch.arange(20) % 3, "model": lambda: bt.mlp((4, 3))}
+    with pytest.raises(error, match=pattern):
+        bt.Workload("w", **{**args, **change})
+
+
 @pytest.mark.parametrize(
     ("sizes", "error", "pattern"),
     [
@@ -379,6 +452,25 @@ def _quadratic(**change):
 def test_a_workload_built_directly_refuses_data_it_cannot_train_on(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        lambda: bt.mlp((4, 8, 3)),  # the stacked path: the output size is the last layer's
+        lambda: torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh()),  # torch.func's
+    ],
+)
+def test_class_indices_beyond_the_model_s_outputs_are_refused_before_training(model):
+    X, y = torch.randn(20, 4), torch.arange(20) % 5  # classes 0..4, the model has 3 outputs
+    wl = bt.Workload("w", X, y, model)  # made: the model is not built until it trains
+    pattern = r"^y must be class indices < 3, the model's output size \(largest 4\), got"
+    with pytest.raises(ValueError, match=pattern):
+        wl.problem(CPU)
+    with pytest.raises(ValueError, match=pattern):
+        bt.measure_steps(wl, "sgd", 4, lr=0.1, seeds=[0], target="loss<=0.1", max_steps=5)
+    fits = bt.Workload("w", X, y % 3, model)
+    assert fits.problem(CPU).n == 20
 
 
 def test_a_quadratic_with_flat_directions_is_allowed():

@@ -108,14 +108,6 @@ def simulate_runs(
     )
 
 
-def _law_entry(name: str, law: object) -> Law:
-    """:func:`resolve_law` of one entry of a sequence, its messages prefixed by ``name``."""
-    try:
-        return resolve_law(law)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"{name}: {error}") from None
-
-
 def coverage_table(
     laws: Sequence[str | Law] = ("constant_lr", "tuned_lr"),
     seeds: Sequence[int] = (3, 5, 8),
@@ -152,7 +144,9 @@ def coverage_table(
     censoring = validation.sequence_of(
         "censoring", censoring, lambda n, c: validation.probability(n, c, high_open=True)
     )
-    models = validation.sequence_of("laws", laws, _law_entry)
+    models = validation.sequence_of(
+        "laws", laws, lambda name, law: validation.prefixed(name, resolve_law, law)
+    )
     truth = TRUTH if truth is None else truth
     replications = validation.integer("replications", replications, low=1)
     level = validation.probability("level", level, low_open=True, high_open=True)

@@ -375,10 +375,16 @@ class Fit:
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        if self.counts is None:
+            runs = f"n_points={self.n_points}, n_excluded={self.n_excluded}"
+        else:  # each run once, by how it ended (out-of-budget runs are censored in the fit)
+            words = {"budget": "out of budget (censored)"}
+            runs = "runs: " + ", ".join(
+                f"{int(self.counts[s].sum())} {words.get(s, s)}" for s in STATUSES
+            )
         return (
             f"Fit(law={self.law!r}, {shown}, critical_batch={self.critical_batch:.4g}, "
-            f"n_points={self.n_points}, n_censored={self.n_censored}, "
-            f"n_excluded={self.n_excluded}, rmse_log={self.rmse_log:.3g}, aic={self.aic:.4g})"
+            f"{runs}, rmse_log={self.rmse_log:.3g}, aic={self.aic:.4g})"
         )
 
 

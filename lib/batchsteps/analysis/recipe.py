@@ -48,6 +48,10 @@ def _batch_list(batch_sizes: object) -> list[int]:
 # products and the rounding to 6 significant digits stay finite and > 0.
 _LOG_HUGE = math.log(sys.float_info.max) - 1.0
 _LOG_TINY = math.log(math.ulp(0.0)) + 1.0
+# The smallest ratio of a rate grid: neighbours 1 - 1/1.0001 ~ 1e-4 apart (relative), ten
+# times the spacing of 6 significant digits, stay distinct after rounding.
+_MIN_RATIO = 1.0001
+_RATIO_WHY = "closer to 1, rates rounded to 6 significant digits could repeat"
 
 
 def _check_rate_range(
@@ -58,7 +62,9 @@ def _check_rate_range(
     top, bottom = (width + 1) // 2 - 1, width // 2
     log_ratio = math.log(ratio)
     if (width - 1) * log_ratio > _LOG_HUGE:
-        allowed = f"a real number > 1 with ratio**(width - 1) a finite float (width={width})"
+        allowed = (
+            f"a real number >= {_MIN_RATIO} with ratio**(width - 1) a finite float (width={width})"
+        )
         raise validation.value_error("ratio", ratio, allowed)
     log_ceiling = math.log(max_lr) - top * log_ratio
     for b in sizes:
@@ -100,8 +106,10 @@ def rate_grid(
     linear scaling, capped so that the largest rate tried is ``max_lr`` (the shape of the tuned
     rate :math:`\alpha^\star(b) = \alpha_{\max}/(1 + B_{\text{noise}}/b)`). Rates are rounded
     to 6 significant digits. ``batch_sizes``: distinct integers >= 1; ``base_batch`` and
-    ``width`` >= 1, ``ratio`` > 1, ``base_lr`` (finite) and ``max_lr`` > 0; every rate of the
-    grid, and the linear-scaling rate, must be a finite float > 0 (a ``ValueError`` otherwise).
+    ``width`` >= 1, ``ratio`` >= 1.0001 (closer to 1, rounded rates could repeat: from 1.0001
+    each grid's rates are distinct), ``base_lr`` (finite) and ``max_lr`` > 0; every rate of
+    the grid, and the linear-scaling rate, must be a finite float > 0 (a ``ValueError``
+    otherwise).
 
     >>> rate_grid([4, 8], base_lr=0.4, base_batch=4, width=3)
     {4: (0.2, 0.4, 0.8), 8: (0.4, 0.8, 1.6)}
@@ -112,7 +120,7 @@ def rate_grid(
     base_lr = validation.positive("base_lr", base_lr)
     base_batch = validation.integer("base_batch", base_batch, low=1)
     width = validation.integer("width", width, low=1)
-    ratio = validation.real("ratio", ratio, low=1, low_open=True)
+    ratio = validation.real("ratio", ratio, low=_MIN_RATIO, note=_RATIO_WHY)
     max_lr = validation.positive("max_lr", max_lr, finite=False)
     _check_rate_range(sizes, base_lr, base_batch, width, ratio, max_lr)
     powers = np.arange(width) - width // 2
@@ -427,7 +435,8 @@ class BatchChoice:
     :math:`b\hat K(b)` are the fit's predictions there, ``steps_over_min`` is
     :math:`\hat K(b)/K_{\min}` and ``samples_over_min`` is :math:`b\hat K(b)/\min_b b\hat K(b)`
     (how many times the fewest steps and the fewest samples it spends); ``rule`` says why it
-    was chosen.
+    was chosen; ``measured`` whether it lies within the batch sizes whose runs reached the
+    target (else the choice extrapolates the law, and ``rule`` says so).
     """
 
     batch_size: int
@@ -436,6 +445,7 @@ class BatchChoice:
     steps_over_min: float
     samples_over_min: float
     rule: str
+    measured: bool
 
 
 def _min_samples(fit: Fit) -> float:
@@ -446,19 +456,36 @@ def _min_samples(fit: Fit) -> float:
     return factor * fit.min_steps * second
 
 
-def choose_batch_size(fit: Fit, *, max_steps: float | None = None) -> BatchChoice:
+def choose_batch_size(
+    fit: Fit, *, max_steps: float | None = None, largest: int | None = None
+) -> BatchChoice:
     r"""The batch size to train with, from a fitted law.
 
     Without a step budget: the power of two nearest (in :math:`\log b`) to the critical batch,
     where steps are :math:`2K_{\min}` and (tuned-rate law) samples are twice their minimum.
     With ``max_steps``: the smallest power of two whose predicted steps are at most
     ``max_steps``, the cheapest batch in samples that meets the budget (``ValueError`` if the
-    budget is at or below :math:`K_{\min}`: no batch size meets it).
+    budget is at or below :math:`K_{\min}`: no batch size meets it). ``largest`` (an integer
+    >= 1, e.g. the training set's size) caps the choice at the largest power of two up to it
+    (``ValueError`` if the budget needs more). A fit with a parameter on its search bound
+    (``fit.at_bound``: the data only bound it) determines neither, and is refused; a choice
+    outside the batch sizes that reached is marked (``measured``) and said in ``rule``.
     """
     validation.instance("fit", fit, Fit)
+    if fit.at_bound:
+        raise validation.value_error(
+            "fit", fit, f"a fit that determines its parameters ({', '.join(fit.at_bound)} "
+            "sits on its search bound: the data only bound it; measure a wider range of batch "
+            "sizes)"
+        )  # fmt: skip
+    cap = None  # the largest power of two up to largest
+    if largest is not None:
+        cap = 1 << (validation.integer("largest", largest, low=1).bit_length() - 1)
     if max_steps is None:
         b = 2 ** round(math.log2(max(fit.critical_batch, 1.0)))
         rule = f"nearest power of two to the critical batch {fit.critical_batch:.3g}"
+        if cap is not None and b > cap:
+            b, rule = cap, f"{rule}, capped at largest={largest}"
     else:
         budget = validation.real(
             "max_steps", max_steps, low=fit.min_steps, low_open=True,
@@ -466,7 +493,16 @@ def choose_batch_size(fit: Fit, *, max_steps: float | None = None) -> BatchChoic
         )  # fmt: skip
         needed = float(fit.batch_size_for(budget))
         b = 2 ** math.ceil(math.log2(max(needed, 1.0)))
+        if cap is not None and b > cap:
+            raise validation.value_error(
+                "max_steps", max_steps,
+                f"a budget a batch size up to largest={largest} meets (it needs {needed:.4g})",
+            )  # fmt: skip
         rule = f"smallest power of two with at most {budget:.4g} predicted steps"
+    low, high = float(fit.batch_sizes.min()), float(fit.batch_sizes.max())
+    measured = low <= b <= high
+    if not measured:
+        rule += f" (outside the batch sizes that reached, {low:g} to {high:g}: an extrapolation)"
     steps = float(fit.predict(float(b)))
     return BatchChoice(
         batch_size=int(b),
@@ -475,6 +511,7 @@ def choose_batch_size(fit: Fit, *, max_steps: float | None = None) -> BatchChoic
         steps_over_min=steps / fit.min_steps,
         samples_over_min=b * steps / _min_samples(fit),
         rule=rule,
+        measured=measured,
     )
 
 

@@ -236,22 +236,21 @@ class NumericTunedBound:
         r""":math:`\alpha_{\max}`: the tuned rate at an unbounded batch."""
         return self._constant("max_lr")
 
-    def _evaluate(self, name: str, b: np.ndarray | float, outside: float) -> np.ndarray | float:
-        batch = check_batch(b)
-        result = np.where(batch > 0, self._call(name, batch), outside)
+    def _evaluate(self, name: str, b: np.ndarray | float) -> np.ndarray | float:
+        result = np.asarray(self._call(name, check_batch(b)))
         return float(result) if result.ndim == 0 else result
 
     def steps(self, b: np.ndarray | float) -> np.ndarray | float:
-        r""":math:`K^\star(b)`; ``inf`` for ``b <= 0``."""
-        return self._evaluate("steps", b, np.inf)
+        r""":math:`K^\star(b)` at batch sizes ``b > 0``."""
+        return self._evaluate("steps", b)
 
     def sfo(self, b: np.ndarray | float) -> np.ndarray | float:
-        r""":math:`b K^\star(b)`; ``inf`` for ``b <= 0``."""
-        return self._evaluate("sfo", b, np.inf)
+        r""":math:`b K^\star(b)` at batch sizes ``b > 0``."""
+        return self._evaluate("sfo", b)
 
     def lr(self, b: np.ndarray | float) -> np.ndarray | float:
-        r""":math:`\alpha^\star(b)`; ``nan`` for ``b <= 0``."""
-        return self._evaluate("lr", b, np.nan)
+        r""":math:`\alpha^\star(b)` at batch sizes ``b > 0``."""
+        return self._evaluate("lr", b)
 
 
 _CACHE: dict[str, TunedBound] = {}

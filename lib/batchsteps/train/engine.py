@@ -470,7 +470,8 @@ def measure_steps(
     Returns a :class:`StepsResult`; :func:`steps_to_target` returns just its ``steps``.
     """
     ((result,),) = _measure(
-        workload, [_optimizer(optimizer, lr, **hyper)], batch_size, [parse_target(target)],
+        workload, [_optimizer(spec(optimizer).name, lr, **hyper)], batch_size,
+        [parse_target(target)],
         seeds=seeds, max_steps=max_steps, device=device, check_every=check_every, near=near,
         record=record, record_every=record_every, on_check=on_check, schedule=schedule,
     )  # fmt: skip
@@ -509,7 +510,8 @@ def measure_targets(
     ``record`` sees the replicas that still have a target to reach.
     """
     (results,) = _measure(
-        workload, [_optimizer(optimizer, lr, **hyper)], batch_size, parse_targets(targets),
+        workload, [_optimizer(spec(optimizer).name, lr, **hyper)], batch_size,
+        parse_targets(targets),
         seeds=seeds, max_steps=max_steps, device=device, check_every=check_every, near=near,
         record=record, record_every=record_every, on_check=on_check, schedule=schedule,
     )  # fmt: skip
@@ -561,10 +563,8 @@ def measure_stacked(
         validation.instance(
             f"optimizers[{i}]", opt, BatchedOptimizer, "a BatchedOptimizer (see optimizer())"
         )
-        try:  # checked when made; its optimizer may have been unregistered since
-            spec(opt.name)
-        except ValueError as error:
-            raise ValueError(f"optimizers[{i}]: {error}") from None
+        # checked when made; its optimizer may have been unregistered since
+        validation.prefixed(f"optimizers[{i}]", spec, opt.name)
     untargeted = isinstance(targets, Sequence) and len(targets) == 1 and targets[0] is None
     parsed = [None] if untargeted else parse_targets(targets)
     return _measure(

@@ -219,7 +219,7 @@ class BatchedOptimizer:
     spec: OptimizerSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        declared = spec(self.name)
+        declared = spec(self.name, argument="name")
         object.__setattr__(self, "lr", validation.positive("lr", self.lr))
         hyper = validation.mapping_of("hyper", self.hyper, nonempty=False)
         object.__setattr__(self, "hyper", declared.resolve(hyper))

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .. import validation
 from .sampling import CHUNK, chunk_seed, draw_indices
 
 __all__ = ["Problem", "StackedMLP", "FunctionalModel", "NoisyQuadratic", "init_modules"]
@@ -108,6 +109,37 @@ class _DataProblem(Problem):
 
     def draw(self, seed: int, chunk: int, batch_size: int) -> torch.Tensor:
         return draw_indices(seed, chunk, self.n, batch_size, self.device)
+
+    def _check_dtype(self, module: nn.Module) -> None:
+        """``TypeError`` unless ``X`` has the dtype of the model's parameters (a model of
+        float32 layers cannot multiply float64 data)."""
+        first = next(module.parameters(), None)
+        if first is not None and self.X.dtype != first.dtype:
+            raise validation.type_error(
+                "X", self.X, f"a tensor of the model's dtype {first.dtype}, not {self.X.dtype} "
+                f"(convert it: X.to({first.dtype}))"
+            )  # fmt: skip
+
+    def _check_targets(self, output: tuple[int, ...]) -> None:
+        """Before training, ``y`` against the shape of one row's model output ``output``:
+        class indices below its size for cross-entropy, the same shape for the squared
+        error (a ``ValueError``; a ``TypeError`` for integer targets of the squared error)."""
+        if self.classification:
+            largest = int(self.y.max())
+            if largest >= output[0]:
+                raise validation.value_error(
+                    "y", self.y,
+                    f"class indices < {output[0]}, the model's output size (largest {largest})",
+                )  # fmt: skip
+            return
+        if not self.y.dtype.is_floating_point:
+            raise validation.type_error("y", self.y, f"a float tensor for mse, not {self.y.dtype}")
+        if tuple(self.y.shape[1:]) != output:
+            shape = ", ".join(map(str, ("n", *output)))
+            raise validation.value_error(
+                "y", self.y,
+                f"targets of the model's output shape ({shape}) for mse, not {tuple(self.y.shape)}",
+            )  # fmt: skip
 
     def measure(self, params, what):
         """Full-data ``what`` per replica, summed over chunks of rows (``_measure_chunk``)."""
@@ -203,6 +235,8 @@ class StackedMLP(_DataProblem):
         linears = [m for m in factory() if isinstance(m, nn.Linear)]
         self.layout = ["out_in" if m.out_features < m.in_features else "in_out" for m in linears]
         self.sizes = (linears[0].in_features, *(m.out_features for m in linears))
+        self._check_dtype(linears[0])
+        self._check_targets((self.sizes[-1],))
 
     def init(self, seeds):
         modules = init_modules(self.factory, seeds)
@@ -361,6 +395,11 @@ class StackedMLP(_DataProblem):
         return value * weight, None
 
 
+#: Layers whose forward pass draws random numbers (torch.func's vmap refuses them).
+_RANDOM = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+           nn.FeatureAlphaDropout)  # fmt: skip
+
+
 class FunctionalModel(_DataProblem):
     """Any ``nn.Module`` for R replicas through ``torch.func`` (``vmap`` over stacked params).
 
@@ -378,6 +417,18 @@ class FunctionalModel(_DataProblem):
         self._eval_loss = torch.func.vmap(self._loss, in_dims=(0, None, None))
         self._eval_grad = torch.func.vmap(torch.func.grad(self._loss), in_dims=(0, None, None))
         self._eval_out = torch.func.vmap(self._out, in_dims=(0, None))
+        random = [type(m).__name__ for m in self._template.modules() if isinstance(m, _RANDOM)]
+        if random:
+            raise validation.value_error(
+                "model", factory, f"a model whose forward pass is deterministic, without "
+                f"{', '.join(sorted(set(random)))} (all replicas are differentiated at once with "
+                "torch.func, which refuses random operations)"
+            )  # fmt: skip
+        self._check_dtype(self._template)
+        with torch.no_grad():
+            out = self._template(self.X[:2])
+        if out.dim() >= 2:  # cross_entropy's classes are dimension 1
+            self._check_targets(tuple(out.shape[1:]))
 
     def _fresh(self) -> nn.Module:
         module = self.factory()

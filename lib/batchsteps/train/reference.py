@@ -22,10 +22,11 @@ __all__ = ["torch_optimizer", "plain_steps_to_target"]
 def torch_optimizer(name: str, params, lr: float, **hyper: float) -> torch.optim.Optimizer:
     """The ``torch.optim`` optimizer the engine's ``name`` reproduces: its registered
     ``torch_factory`` (AdaBelief has none: torch has no AdaBelief)."""
-    declared = spec(name)
+    declared = spec(name, argument="name")
     if declared.torch_factory is None:
         raise ValueError(
-            f"optimizer must have a torch.optim counterpart (a torch_factory), got {name!r}"
+            f"name must be an optimizer with a torch.optim counterpart (a torch_factory), "
+            f"got {name!r}"
         )
     return declared.torch_factory(params, lr, declared.resolve(hyper))
 

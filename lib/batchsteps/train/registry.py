@@ -116,7 +116,7 @@ class RateGrid:
     @property
     def values(self) -> tuple[float, ...]:
         """The rates, smallest first (rounded to 10 significant decimals)."""
-        return tuple(round(self.start * self.factor**i, 10) for i in range(self.count))
+        return tuple(float(f"{self.start * self.factor**i:.10g}") for i in range(self.count))
 
 
 @dataclass(frozen=True)
@@ -249,13 +249,14 @@ class _Defaults(Mapping[str, Mapping[str, float]]):
 DEFAULTS: Mapping[str, Mapping[str, float]] = _Defaults()
 
 
-def spec(name: str) -> OptimizerSpec:
-    """The declaration of optimizer ``name`` (one of :data:`OPTIMIZERS`).
+def spec(name: str, *, argument: str = "optimizer") -> OptimizerSpec:
+    """The declaration of optimizer ``name`` (one of :data:`OPTIMIZERS`); ``argument`` is what
+    an error calls ``name`` (the caller's parameter).
 
     >>> spec("adam").defaults
     {'beta1': 0.9, 'beta2': 0.999, 'eps': 1e-08}
     """
-    return _REGISTRY[one_of("optimizer", name, _REGISTRY)]
+    return _REGISTRY[one_of(argument, name, _REGISTRY)]
 
 
 def register(optimizer: OptimizerSpec) -> OptimizerSpec:
@@ -276,7 +277,7 @@ def register(optimizer: OptimizerSpec) -> OptimizerSpec:
 
 def unregister(name: str) -> OptimizerSpec:
     """Remove optimizer ``name`` from the registry; return its declaration."""
-    return _REGISTRY.pop(spec(name).name)
+    return _REGISTRY.pop(spec(name, argument="name").name)
 
 
 def hyper_names() -> tuple[str, ...]:

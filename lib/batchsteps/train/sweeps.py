@@ -373,6 +373,10 @@ def sweep(
     folder = None
     if store is not None:
         folder = Path(store)
+        if folder.exists() and not folder.is_dir():
+            raise validation.value_error(
+                "store", store, "a folder, or a path where one can be made"
+            )
         folder.mkdir(parents=True, exist_ok=True)
 
     cells, groups = [], []  # groups: per setting, its cells (one per target)

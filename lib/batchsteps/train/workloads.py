@@ -74,6 +74,21 @@ def _is_plain_mlp(module: nn.Module) -> bool:
     return kinds == expected and kinds[-1] is nn.Linear and biased
 
 
+def _structure_digest(factory: Callable[[], nn.Module]) -> str:
+    """BLAKE2b of a model's ``repr`` and its parameters' and buffers' names, shapes and
+    dtypes, built on the ``meta`` device (no memory, no draw from the random generator); a
+    factory that cannot build there is called as usual, its draws undone."""
+    try:
+        with torch.device("meta"):
+            module = factory()
+    except Exception:  # e.g. a factory that loads weights from a file
+        with torch.random.fork_rng(devices=[]):
+            module = factory()
+    tensors = itertools.chain(module.named_parameters(), module.named_buffers())
+    layout = [(name, tuple(t.shape), str(t.dtype)) for name, t in tensors]
+    return hashlib.blake2b(repr((repr(module), layout)).encode(), digest_size=16).hexdigest()
+
+
 @dataclass(frozen=True, eq=False)
 class Workload:
     r"""A training problem: data ``X``, targets ``y``, a model factory and a loss.
@@ -88,8 +103,10 @@ class Workload:
     ``theta0`` instead of data: 1-d floating-point tensors of one shape with at least one
     entry, finite, ``curvature`` and ``noise`` :math:`\ge 0`. ``options`` (a mapping) records
     how the workload was built (its identity in a result store together with ``name``).
-    With ``loss="cross_entropy"`` the class indices ``y`` must be :math:`\ge 0`; ``X`` and
-    ``y`` must be finite (no NaN or infinity).
+    With ``loss="cross_entropy"`` the class indices ``y`` must be :math:`\ge 0` and below the
+    model's output size (checked when :meth:`problem` first builds the model, before any
+    step; the factory is not called here); ``X`` and ``y`` must be finite (no NaN or
+    infinity).
     """
 
     name: str
@@ -131,8 +148,16 @@ class Workload:
             return
         validation.instance("X", self.X, torch.Tensor, "a torch.Tensor")
         validation.instance("y", self.y, torch.Tensor, "a torch.Tensor")
-        if not callable(self.model):
-            raise validation.type_error("model", self.model, "a callable returning an nn.Module")
+        if not callable(self.model) or isinstance(self.model, nn.Module):
+            raise validation.type_error(
+                "model", self.model, "a function that builds a new nn.Module (e.g. lambda: Net())"
+            )
+        if not self.X.dtype.is_floating_point:
+            raise validation.type_error("X", self.X, f"a float tensor, not {self.X.dtype}")
+        if self.X.dim() < 2:
+            raise validation.value_error(
+                "X", self.X, f"a tensor of shape (n, features...), not {tuple(self.X.shape)}"
+            )
         if self.X.shape[0] != self.y.shape[0] or self.X.shape[0] == 0:
             raise ValueError(
                 f"X and y must have the same number (> 0) of rows, got {self.X.shape[0]} "
@@ -168,10 +193,14 @@ class Workload:
 
     @property
     def key(self) -> str:
-        """A stable identity: name, options, loss, data shape and a digest of the data, as JSON.
+        """A stable identity: name, options, loss, data shape, a digest of the data and one of
+        the model's structure, as JSON.
 
-        The digest (BLAKE2b of the tensors' bytes) keeps two workloads that share a name but
-        not their data apart in a result store; it is computed once per workload.
+        The digests (BLAKE2b of the tensors' bytes; of the model's ``repr`` with its
+        parameters' and buffers' names, shapes and dtypes, from a copy built on the ``meta``
+        device) keep two workloads that share a name but not their data or their model's
+        layers apart in a result store; a change to a module's ``forward`` code alone is not
+        seen (give such a model a new name). Computed once per workload.
         """
         if "key" not in self._problems:
             digest = hashlib.blake2b(digest_size=16)
@@ -186,6 +215,8 @@ class Workload:
                 "X": shape,
                 "data": digest.hexdigest(),
             }
+            if self.model is not None:
+                record["model"] = _structure_digest(self.model)
             self._problems["key"] = json.dumps(record, sort_keys=True, default=str)
         return self._problems["key"]
 
