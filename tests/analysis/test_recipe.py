@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from batchsteps.analysis import (
+    LAWS,
     BatchChoice,
     TunedSweep,
     batch_sizes_around,
@@ -188,6 +189,29 @@ def test_law_table_rejects_a_fit_filed_under_another_law(keys):
     wrong = {key: fits["tuned_lr"] if key != "tuned_lr" else fits["constant_lr"] for key in keys}
     with pytest.raises(ValueError, match=r"fits\['d'\] must map each law's name to its own Fit"):
         law_table({"d": wrong})
+
+
+def test_fit_laws_reads_a_sweep_frame_as_fit_steps_does_one_pair_per_optimizer():
+    rng = np.random.default_rng(5)
+    rows = []
+    for optimizer, noise in (("sgd", 32.0), ("momentum", 64.0)):
+        for b in (4, 8, 16, 32, 64, 128, 256):
+            for seed in range(3):
+                k = _tuned_law([b], noise=noise)[0] * math.exp(rng.normal(0, 0.05))
+                out = b == 4 and seed == 0  # one run out of a 600-step budget
+                rows.append(dict(optimizer=optimizer, batch_size=b, seed=seed, max_steps=600,
+                                 steps=-1 if out else int(k), reached=not out,
+                                 reason="max_steps" if out else "reached"))  # fmt: skip
+    frame = pd.DataFrame(rows)
+    fits = fit_laws(frame, n_boot=0)
+    assert set(fits) == {"sgd", "momentum"} and all(set(f) == set(LAWS) for f in fits.values())
+    for optimizer, pair in fits.items():
+        for law, fit in pair.items():
+            alone = fit_steps(frame[frame.optimizer == optimizer], law=law, n_boot=0)[optimizer]
+            assert fit.params == alone.params and fit.n_censored == 1
+    assert fits["momentum"]["tuned_lr"].critical_batch > fits["sgd"]["tuned_lr"].critical_batch
+    with pytest.raises(ValueError, match="steps, reached, status and max_steps must be None"):
+        fit_laws(frame, frame["steps"])
 
 
 def test_choose_batch_size_at_the_critical_batch_spends_twice_the_fewest_steps_and_samples():

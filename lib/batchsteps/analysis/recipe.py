@@ -260,22 +260,34 @@ def describe_rates(sweep: TunedSweep, batch_size: int) -> str:
 
 
 def fit_laws(
-    batch_sizes: np.ndarray | Sequence[float],
-    steps: np.ndarray | Sequence[float],
+    batch_sizes: pd.DataFrame | np.ndarray | Sequence[float],
+    steps: np.ndarray | Sequence[float] | None = None,
     *,
     reached: np.ndarray | Sequence[bool] | None = None,
     status: np.ndarray | Sequence[str] | None = None,
     max_steps: float | np.ndarray | Sequence[float] | None = None,
+    by: str | Sequence[str] = "optimizer",
     noise: str = "power",
     n_boot: int = 1000,
     seed: int = 0,
-) -> dict[str, Fit]:
+) -> dict[str, Fit] | dict[object, dict[str, Fit]]:
     r"""Both laws fitted to the same runs: ``{"constant_lr": Fit, "tuned_lr": Fit}``
     (see :func:`~batchsteps.analysis.fit_steps` for the arguments). Give ``max_steps`` (the
     step budget) with ``reached`` so that runs that did not reach are right-censored at the
     budget rather than dropped: dropping them keeps only the fast runs near the pole. For a
     curve without seed scatter (an exact expectation, one published point per batch size)
-    ``noise="constant"``: its residuals are misfit, which has no reason to shrink with b."""
+    ``noise="constant"``: its residuals are misfit, which has no reason to shrink with b.
+    A sweep ``DataFrame`` (as ``batchsteps.train.sweep`` returns, read as ``fit_steps`` reads
+    it: how each run ended from its ``reason``) gives one such pair per value of ``by``:
+    ``{value: {"constant_lr": Fit, "tuned_lr": Fit}}``."""
+    if isinstance(batch_sizes, pd.DataFrame):
+        given = dict(steps=steps, reached=reached, status=status, max_steps=max_steps)
+        per_law = {
+            law: fit_steps(batch_sizes, law=law, **given, by=by, noise=noise, n_boot=n_boot,
+                           seed=seed)
+            for law in LAWS
+        }  # fmt: skip
+        return {key: {law: per_law[law][key] for law in LAWS} for key in per_law[LAWS[0]]}
     given = dict(reached=reached, status=status, max_steps=max_steps, noise=noise)
     return {
         law: fit_steps(batch_sizes, steps, law, **given, n_boot=n_boot, seed=seed) for law in LAWS
