@@ -3,6 +3,7 @@ type and ValueError for a wrong value, with a message naming the argument, what 
 the value."""
 
 import functools
+import json
 import math
 from pathlib import Path
 
@@ -238,6 +239,9 @@ def test_prefixed():
     assert type(got.value) is TypeError
     with pytest.raises(KeyError):  # any other error passes through unchanged
         v.prefixed("m['a']", {}.__getitem__, "a")
+    with pytest.raises(ValueError, match=r"^text: Expecting") as got:  # a subclass's own
+        v.prefixed("text", json.loads, "{")  # constructor takes more: raised as ValueError
+    assert type(got.value) is ValueError
 
 
 def test_real_array():

@@ -278,13 +278,14 @@ def mapping_of(
 
 
 def prefixed(name: str, check: Callable[..., T], *args: Any) -> T:
-    """``check(*args)``; a ``TypeError`` or ``ValueError`` it raises is raised again as the same
-    type with ``name`` (the entry checked, ``laws[1]``) before its message:
+    """``check(*args)``; a ``TypeError`` or ``ValueError`` it raises is raised again as that
+    base type with ``name`` (the entry checked, ``laws[1]``) before its message:
     ``"laws[1]: law must be ..."``. Other errors pass through."""
     try:
         return check(*args)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"{name}: {error}") from None
+    except (TypeError, ValueError) as error:  # as the base type: a subclass may need more
+        base = TypeError if isinstance(error, TypeError) else ValueError
+        raise base(f"{name}: {error}") from None
 
 
 def real_array(

@@ -127,12 +127,16 @@ def test_numeric_tuned_bound_on_arrays():
 @pytest.mark.parametrize(
     ("b", "error", "match"),
     [
-        ("x", TypeError, r"b must be a real number > 0 or an array of them, got 'x' \(str\)"),
+        (
+            "x",
+            TypeError,
+            r"b must be a finite real number > 0 or an array of them, got 'x' \(str\)",
+        ),
         (None, TypeError, r"b must be .*, got None \(NoneType\)"),
         (True, TypeError, r"b must be .*, got True \(bool\)"),
-        (float("nan"), ValueError, r"b must be a real number > 0 .*, got nan"),
+        (float("nan"), ValueError, r"b must be a finite real number > 0 .*, got nan"),
         (np.array([1.0, np.nan]), ValueError, r"b must be .*> 0.*, got array"),
-        (0.0, ValueError, r"b must be a real number > 0 .*, got 0.0"),
+        (0.0, ValueError, r"b must be a finite real number > 0 .*, got 0.0"),
         (np.array([-1.0, 4.0]), ValueError, r"b must be .*> 0.*, got array"),
     ],
 )

@@ -326,6 +326,9 @@ def test_workloads_sharing_a_name_but_not_their_model_have_different_keys(tmp_pa
                                      torch.nn.Linear(8, 3)),
          "cross_entropy", ValueError, r"model must be a model whose forward pass is deterministic, "
          r"without Dropout"),
+        (torch.randn(20, 4), torch.arange(20) % 3,
+         lambda: torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.RReLU()),
+         "cross_entropy", ValueError, r"forward pass is deterministic, without RReLU"),
     ],
 )  # fmt: skip
 def test_data_the_model_cannot_train_on_is_refused_before_training(
@@ -336,21 +339,87 @@ def test_data_the_model_cannot_train_on_is_refused_before_training(
         bt.measure_steps(wl, "sgd", 4, lr=0.1, seeds=[0], target="loss<=0.1", max_steps=5)
 
 
+def test_a_workload_refuses_a_module_where_a_factory_belongs():
+    with pytest.raises(TypeError, match=r"model must be a function that builds a new nn.Module"):
+        bt.Workload("w", torch.zeros(20, 4), torch.arange(20) % 3, torch.nn.Linear(4, 3))
+
+
+def _embedding():
+    nn = torch.nn
+    return nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(20, 3))
+
+
+def _cnn():
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 3))
+
+
+class _Squeezed(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.linear(x).squeeze(-1)
+
+
 @pytest.mark.parametrize(
-    ("change", "error", "pattern"),
+    ("X", "y", "model", "loss"),
     [
-        ({"model": torch.nn.Linear(4, 3)}, TypeError,
-         r"model must be a function that builds a new nn.Module .*got Linear"),
-        ({"X": torch.zeros(20, 4, dtype=torch.long)}, TypeError, "X must be a float tensor"),
-        ({"X": torch.zeros(20)}, ValueError, r"X must be a tensor of shape \(n, features...\)"),
+        (torch.randn(20, 4).double(), torch.arange(20) % 3, lambda: bt.mlp((4, 8, 3)).double(),
+         "cross_entropy"),
+        (torch.randn(20, 4).double(), torch.randn(20, 1).double(),
+         lambda: torch.nn.Sequential(torch.nn.Linear(4, 1), torch.nn.Tanh()).double(), "mse"),
+        (torch.randint(0, 10, (20, 5)), torch.arange(20) % 3, _embedding, "cross_entropy"),
+        (torch.randn(20, 1, 4, 4), torch.arange(20) % 3, _cnn, "cross_entropy"),
+        (torch.randn(20, 4), torch.randn(20), _Squeezed, "mse"),
+        (torch.randn(20, 4), torch.arange(20) % 3,
+         lambda: torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.0)),
+         "cross_entropy"),
+        (torch.randn(20, 4), torch.arange(20) % 3,
+         lambda: torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.5)).eval(),
+         "cross_entropy"),
     ],
+    ids=["float64", "float64-mse", "embedding", "cnn", "1-d-mse", "dropout-0", "eval-mode"],
 )  # fmt: skip
-def test_a_workload_refuses_a_module_for_a_factory_and_inputs_that_are_not_float_rows(
-    change, error, pattern
-):
-    args = {"X": torch.zeros(20, 4), "y": torch.arange(20) % 3, "model": lambda: bt.mlp((4, 3))}
-    with pytest.raises(error, match=pattern):
-        bt.Workload("w", **{**args, **change})
+def test_models_the_engine_can_train_pass_the_checks(X, y, model, loss):
+    wl = bt.Workload("w", X, y, model, loss)
+    result = bt.measure_steps(wl, "sgd", 4, lr=0.01, seeds=[0, 1], target=None, max_steps=3)
+    assert result.steps.shape == (2,)
+
+
+def test_a_1d_output_against_column_targets_is_refused_for_mse():
+    wl = bt.Workload("w", torch.randn(20, 4), torch.randn(20, 1), _Squeezed, "mse")
+    with pytest.raises(ValueError, match=r"y must be targets of the model's output shape \(n\)"):
+        wl.problem(CPU)
+
+
+def test_the_model_digest_sees_initialisation_and_weights_and_draws_nothing():
+    digits = bt.workload("digits-mlp")
+
+    def zeroed():
+        model = bt.mlp((64, 8, 10))
+        torch.nn.init.zeros_(model[0].weight)
+        return model
+
+    def seeding():  # a factory that seeds the generator itself
+        torch.manual_seed(123)
+        return bt.mlp((64, 8, 10))
+
+    keys = {}
+    state = torch.random.get_rng_state()
+    for name, factory in (("plain", partial(bt.mlp, (64, 8, 10))), ("zeroed", zeroed),
+                          ("seeding", seeding)):  # fmt: skip
+        keys[name] = bt.Workload("m", digits.X, digits.y, factory).key
+    assert len(set(keys.values())) == 3
+    assert torch.equal(state, torch.random.get_rng_state())
+    code = (
+        "import torch, batchsteps.train as bt; from functools import partial; "
+        "d = bt.workload('digits-mlp'); "
+        "print(bt.Workload('m', d.X, d.y, partial(bt.mlp, (64, 8, 10))).key)"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == keys["plain"]  # the same in another process
 
 
 @pytest.mark.parametrize(

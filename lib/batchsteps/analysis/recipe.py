@@ -443,7 +443,8 @@ def law_table(fits: Mapping[object, Mapping[str, Fit]]) -> pd.DataFrame:
 class BatchChoice:
     r"""A batch size read off a fitted law, and what it costs.
 
-    ``batch_size`` is a power of two; ``steps`` :math:`\hat K(b)` and ``samples``
+    ``batch_size`` is a power of two (or the cap ``largest`` itself, see
+    :func:`choose_batch_size`); ``steps`` :math:`\hat K(b)` and ``samples``
     :math:`b\hat K(b)` are the fit's predictions there, ``steps_over_min`` is
     :math:`\hat K(b)/K_{\min}` and ``samples_over_min`` is :math:`b\hat K(b)/\min_b b\hat K(b)`
     (how many times the fewest steps and the fewest samples it spends); ``rule`` says why it
@@ -478,10 +479,12 @@ def choose_batch_size(
     With ``max_steps``: the smallest power of two whose predicted steps are at most
     ``max_steps``, the cheapest batch in samples that meets the budget (``ValueError`` if the
     budget is at or below :math:`K_{\min}`: no batch size meets it). ``largest`` (an integer
-    >= 1, e.g. the training set's size) caps the choice at the largest power of two up to it
-    (``ValueError`` if the budget needs more). A fit with a parameter on its search bound
-    (``fit.at_bound``: the data only bound it) determines neither, and is refused; a choice
-    outside the batch sizes that reached is marked (``measured``) and said in ``rule``.
+    >= 1, e.g. the training set's size) caps the choice at the largest power of two up to it;
+    under a budget that such a power misses but ``largest`` meets, the choice is ``largest``
+    (``ValueError`` if the budget needs more than ``largest``). A fit with a parameter on its
+    search bound (``fit.at_bound``: the data only bound it) determines neither, and is
+    refused; a choice outside the batch sizes that reached is marked (``measured``) and said
+    in ``rule``.
     """
     validation.instance("fit", fit, Fit)
     if fit.at_bound:
@@ -505,12 +508,15 @@ def choose_batch_size(
         )  # fmt: skip
         needed = float(fit.batch_size_for(budget))
         b = 2 ** math.ceil(math.log2(max(needed, 1.0)))
-        if cap is not None and b > cap:
-            raise validation.value_error(
-                "max_steps", max_steps,
-                f"a budget a batch size up to largest={largest} meets (it needs {needed:.4g})",
-            )  # fmt: skip
         rule = f"smallest power of two with at most {budget:.4g} predicted steps"
+        if cap is not None and b > cap:
+            if needed > largest:
+                raise validation.value_error(
+                    "max_steps", max_steps,
+                    f"a budget a batch size up to largest={largest} meets (it needs {needed:.4g})",
+                )  # fmt: skip
+            b = largest  # the next power of two is above it, largest itself meets the budget
+            rule = f"largest={largest}: at most {budget:.4g} predicted steps (no power of two is)"
     low, high = float(fit.batch_sizes.min()), float(fit.batch_sizes.max())
     measured = low <= b <= high
     if not measured:

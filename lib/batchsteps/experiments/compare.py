@@ -122,8 +122,8 @@ def theory_ratios(optimizer: str, lr: float, sgd_lr: float, **hyper: float) -> t
 
 
 #: Per bound whose proof leaves a constant free, the range of its critical batch's ratio to
-#: SGD's over the members no other member beats in both constants (heavy ball: Young's
-#: constant, :func:`batchsteps.theory.momentum.critical_band`), from the rates and its values.
+#: SGD's over the members worth using (heavy ball: Young's constant, t >= 1,
+#: :func:`batchsteps.theory.momentum.critical_band`), from the rates and its values.
 _FAMILY_BANDS = {"momentum": lambda lr, sgd_lr, values: critical_band(lr, sgd_lr, values["beta"])}
 
 

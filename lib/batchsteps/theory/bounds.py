@@ -90,8 +90,8 @@ def check_values(
 
 def check_batch(b: object) -> np.ndarray:
     """``b``, a batch size where a numeric bound is evaluated, as a float array of its shape: a
-    real number (not a bool) > 0 or an array of them (``inf`` allowed, nan not)."""
-    return validation.real_array("b", b, ndim=None, min_size=0, low=0, low_open=True, finite=False)
+    finite real number (not a bool) > 0 or an array of them."""
+    return validation.real_array("b", b, ndim=None, min_size=0, low=0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -281,14 +281,11 @@ class NumericBound:
         batch = check_batch(b)
         with np.errstate(divide="ignore", invalid="ignore"):
             value = _numeric_template()[name](self.A, self.B, self.C, self.target, batch)
-        if name == "steps":  # the limit K_min as b -> inf, where the formula reads inf/inf
-            value = np.where(np.isinf(batch), self.min_steps, value)
         result = np.where(batch > self.min_batch, value, np.inf)
         return float(result) if result.ndim == 0 else result
 
     def steps(self, b: np.ndarray | float) -> np.ndarray | float:
-        r"""K(b): steps for the bound to certify the target; ``inf`` for ``b <= b0``,
-        :math:`K_{\min}` at ``b = inf``."""
+        """K(b): steps for the bound to certify the target; ``inf`` for ``b <= b0``."""
         return self._evaluate("steps", b)
 
     def sfo(self, b: np.ndarray | float) -> np.ndarray | float:

@@ -13,8 +13,8 @@ and :math:`\rho = \sqrt q` maximizes :math:`c`, giving
 Every other :math:`\rho > 0` with :math:`c(\rho) > 0` gives a valid bound too:
 ``momentum_bound(t)`` is the member :math:`\rho = t\sqrt q`, and its critical batch depends on
 ``t`` (:func:`small_rate_ratios`). Since :math:`c(t\sqrt q) = c(\sqrt q/t)`, a member
-:math:`t < 1` has the :math:`A` of the member :math:`1/t` and a larger :math:`B`: the members
-no other member beats in both constants are :math:`t \ge 1` (:func:`critical_band`).
+:math:`t < 1` has the :math:`A` of its mirror :math:`1/t` and a larger :math:`B`, so it is
+never worth using: :func:`critical_band` ranges over :math:`t \ge 1`.
 """
 
 from __future__ import annotations
@@ -199,8 +199,10 @@ def critical_ratio(lr: float, sgd_lr: float, beta: float, t: float | sp.Expr = S
 
 
 def critical_band(lr: float, sgd_lr: float, beta: float) -> tuple[float, float]:
-    r"""The range of :func:`critical_ratio` over the family's members :math:`t \ge 1` (those no
-    other member beats in both :math:`A` and :math:`B`): from its limit as :math:`t \to \infty`,
+    r"""The range of :func:`critical_ratio` over the family's members :math:`t \ge 1` (a member
+    :math:`t < 1` is beaten in both constants by its mirror :math:`1/t`; at finite
+    :math:`L\alpha` some :math:`t > 1` lose to :math:`t = 1` too, but as :math:`L\alpha \to 0`
+    each gives a valid bound): from its limit as :math:`t \to \infty`,
     :math:`(\alpha_m/\alpha_s)/(1-\beta)`, to its value at :math:`t = 1`, the headline bound's
     :math:`(\alpha_m/\alpha_s)/(1-\beta)^2`. Arguments as for :func:`critical_ratio`.
 

@@ -195,8 +195,8 @@ class TunedBound:
 class NumericTunedBound:
     """A tuned bound with numbers for every parameter.
 
-    ``steps(b)``, ``sfo(b)`` and ``lr(b)`` take a real number or an array of them (not nan, not
-    bool); ``steps`` and ``sfo`` are ``inf`` and ``lr`` is ``nan`` where ``b <= 0``.
+    ``steps(b)``, ``sfo(b)`` and ``lr(b)`` take batch sizes: a finite real number > 0 (not a
+    bool) or an array of them.
     """
 
     tuned: TunedBound

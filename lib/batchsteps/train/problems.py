@@ -111,10 +111,11 @@ class _DataProblem(Problem):
         return draw_indices(seed, chunk, self.n, batch_size, self.device)
 
     def _check_dtype(self, module: nn.Module) -> None:
-        """``TypeError`` unless ``X`` has the dtype of the model's parameters (a model of
-        float32 layers cannot multiply float64 data)."""
+        """``TypeError`` unless floating-point ``X`` has the dtype of the model's parameters (a
+        model of float32 layers cannot multiply float64 data; integer inputs, token ids for an
+        embedding, are the model's to read)."""
         first = next(module.parameters(), None)
-        if first is not None and self.X.dtype != first.dtype:
+        if first is not None and self.X.is_floating_point() and self.X.dtype != first.dtype:
             raise validation.type_error(
                 "X", self.X, f"a tensor of the model's dtype {first.dtype}, not {self.X.dtype} "
                 f"(convert it: X.to({first.dtype}))"
@@ -395,9 +396,16 @@ class StackedMLP(_DataProblem):
         return value * weight, None
 
 
-#: Layers whose forward pass draws random numbers (torch.func's vmap refuses them).
-_RANDOM = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
-           nn.FeatureAlphaDropout)  # fmt: skip
+#: Layers whose forward pass draws random numbers in training mode (dropout with p > 0,
+#: randomized leaky ReLU): torch.func's vmap refuses them.
+_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+            nn.FeatureAlphaDropout)  # fmt: skip
+
+
+def _draws_random_numbers(module: nn.Module) -> bool:
+    if not module.training:
+        return False
+    return isinstance(module, nn.RReLU) or (isinstance(module, _DROPOUT) and module.p > 0)
 
 
 class FunctionalModel(_DataProblem):
@@ -417,7 +425,7 @@ class FunctionalModel(_DataProblem):
         self._eval_loss = torch.func.vmap(self._loss, in_dims=(0, None, None))
         self._eval_grad = torch.func.vmap(torch.func.grad(self._loss), in_dims=(0, None, None))
         self._eval_out = torch.func.vmap(self._out, in_dims=(0, None))
-        random = [type(m).__name__ for m in self._template.modules() if isinstance(m, _RANDOM)]
+        random = [type(m).__name__ for m in self._template.modules() if _draws_random_numbers(m)]
         if random:
             raise validation.value_error(
                 "model", factory, f"a model whose forward pass is deterministic, without "
@@ -427,7 +435,7 @@ class FunctionalModel(_DataProblem):
         self._check_dtype(self._template)
         with torch.no_grad():
             out = self._template(self.X[:2])
-        if out.dim() >= 2:  # cross_entropy's classes are dimension 1
+        if out.dim() >= 2 or not self.classification:  # cross_entropy's classes: dimension 1
             self._check_targets(tuple(out.shape[1:]))
 
     def _fresh(self) -> nn.Module:

@@ -236,7 +236,7 @@ def _computed(
         if wl.key != cells[0]["workload"]:
             raise ValueError(
                 f"workload {wl.name!r} built on worker {worker_name()} differs from the "
-                f"driver's (other data?): {wl.key} != {cells[0]['workload']}"
+                f"driver's (other data or model?): {wl.key} != {cells[0]['workload']}"
             )
     return _run_cells(wl, cells, worker_device(device), check_every, on_check)
 

@@ -74,19 +74,19 @@ def _is_plain_mlp(module: nn.Module) -> bool:
     return kinds == expected and kinds[-1] is nn.Linear and biased
 
 
-def _structure_digest(factory: Callable[[], nn.Module]) -> str:
-    """BLAKE2b of a model's ``repr`` and its parameters' and buffers' names, shapes and
-    dtypes, built on the ``meta`` device (no memory, no draw from the random generator); a
-    factory that cannot build there is called as usual, its draws undone."""
-    try:
-        with torch.device("meta"):
-            module = factory()
-    except Exception:  # e.g. a factory that loads weights from a file
-        with torch.random.fork_rng(devices=[]):
-            module = factory()
-    tensors = itertools.chain(module.named_parameters(), module.named_buffers())
-    layout = [(name, tuple(t.shape), str(t.dtype)) for name, t in tensors]
-    return hashlib.blake2b(repr((repr(module), layout)).encode(), digest_size=16).hexdigest()
+def _model_digest(factory: Callable[[], nn.Module]) -> str:
+    """BLAKE2b of a model as the factory builds it after ``torch.manual_seed(0)``: its
+    ``repr`` and its parameters' and buffers' names, shapes, dtypes and values (so a change of
+    layers, initialisation or loaded weights shows), on the CPU, the global random state
+    restored afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        module = factory()
+    digest = hashlib.blake2b(repr(module).encode(), digest_size=16)
+    for name, t in itertools.chain(module.named_parameters(), module.named_buffers()):
+        digest.update(repr((name, tuple(t.shape), str(t.dtype))).encode())
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,12 +152,6 @@ class Workload:
             raise validation.type_error(
                 "model", self.model, "a function that builds a new nn.Module (e.g. lambda: Net())"
             )
-        if not self.X.dtype.is_floating_point:
-            raise validation.type_error("X", self.X, f"a float tensor, not {self.X.dtype}")
-        if self.X.dim() < 2:
-            raise validation.value_error(
-                "X", self.X, f"a tensor of shape (n, features...), not {tuple(self.X.shape)}"
-            )
         if self.X.shape[0] != self.y.shape[0] or self.X.shape[0] == 0:
             raise ValueError(
                 f"X and y must have the same number (> 0) of rows, got {self.X.shape[0]} "
@@ -196,11 +190,12 @@ class Workload:
         """A stable identity: name, options, loss, data shape, a digest of the data and one of
         the model's structure, as JSON.
 
-        The digests (BLAKE2b of the tensors' bytes; of the model's ``repr`` with its
-        parameters' and buffers' names, shapes and dtypes, from a copy built on the ``meta``
-        device) keep two workloads that share a name but not their data or their model's
-        layers apart in a result store; a change to a module's ``forward`` code alone is not
-        seen (give such a model a new name). Computed once per workload.
+        The digests (BLAKE2b of the tensors' bytes; of the model the factory builds after
+        ``torch.manual_seed(0)``: its ``repr``, parameters and buffers) keep two workloads that
+        share a name but not their data, their model's layers or its initialisation apart in
+        a result store. Not seen: a change to a module's ``forward`` code or to a plain Python
+        attribute its ``repr`` does not print (give such a model a new name, or record the
+        choice in ``options``). Computed once per workload.
         """
         if "key" not in self._problems:
             digest = hashlib.blake2b(digest_size=16)
@@ -216,7 +211,7 @@ class Workload:
                 "data": digest.hexdigest(),
             }
             if self.model is not None:
-                record["model"] = _structure_digest(self.model)
+                record["model"] = _model_digest(self.model)
             self._problems["key"] = json.dumps(record, sort_keys=True, default=str)
         return self._problems["key"]
 
