@@ -410,7 +410,8 @@ def _frame(seeds=3):
             rows.append(
                 dict(optimizer=optimizer, batch_size=int(b[i]), lr=0.1, seed=i % seeds,
                      steps=int(steps[i] * scale) if reached[i] else -1, reached=bool(reached[i]),
-                     reason="target" if reached[i] else "max_steps", wall_time=0.01)
+                     reason="target" if reached[i] else "max_steps", max_steps=10**6,
+                     wall_time=0.01)
             )  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -448,8 +449,13 @@ def test_frame_errors_name_what_is_wrong():
         fit_steps(pd.concat([frame, frame.assign(lr=0.2)]))
     with pytest.raises(TypeError, match=r"frame\['reached'\] must be a 1-d array of booleans"):
         fit_steps(frame.assign(reached=frame.reached.astype(int)))
-    with pytest.raises(ValueError, match="steps"):
-        fit_steps(frame, frame.steps)
+    with pytest.raises(ValueError, match=r"must be None when batch_sizes is a sweep DataFrame "
+                       r"\(got steps\): the frame's columns are used$"):  # fmt: skip
+        fit_steps(frame, frame.steps)  # named, not printed whole
+    over = frame.assign(max_steps=1000)  # reached runs took up to 2,000 steps
+    with pytest.raises(ValueError, match=r"'optimizer': 'momentum'.*steps must be at most the "
+                       r"run's max_steps for a run that reached the target"):  # fmt: skip
+        fit_steps(over)
     with pytest.raises(TypeError, match=r"by must be a sequence .*, got 3 \(int\)"):
         fit_steps(frame, by=3)
     few = frame[(frame.optimizer == "sgd") & (frame.batch_size <= 32)]
@@ -457,6 +463,20 @@ def test_frame_errors_name_what_is_wrong():
         fit_steps(few)
     with pytest.raises(ValueError, match="frame must be a non-empty sweep .*, got Empty DataFrame"):
         fit_steps(frame.iloc[:0], n_boot=0)  # as the array form: no runs, no fit
+
+
+def test_arrays_refuse_reached_runs_over_their_budget_and_a_mapping_of_columns():
+    b = np.array([16, 32, 64, 128], dtype=float)
+    k = 1000 * b / (b - 8)  # 2000 steps at b = 16
+    with pytest.raises(ValueError, match=r"steps must be at most the run's max_steps .*"
+                       r"positions \[0\], max_steps \[1500.0\]\), got \[2000.0\]"):  # fmt: skip
+        fit_steps(b, k, max_steps=1500, n_boot=0)
+    assert fit_steps(b, k, max_steps=2000, n_boot=0).n_points == 4  # at the budget: allowed
+    with pytest.raises(TypeError, match=r"batch_sizes must be an array of batch sizes or a "
+                       r"sweep DataFrame"):  # fmt: skip
+        fit_steps({"batch_size": b, "steps": k})
+    with pytest.raises(ValueError, match=r"^give reached or status, not both: status says more$"):
+        fit_steps(b, k, reached=b > 0, status=["reached"] * 4)
 
 
 # --- runs that ran out of budget or diverged -------------------------------------------------
@@ -581,8 +601,9 @@ def test_a_frame_maps_its_reasons_to_statuses():
     assert dict(fit.excluded_reasons) == {
         "diverged": 2, "max_steps": censored, "partly reached": 1,
     }  # fmt: skip
-    no_budget = fit_steps(frame.drop(columns="max_steps"), n_boot=0)["sgd"]
-    assert no_budget.n_censored == 0 and no_budget.counts["excluded"].sum() == censored + 1
+    with pytest.raises(ValueError, match=rf"frame has {censored} run\(s\) whose reason is "
+                       "'max_steps' but no budget"):  # fmt: skip  # not dropped in silence
+        fit_steps(frame.drop(columns="max_steps"), n_boot=0)
 
 
 # --- lack of fit -------------------------------------------------------------------------------
@@ -827,7 +848,8 @@ def test_run_status_reads_a_frame_as_the_fits_do():
         }
     )
     assert list(run_status(frame)) == ["reached", "budget", "diverged", "excluded", "reached"]
-    assert list(run_status(frame.drop(columns="max_steps")))[1] == "excluded"  # no budget known
+    with pytest.raises(ValueError, match=r"frame has 1 run\(s\) whose reason is 'max_steps'"):
+        run_status(frame.drop(columns="max_steps"))  # no budget known: refused, not dropped
     assert list(run_status(frame.drop(columns="reason")))[1:4] == ["excluded"] * 3
 
 

@@ -198,8 +198,8 @@ def test_fit_laws_reads_a_sweep_frame_as_fit_steps_does_one_pair_per_optimizer()
         for b in (4, 8, 16, 32, 64, 128, 256):
             for seed in range(3):
                 k = _tuned_law([b], noise=noise)[0] * math.exp(rng.normal(0, 0.05))
-                out = b == 4 and seed == 0  # one run out of a 600-step budget
-                rows.append(dict(optimizer=optimizer, batch_size=b, seed=seed, max_steps=600,
+                out = b == 4 and seed == 0  # one run out of the 5000-step budget
+                rows.append(dict(optimizer=optimizer, batch_size=b, seed=seed, max_steps=5000,
                                  steps=-1 if out else int(k), reached=not out,
                                  reason="max_steps" if out else "reached"))  # fmt: skip
     frame = pd.DataFrame(rows)
@@ -269,6 +269,19 @@ def test_choose_batch_size_caps_at_the_largest_and_marks_an_extrapolation():
         choose_batch_size(fit, largest="8")
 
 
+def test_fit_laws_passes_the_interval_level_and_choose_says_when_the_law_misses():
+    b = np.array([16, 32, 64, 128, 256, 512, 1024] * 4, dtype=float)
+    scatter = np.exp(np.random.default_rng(1).normal(0, 0.05, b.size))
+    wide, narrow = (fit_laws(b, _tuned_law(b) * scatter, level=lv, n_boot=0) for lv in (0.99, 0.5))
+    low99, high99 = wide["tuned_lr"].ci["critical_batch"]
+    low50, high50 = narrow["tuned_lr"].ci["critical_batch"]
+    assert low99 < low50 < high50 < high99 and wide["tuned_lr"].level == 0.99
+    perfect = fit_laws(b, 1e6 / b * scatter, n_boot=0)["constant_lr"]  # K ~ 1/b: no such law
+    assert perfect.lack_of_fit.p_value < 0.05
+    assert "(the law misses the medians: lack-of-fit p = " in choose_batch_size(perfect).rule
+    assert "lack-of-fit" not in choose_batch_size(narrow["tuned_lr"]).rule
+
+
 def test_choose_batch_size_refuses_a_fit_whose_parameter_sits_on_its_search_bound():
     b = np.array([8, 16, 32, 64, 128] * 3, dtype=float)  # B_noise = 5000, far above the data
     scatter = np.exp(np.random.default_rng(0).normal(0, 0.05, b.size))
@@ -313,6 +326,10 @@ def test_read_published_rejects_missing_files_and_columns(tmp_path):
         (b"model,batch_size,steps\nx,True,3\n", r"column 'batch_size' of .* not booleans"),
         (b"model,batch_size,steps\nx,4,False\n", r"column 'steps' of .* not booleans"),
         (b"model,batch_size,steps\nx,4,3\n,8,2\n", r"column 'model' of .*row 1 has none"),
+        (
+            b"model,batch_size,steps\nA,64,3\nA,64,5\n",
+            r"bad.csv' must be one row per \(model, batch size\), not two, got .'A' at batch size",
+        ),
     ],
 )
 def test_read_published_names_the_file_for_what_is_not_a_table(tmp_path, content, match):

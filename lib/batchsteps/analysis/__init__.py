@@ -33,6 +33,7 @@ from .nqm_check import EngineCheck, PoleCheck, noise_floor_pole
 from .published import Published, read_published
 from .recipe import (
     AIC_MARGIN,
+    LACK_OF_FIT_LEVEL,
     BatchChoice,
     Preference,
     TunedSweep,
@@ -79,6 +80,7 @@ __all__ = [
     "describe_rates",
     "fit_laws",
     "AIC_MARGIN",
+    "LACK_OF_FIT_LEVEL",
     "Preference",
     "law_preference",
     "law_verdict",

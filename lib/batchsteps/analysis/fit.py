@@ -401,9 +401,7 @@ def _statuses(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-run status and budget (``nan`` where none) from the three ways of saying it."""
     if reached is not None and status is not None:
-        raise ValueError(
-            f"give reached={reached!r} or status={status!r}, not both: status says more"
-        )
+        raise ValueError("give reached or status, not both: status says more")
     budget = np.full(n, np.nan)
     if max_steps is not None:
         array = _checked_positive("max_steps", max_steps)
@@ -451,6 +449,19 @@ def _runs(batch_sizes: object, steps: object, status: np.ndarray) -> tuple[np.nd
         )
         raise validation.value_error("steps", k[bad][:5].tolist(), allowed)
     return b, k
+
+
+def _check_budget(k: np.ndarray, status: np.ndarray, budget: np.ndarray) -> None:
+    """A run that reached the target took at most its budget: more is a budget that is not
+    the one the runs had (and would censor other runs below steps that were reached)."""
+    over = (status == "reached") & (k > budget)  # False where the budget is nan
+    if over.any():
+        at = np.flatnonzero(over)[:5].tolist()
+        raise validation.value_error(
+            "steps", k[over][:5].tolist(),
+            f"at most the run's max_steps for a run that reached the target (over it at "
+            f"positions {at}, max_steps {budget[over][:5].tolist()})",
+        )  # fmt: skip
 
 
 def _check_enough(law: Law, b: np.ndarray, status: np.ndarray) -> None:
@@ -782,6 +793,7 @@ def _fit_frame(
         where = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
         try:
             b, k = _runs(group["batch_size"].to_numpy(), group["steps"].to_numpy(), status)
+            _check_budget(k, status, budget)
             _check_enough(law, b, status)
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from error
@@ -816,8 +828,14 @@ def _frame_statuses(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, Mappin
         budget = group["max_steps"].to_numpy(dtype=float)
     else:
         budget = np.full(reached.size, np.nan)
-    status[(status == "budget") & np.isnan(budget)] = "excluded"
     status[reached] = "reached"
+    lost = (status == "budget") & np.isnan(budget)
+    if lost.any():
+        raise ValueError(
+            f"frame has {int(lost.sum())} run(s) whose reason is 'max_steps' but no budget (a "
+            "'max_steps' column, the budget they ran out of): without it they would be dropped, "
+            "not censored"
+        )
     status[~reached & (status == "reached")] = "excluded"
     counts = pd.Series(reason[~reached]).value_counts()
     reasons = MappingProxyType({str(r): int(n) for r, n in counts.sort_index().items()})
@@ -940,18 +958,24 @@ def fit_steps(
     rng = validation.generator("seed", seed)
     if isinstance(batch_sizes, pd.DataFrame):
         given = {"steps": steps, "reached": reached, "status": status, "max_steps": max_steps}
-        if any(v is not None for v in given.values()):
+        if named := [k for k, v in given.items() if v is not None]:
             raise ValueError(
                 "steps, reached, status and max_steps must be None when batch_sizes is a sweep "
-                f"DataFrame (got {given!r}): the frame's columns are used"
+                f"DataFrame (got {', '.join(named)}): the frame's columns are used"
             )
         if not isinstance(by, str):
             validation.sequence_of("by", by, validation.string)
         return _fit_frame(batch_sizes, model, by, noise, level, n_boot, rng)
+    if isinstance(batch_sizes, Mapping):
+        raise validation.type_error(
+            "batch_sizes", batch_sizes, "an array of batch sizes or a sweep DataFrame "
+            "(make one of a dict of columns with pandas.DataFrame)"
+        )  # fmt: skip
     if steps is None:
         raise validation.value_error("steps", steps, "the measured steps, one per batch size")
     labels, budget = _statuses(np.size(batch_sizes), reached, status, max_steps)
     b, k = _runs(batch_sizes, steps, labels)
+    _check_budget(k, labels, budget)
     _check_enough(model, b, labels)
     return _fit_runs(model, b, k, labels, budget, noise, level, n_boot, rng)
 

@@ -70,5 +70,12 @@ def read_published(path: str | os.PathLike) -> Published:
         allowed = f"a model name in every row (row {int(blank.to_numpy().argmax())} has none)"
         raise validation.value_error(name, frame["model"].tolist(), allowed)
     frame["model"] = frame["model"].astype(str)
+    repeated = frame.duplicated(["model", "batch_size"])
+    if repeated.any():
+        row = frame[repeated].iloc[0]
+        raise validation.value_error(
+            f"the file {str(file)!r}", f"{row['model']!r} at batch size {row['batch_size']}",
+            "one row per (model, batch size), not two",
+        )  # fmt: skip
     frame["reached"] = True
     return Published(frame=frame, source=source, path=str(file))

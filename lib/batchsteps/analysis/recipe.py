@@ -268,8 +268,9 @@ def fit_laws(
     max_steps: float | np.ndarray | Sequence[float] | None = None,
     by: str | Sequence[str] = "optimizer",
     noise: str = "power",
+    level: float = 0.95,
     n_boot: int = 1000,
-    seed: int = 0,
+    seed: int | np.random.Generator = 0,
 ) -> dict[str, Fit] | dict[object, dict[str, Fit]]:
     r"""Both laws fitted to the same runs: ``{"constant_lr": Fit, "tuned_lr": Fit}``
     (see :func:`~batchsteps.analysis.fit_steps` for the arguments). Give ``max_steps`` (the
@@ -283,12 +284,12 @@ def fit_laws(
     if isinstance(batch_sizes, pd.DataFrame):
         given = dict(steps=steps, reached=reached, status=status, max_steps=max_steps)
         per_law = {
-            law: fit_steps(batch_sizes, law=law, **given, by=by, noise=noise, n_boot=n_boot,
-                           seed=seed)
+            law: fit_steps(batch_sizes, law=law, **given, by=by, noise=noise, level=level,
+                           n_boot=n_boot, seed=seed)
             for law in LAWS
         }  # fmt: skip
         return {key: {law: per_law[law][key] for law in LAWS} for key in per_law[LAWS[0]]}
-    given = dict(reached=reached, status=status, max_steps=max_steps, noise=noise)
+    given = dict(reached=reached, status=status, max_steps=max_steps, noise=noise, level=level)
     return {
         law: fit_steps(batch_sizes, steps, law, **given, n_boot=n_boot, seed=seed) for law in LAWS
     }
@@ -297,6 +298,8 @@ def fit_laws(
 #: How much lower one law's AIC must be for it to count as preferred (Burnham and Anderson's
 #: rule of thumb: below 2 the data do not tell the two laws apart).
 AIC_MARGIN = 2.0
+#: The smallest p-value of the lack-of-fit test at which a law still counts as fitting.
+LACK_OF_FIT_LEVEL = 0.05
 
 
 @dataclass(frozen=True)
@@ -484,7 +487,7 @@ def choose_batch_size(
     (``ValueError`` if the budget needs more than ``largest``). A fit with a parameter on its
     search bound (``fit.at_bound``: the data only bound it) determines neither, and is
     refused; a choice outside the batch sizes that reached is marked (``measured``) and said
-    in ``rule``.
+    in ``rule``, as is a law that fails its lack-of-fit test (p < ``LACK_OF_FIT_LEVEL``).
     """
     validation.instance("fit", fit, Fit)
     if fit.at_bound:
@@ -521,6 +524,9 @@ def choose_batch_size(
     measured = low <= b <= high
     if not measured:
         rule += f" (outside the batch sizes that reached, {low:g} to {high:g}: an extrapolation)"
+    p_value = fit.lack_of_fit.p_value
+    if p_value < LACK_OF_FIT_LEVEL:
+        rule += f" (the law misses the medians: lack-of-fit p = {p_value:.2g})"
     steps = float(fit.predict(float(b)))
     return BatchChoice(
         batch_size=int(b),

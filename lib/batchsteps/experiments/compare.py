@@ -15,7 +15,16 @@ import pandas as pd
 import sympy as sp
 
 from .. import validation
-from ..analysis import AIC_MARGIN, LAWS, Fit, Preference, fit_steps, law_preference, per_batch
+from ..analysis import (
+    AIC_MARGIN,
+    LACK_OF_FIT_LEVEL,
+    LAWS,
+    Fit,
+    Preference,
+    fit_steps,
+    law_preference,
+    per_batch,
+)
 from ..theory import bound, symbols
 from ..theory.momentum import critical_band
 from ..train import spec
@@ -238,8 +247,6 @@ def comparison(
 
 #: The verdict on a claim about the constant-rate pole when the data do not show that law.
 NOT_SUPPORTED = "not supported by these data"
-#: The smallest p-value of the lack-of-fit test at which a law still counts as fitting.
-LACK_OF_FIT_LEVEL = 0.05
 
 
 def pole_shown(by_law: Mapping[str, object]) -> tuple[bool, str]:

@@ -406,7 +406,7 @@ def plot_comparison(
 
     ``tables``: what :func:`batchsteps.experiments.comparison` returns, or a mapping from a
     target's name to one such table (one marker fill per target). Points are the constant-rate
-    fits' estimates with their bootstrap intervals; a grey diamond is the theory's prediction
+    fits' estimates with their intervals (``Fit.ci``); a grey diamond is the theory's prediction
     for an optimizer other than SGD, SGD's measured value times the theory's ratio
     (``theory_critical_ratio``, ``theory_steps_ratio``), where the theory makes one; where a
     table gives the bottom of the band a proof allows for :math:`b^\star`

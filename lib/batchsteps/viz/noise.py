@@ -27,7 +27,7 @@ def plot_noise_scale(
 ) -> Figure:
     r"""The measured :math:`B_{\text{simple}}` along training (points with their intervals),
     one panel per workload, against the :math:`B_{\text{noise}}` of the tuned-rate law fitted to
-    that workload's sweep (horizontal line, its bootstrap interval shaded)."""
+    that workload's sweep (horizontal line, its interval ``Fit.ci`` shaded)."""
     for name, value, kind, nonempty in (
         ("traces", traces, NoiseScaleTrace, True),
         ("fitted", fitted, Fit, False),
