@@ -33,6 +33,9 @@ def test_simulated_budget_stops_the_asked_share_of_the_smallest_batch_size():
     assert set(frame.loc[~frame.reached, "reason"]) == {"max_steps"}
     assert (frame.loc[~frame.reached, "steps"] == -1).all()
     assert share.index.tolist() == list(BATCH_SIZES)
+    # whole steps and a whole budget, as a sweep has them: reached exactly when within it
+    budget, steps = frame["max_steps"].iloc[0], frame.loc[frame.reached, "steps"]
+    assert budget == int(budget) and (steps == steps.round()).all() and steps.max() <= budget
 
 
 def test_simulated_scatter_grows_towards_small_batch_sizes():

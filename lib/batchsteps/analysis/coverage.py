@@ -61,7 +61,9 @@ def simulate_runs(
     > 0. ``censoring`` in [0, 1): expected fraction of runs over budget at the smallest batch
     size (0: ``max_steps`` is infinite in effect, the largest float); ``sigma_small`` and
     ``sigma_large`` (> 0): scatter of :math:`\log K` at the smallest and largest batch size.
-    Batch sizes at or below a pole never reach (reason ``"max_steps"``).
+    Batch sizes at or below a pole never reach (reason ``"max_steps"``). Steps are whole
+    (rounded up) and the budget a whole number of steps, as in a sweep: a run reaches exactly
+    when its steps are at most ``max_steps``.
 
     >>> frame = simulate_runs("tuned_lr", {"min_steps": 500.0, "noise_scale": 64.0}, seeds=3)
     >>> frame.shape, bool(frame["reached"].all())
@@ -89,18 +91,18 @@ def simulate_runs(
     median = model.log_steps(runs, theta)
     log_steps = median + sigma * rng.standard_normal(runs.size)
     first = float(model.log_steps(b[:1], theta)[0])
-    if censoring > 0 and math.isfinite(first):
-        budget = math.exp(first + small * stats.norm.isf(censoring))
+    if censoring > 0 and math.isfinite(first):  # whole steps, as a sweep's max_steps
+        budget = max(1.0, math.floor(math.exp(first + small * stats.norm.isf(censoring))))
     else:
         budget = np.finfo(float).max
     with np.errstate(over="ignore"):
-        steps = np.exp(log_steps)
+        steps = np.ceil(np.exp(log_steps))  # the first whole step at which the run is there
     reached = steps <= budget
     return pd.DataFrame(
         {
             "batch_size": runs,
             "seed": np.tile(np.arange(seeds), b.size),
-            "steps": np.where(reached, np.ceil(np.where(reached, steps, 1.0)), -1.0),
+            "steps": np.where(reached, steps, -1.0),
             "reached": reached,
             "reason": np.where(reached, "reached", "max_steps"),
             "max_steps": np.full(runs.size, float(budget)),
