@@ -15,6 +15,9 @@ import yaml
 
 from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 - re-exported for the book tests
 
+#: How long a page may take to load in the browser tests.
+LOAD_TIMEOUT_MS = 90_000
+
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 STAMP = ROOT / "_build" / "tested-build.txt"
@@ -152,8 +155,11 @@ class Visit:
             route.abort()
 
     def open(self, docname: str) -> None:
-        self.page.goto(f"{self.base}/{docname}.html", wait_until="load")
-        self.page.wait_for_load_state("networkidle")
+        """Load a page until the network is idle, within ``LOAD_TIMEOUT_MS`` (the API page
+        loads in about 5 s on the 2-core machine; once, in a full run beside the other
+        suites, it did not settle within playwright's default 30 s)."""
+        self.page.goto(f"{self.base}/{docname}.html", wait_until="load", timeout=LOAD_TIMEOUT_MS)
+        self.page.wait_for_load_state("networkidle", timeout=LOAD_TIMEOUT_MS)
 
     def close(self) -> None:
         self.page.close()
