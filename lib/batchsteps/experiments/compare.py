@@ -212,9 +212,10 @@ def comparison(
     for o, by_law in fits.items():
         fit = by_law["constant_lr"]
         preference = law_preference(by_law)
-        ratios = theory_ratios(o, lr[o], lr.get("sgd", lr[o]))
-        low = theory_band(o, lr[o], lr.get("sgd", lr[o]))[0]
-        ratios, low = (ratios, low) if theory else ((math.nan, math.nan), math.nan)
+        ratios, low = (math.nan, math.nan), math.nan
+        if theory:  # sympy limits: only where the table shows them
+            ratios = theory_ratios(o, lr[o], lr.get("sgd", lr[o]))
+            low = theory_band(o, lr[o], lr.get("sgd", lr[o]))[0]
         rows.append(
             {
                 "optimizer": o,
